@@ -1,0 +1,37 @@
+"""Names shared by the API types, the rules and every running part."""
+
+from __future__ import annotations
+
+GROUP = "tronador.stakater.com"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+EP_KIND = "EnvironmentProvisioner"
+EP_PLURAL = "environmentprovisioners"
+EP_SINGULAR = "environmentprovisioner"
+EP_SHORT_NAMES = ["ep"]
+
+CONFIG_KIND = "TronadorConfig"
+CONFIG_PLURAL = "tronadorconfigs"
+CONFIG_SINGULAR = "tronadorconfig"
+CONFIG_NAME = "tronador-config"
+"""The one TronadorConfig the cluster honours; it lives in the controller's namespace."""
+DEFAULT_SYSTEM_NAMESPACE = "tronador-system"
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "tronador.stakater.com"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+ENVIRONMENT_LABEL = "tronador.stakater.com/environment"
+"""Put on every object the controller creates; names the EP it belongs to."""
+DEFAULT_TENANT_LABEL = "stakater.com/tenant"
+
+FINALIZER = "tronador.stakater.com/cleanup"
+
+IMAGE_NAME_ANNOTATION = "tronador.stakater.com/image-name"
+IMAGE_TAG_ANNOTATION = "tronador.stakater.com/image-tag"
+PULL_REQUEST_ANNOTATION = "tronador.stakater.com/pull-request"
+REPO_NAME_ANNOTATION = "stakater.com/repo-name"
+TTL_ANNOTATION = "tronador.stakater.com/ttl"
+
+IMAGE_NAME_PLACEHOLDER = "APPLICATION_IMAGE_NAME"
+IMAGE_TAG_PLACEHOLDER = "APPLICATION_IMAGE_TAG"
