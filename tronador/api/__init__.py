@@ -1,0 +1,49 @@
+"""Typed Tronador API: the one place the webhook, controller, certs and CLI import types from."""
+
+from tronador.api.base import ApiModel, Condition, ObjectMeta, SecretReference
+from tronador.api.config_file import ConfigFile, ConfigFileApplication
+from tronador.api.environment_provisioner import (
+    Application,
+    ChartSource,
+    EnvironmentProvisioner,
+    EnvironmentProvisionerSpec,
+    EnvironmentProvisionerStatus,
+    KeyReference,
+    Release,
+    ValuesFromSource,
+)
+from tronador.api.tronador_config import (
+    OrgLevelSecrets,
+    Policy,
+    RegistryRewrite,
+    RepoSecretMapping,
+    TenantPolicy,
+    TronadorConfig,
+    TronadorConfigSpec,
+    TronadorConfigStatus,
+)
+
+__all__ = [
+    "ApiModel",
+    "Application",
+    "ChartSource",
+    "Condition",
+    "ConfigFile",
+    "ConfigFileApplication",
+    "EnvironmentProvisioner",
+    "EnvironmentProvisionerSpec",
+    "EnvironmentProvisionerStatus",
+    "KeyReference",
+    "ObjectMeta",
+    "OrgLevelSecrets",
+    "Policy",
+    "RegistryRewrite",
+    "Release",
+    "RepoSecretMapping",
+    "SecretReference",
+    "TenantPolicy",
+    "TronadorConfig",
+    "TronadorConfigSpec",
+    "TronadorConfigStatus",
+    "ValuesFromSource",
+]

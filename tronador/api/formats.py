@@ -1,0 +1,91 @@
+"""Named string formats. Each is used three ways from this one definition: pydantic enforces it,
+the generated CRD schema carries it, and a failed match is explained in a person's words."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
+
+
+@dataclass(frozen=True)
+class NamedFormat:
+    rule: str
+    pattern: str
+    max_length: int | None
+    explanation: str
+
+    def matches(self, value: str) -> bool:
+        if self.max_length is not None and len(value) > self.max_length:
+            return False
+        return re.fullmatch(self.pattern.strip("^$"), value) is not None
+
+
+DNS1123_LABEL = NamedFormat(
+    rule="dns-1123-label",
+    pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    max_length=63,
+    explanation="a DNS-1123 label: at most 63 lowercase letters, digits or '-', "
+    "starting and ending with a letter or digit",
+)
+HELM_RELEASE_NAME = NamedFormat(
+    rule="release-name",
+    pattern=DNS1123_LABEL.pattern,
+    max_length=53,
+    explanation="a Helm release name: at most 53 lowercase letters, digits or '-', "
+    "starting and ending with a letter or digit",
+)
+DNS1123_SUBDOMAIN = NamedFormat(
+    rule="dns-1123-subdomain",
+    pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    max_length=253,
+    explanation="a DNS-1123 subdomain: at most 253 lowercase letters, digits, '-' or '.', "
+    "starting and ending with a letter or digit",
+)
+LABEL_VALUE = NamedFormat(
+    rule="label-value",
+    pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$",
+    max_length=63,
+    explanation="a label value: empty or at most 63 letters, digits, '-', '_' or '.', "
+    "starting and ending with a letter or digit",
+)
+LABEL_NAME = NamedFormat(
+    rule="label-key",
+    pattern=r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$",
+    max_length=63,
+    explanation="a label name: at most 63 letters, digits, '-', '_' or '.', "
+    "starting and ending with a letter or digit",
+)
+NAMED_FORMATS = (DNS1123_LABEL, HELM_RELEASE_NAME, DNS1123_SUBDOMAIN, LABEL_VALUE, LABEL_NAME)
+
+
+def format_for_pattern(pattern: str) -> NamedFormat | None:
+    for named in NAMED_FORMATS:
+        if named.pattern == pattern:
+            return named
+    return None
+
+
+def constrained(named: NamedFormat) -> object:
+    return Field(pattern=named.pattern, max_length=named.max_length)
+
+
+ReleaseName = Annotated[str, constrained(HELM_RELEASE_NAME)]
+LabelValue = Annotated[str, constrained(LABEL_VALUE)]
+ObjectName = Annotated[str, constrained(DNS1123_SUBDOMAIN)]
+
+
+def label_key_problem(key: str) -> str | None:
+    """Why `key` is not a valid label key (optional DNS subdomain prefix + '/' + name), or None."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and not DNS1123_SUBDOMAIN.matches(prefix):
+        return f"its prefix {prefix!r} must be {DNS1123_SUBDOMAIN.explanation}"
+    if not LABEL_NAME.matches(name):
+        return f"its name {name!r} must be {LABEL_NAME.explanation}"
+    return None
+
+
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+"""A `{{ NAME }}` template placeholder, any spacing inside the braces."""

@@ -1,0 +1,110 @@
+"""Findings of a rule check; pydantic errors turned into findings naming field and rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import ValidationError
+
+from tronador.api.formats import format_for_pattern
+
+
+class Severity(StrEnum):
+    MALFORMED = "malformed"
+    """The object is not a well-formed EP (HTTP 400 in the webhook)."""
+    POLICY = "policy"
+    """The object is well formed but the cluster's policy forbids it (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: str
+    rule: str
+    message: str
+    severity: Severity = Severity.MALFORMED
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{where}{self.message} (rule {self.rule})"
+
+
+@dataclass
+class Findings:
+    violations: list[Violation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def allowed(self) -> bool:
+        return not self.violations
+
+    @property
+    def severity(self) -> Severity | None:
+        if not self.violations:
+            return None
+        if any(v.severity is Severity.MALFORMED for v in self.violations):
+            return Severity.MALFORMED
+        return Severity.POLICY
+
+    def deny(
+        self, path: str, rule: str, message: str, severity: Severity = Severity.MALFORMED
+    ) -> None:
+        self.violations.append(Violation(path, rule, message, severity))
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append(f"{path}: {message}" if path else message)
+
+    def extend(self, other: Findings) -> None:
+        self.violations.extend(other.violations)
+        self.warnings.extend(other.warnings)
+
+    def message(self) -> str:
+        return "; ".join(str(v) for v in self.violations)
+
+
+def field_path(parts: Iterable[str | int], root: str = "") -> str:
+    """`spec.namespaceLabels["stakater.com/tenant"]`, `spec.items[0].name`."""
+    out = root
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.replace("_", "").replace("-", "").isalnum() and not part[:1].isdigit():
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]'
+    return out
+
+
+def _describe(error: dict) -> tuple[str, str]:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown-field", "unknown field"
+    if kind == "missing":
+        return "required", "required field is missing"
+    if kind == "literal_error":
+        return "schema", f"{value!r} is not allowed, expected {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        named = format_for_pattern(ctx.get("pattern", ""))
+        if named:
+            return named.rule, f"{value!r} is not {named.explanation}"
+        return "pattern", f"{value!r} does not match {ctx.get('pattern')}"
+    if kind == "string_too_long":
+        return "max-length", f"must be at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return "required", "must not be empty"
+    if kind == "too_short":
+        return "required", "must have at least one item"
+    if kind == "value_error":
+        return "schema", str(ctx.get("error", error["msg"]))
+    return "schema", error["msg"][0].lower() + error["msg"][1:]
+
+
+def violations_from_pydantic(exc: ValidationError, root: str = "") -> list[Violation]:
+    out: list[Violation] = []
+    for error in exc.errors(include_url=False):
+        rule, message = _describe(error)
+        out.append(Violation(field_path(error["loc"], root), rule, message, Severity.MALFORMED))
+    return out

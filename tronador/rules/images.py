@@ -1,0 +1,88 @@
+"""Image references inside Helm values: placeholder substitution and registry rewrites."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from tronador.api import RegistryRewrite
+from tronador.api.constants import IMAGE_NAME_PLACEHOLDER, IMAGE_TAG_PLACEHOLDER
+from tronador.api.formats import PLACEHOLDER_RE
+
+IMAGE_KEYS = frozenset({"repository", "image"})
+"""Values keys whose string value is an image reference (the common Helm chart conventions)."""
+
+_DOCKER_HUB = "docker.io"
+_DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+Path = tuple[str | int, ...]
+
+
+def walk_strings(node: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
+    """Every string leaf of a JSON-like tree, with its path."""
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from walk_strings(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from walk_strings(value, (*path, index))
+
+
+def substitute_placeholders(text: str, image_name: str | None, image_tag: str | None) -> str:
+    """Replace the image placeholders we know a value for; leave every other `{{...}}` alone."""
+    known = {IMAGE_NAME_PLACEHOLDER: image_name, IMAGE_TAG_PLACEHOLDER: image_tag}
+
+    def replace(match: Any) -> str:
+        value = known.get(match.group(1))
+        return match.group(0) if value is None else value
+
+    return PLACEHOLDER_RE.sub(replace, text)
+
+
+def _full_reference(image: str) -> str:
+    """Docker's normalisation: `nginx` -> `docker.io/library/nginx`."""
+    first, slash, rest = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        if first in _DOCKER_HUB_ALIASES:
+            return f"{_DOCKER_HUB}/{rest}"
+        return image
+    if not slash:
+        return f"{_DOCKER_HUB}/library/{image}"
+    return f"{_DOCKER_HUB}/{image}"
+
+
+def rewrite_registry(image: str, rewrites: list[RegistryRewrite]) -> str:
+    """Apply the first matching rewrite; an image no rewrite matches is returned as given."""
+    if not image or PLACEHOLDER_RE.search(image):
+        return image
+    full = _full_reference(image)
+    for rewrite in rewrites:
+        prefix = rewrite.from_.rstrip("/")
+        if prefix in _DOCKER_HUB_ALIASES:
+            prefix = _DOCKER_HUB
+        if full == prefix or full.startswith(prefix + "/"):
+            return rewrite.to.rstrip("/") + full[len(prefix) :]
+    return image
+
+
+def registry_host_problem(value: str) -> str | None:
+    """Why `value` does not start with a registry host, or None. A rewrite target without one
+    would be read as a Docker Hub path and be rewritten again on every pass."""
+    first = value.partition("/")[0]
+    if "." in first or ":" in first or first == "localhost":
+        return None
+    return f"{value!r} does not start with a registry host (such as mirror.example.com)"
+
+
+def transform_image_values(
+    values: Any, transform: Callable[[Path, str], str]
+) -> list[tuple[Path, str, str]]:
+    """(path, old, new) for each string leaf of `values` that `transform` changes."""
+    changes = []
+    for path, old in walk_strings(values):
+        new = transform(path, old)
+        if new != old:
+            changes.append((path, old, new))
+    return changes

@@ -1,0 +1,120 @@
+"""Defaulting an EP. Works on the wire object so it can emit exact JSON Patch operations, and so
+it never fails: whatever it cannot understand it leaves to validation to reject.
+
+Every operation is conditional on the object not already being in the wanted state, which makes
+the patch idempotent: mutating the result again gives no operations (safe under reinvocation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tronador.api import Policy
+from tronador.api.constants import (
+    IMAGE_NAME_ANNOTATION,
+    IMAGE_TAG_ANNOTATION,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+)
+from tronador.rules import jsonpatch_ops as ops
+from tronador.rules.images import (
+    IMAGE_KEYS,
+    Path,
+    rewrite_registry,
+    substitute_placeholders,
+    transform_image_values,
+)
+from tronador.rules.names import dns_label
+
+RELEASE_NAME_MAX = 53
+
+
+def default_release_name(ref: str) -> str:
+    return dns_label(ref, RELEASE_NAME_MAX)
+
+
+def _dict(node: Any, key: str) -> dict[str, Any] | None:
+    value = node.get(key) if isinstance(node, dict) else None
+    return value if isinstance(value, dict) else None
+
+
+def _merge_labels(
+    path: tuple[str, ...], current: Any, wanted: dict[str, str]
+) -> list[ops.Operation]:
+    if not wanted:
+        return []
+    if current is None:
+        return [ops.add(path, dict(wanted))]
+    if not isinstance(current, dict):
+        return []
+    return [ops.add((*path, k), v) for k, v in wanted.items() if current.get(k) != v]
+
+
+def mutate_environment_provisioner(obj: dict[str, Any], policy: Policy) -> list[ops.Operation]:
+    """The JSON Patch that fills defaults, labels the EP and fixes image references."""
+    patch: list[ops.Operation] = []
+    metadata = _dict(obj, "metadata") or {}
+    spec = _dict(obj, "spec")
+
+    namespace_labels: dict[str, Any] = {}
+    if spec is not None:
+        current = spec.get("namespaceLabels")
+        missing = {
+            k: v
+            for k, v in policy.default_namespace_labels.items()
+            if not isinstance(current, dict) or k not in current
+        }
+        patch += _merge_labels(("spec", "namespaceLabels"), current, missing)
+        if isinstance(current, dict):
+            namespace_labels = {**missing, **current}
+        elif current is None:
+            namespace_labels = missing
+
+    ep_labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+    tenant = namespace_labels.get(policy.tenant.label_key)
+    if isinstance(tenant, str) and tenant:
+        ep_labels[policy.tenant.label_key] = tenant
+    patch += _merge_labels(("metadata", "labels"), metadata.get("labels"), ep_labels)
+
+    release = _dict(_dict(spec, "application"), "release")
+    if release is None:
+        return patch
+    base = ("spec", "application", "release")
+    ref = (_dict(release, "chart") or {}).get("ref")
+    if release.get("releaseName") in (None, "") and isinstance(ref, str) and ref:
+        patch.append(ops.add((*base, "releaseName"), default_release_name(ref)))
+
+    values = release.get("values")
+    if values is None:
+        patch.append(ops.add((*base, "values"), {}))
+    elif isinstance(values, dict):
+        patch += _image_value_operations(base, values, metadata, policy)
+    return patch
+
+
+def _image_value_operations(
+    base: tuple[str, ...], values: dict[str, Any], metadata: dict[str, Any], policy: Policy
+) -> list[ops.Operation]:
+    annotations = metadata.get("annotations")
+    annotations = annotations if isinstance(annotations, dict) else {}
+    image_name = _string_or_none(annotations.get(IMAGE_NAME_ANNOTATION))
+    image_tag = _string_or_none(annotations.get(IMAGE_TAG_ANNOTATION))
+    rewrites = policy.image_registry_rewrites
+
+    def transform(path: Path, text: str) -> str:
+        if image_name or image_tag:
+            text = substitute_placeholders(text, image_name, image_tag)
+        if rewrites and path and path[-1] in IMAGE_KEYS:
+            text = rewrite_registry(text, rewrites)
+        return text
+
+    if not (image_name or image_tag or rewrites):
+        return []
+    return [
+        ops.replace((*base, "values", *path), new)
+        for path, _old, new in transform_image_values(values, transform)
+    ]
+
+
+def _string_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
