@@ -1,0 +1,227 @@
+"""Validating a TronadorConfig: the singleton, the secrets it copies, its mappings and policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from tronador.api import Policy, TronadorConfig
+from tronador.api.constants import CONFIG_NAME
+from tronador.api.formats import DNS1123_SUBDOMAIN, LABEL_VALUE, label_key_problem
+from tronador.rules.durations import parse_duration
+from tronador.rules.findings import Findings, field_path, violations_from_pydantic
+from tronador.rules.giturl import parse_git_url
+from tronador.rules.images import registry_host_problem
+
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "StorageClass",
+        "PriorityClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "APIService",
+        "IngressClass",
+        "RuntimeClass",
+        "CertificateSigningRequest",
+        "ClusterSecretStore",
+        "ClusterExternalSecret",
+        "ClusterIssuer",
+        "EnvironmentProvisioner",
+    }
+)
+"""Kinds known to be cluster-scoped: copying one "into a namespace" is meaningless."""
+
+SECRET_GENERATORS: dict[str, tuple[str, ...]] = {
+    "ExternalSecret": ("spec", "target", "name"),
+    "SealedSecret": ("spec", "template", "metadata", "name"),
+    "Certificate": (
+        "spec",
+        "secretName",
+    ),
+}
+"""Secret-generating kinds, and where each names the Secret it generates."""
+
+
+def secret_item_name(item: Any) -> str | None:
+    metadata = item.get("metadata") if isinstance(item, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _dig(node: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def parse_config(obj: Any, findings: Findings) -> TronadorConfig | None:
+    if not isinstance(obj, dict):
+        findings.deny("", "schema", "a TronadorConfig must be a mapping")
+        return None
+    try:
+        return TronadorConfig.model_validate(obj)
+    except ValidationError as exc:
+        findings.violations.extend(violations_from_pydantic(exc))
+        return None
+
+
+def validate_tronador_config(obj: Any, namespace: str | None = None) -> Findings:
+    """Check a TronadorConfig; `namespace` is the controller's namespace, when known."""
+    findings = Findings()
+    config = parse_config(obj, findings)
+    if config is None:
+        return findings
+    if config.metadata.name != CONFIG_NAME:
+        findings.deny(
+            "metadata.name",
+            "singleton",
+            f"must be {CONFIG_NAME!r}: Tronador reads only that one TronadorConfig",
+        )
+    if namespace and config.metadata.namespace not in (None, namespace):
+        findings.deny(
+            "metadata.namespace",
+            "singleton",
+            f"must be {namespace!r}, the namespace Tronador runs in",
+        )
+    provided = _check_secrets(config.spec.secrets, findings)
+    _check_mappings(config, provided, findings)
+    check_policy(config.spec.policy, findings)
+    return findings
+
+
+def _check_secrets(items: list[dict[str, Any]], findings: Findings) -> set[str]:
+    provided: set[str] = set()
+    for index, item in enumerate(items):
+        base = f"spec.secrets[{index}]"
+        kind, api_version = item.get("kind"), item.get("apiVersion")
+        name = secret_item_name(item)
+        if not isinstance(kind, str) or not isinstance(api_version, str):
+            findings.deny(base, "secret-manifest", "needs apiVersion and kind")
+            continue
+        if not name or not DNS1123_SUBDOMAIN.matches(name):
+            findings.deny(
+                f"{base}.metadata.name",
+                "secret-manifest",
+                f"must be {DNS1123_SUBDOMAIN.explanation}",
+            )
+            continue
+        if kind in CLUSTER_SCOPED_KINDS or kind.startswith("Cluster"):
+            findings.deny(
+                f"{base}.kind",
+                "namespaced-secrets",
+                f"{kind} is cluster-scoped; only namespaced objects can be copied into EP "
+                "namespaces",
+            )
+            continue
+        if name in provided:
+            findings.deny(f"{base}.metadata.name", "unique-secrets", f"{name!r} is given twice")
+        provided.add(name)
+        if _dig(item, ("metadata", "namespace")):
+            findings.warn(
+                f"{base}.metadata.namespace",
+                "is ignored: the item is copied into each EP namespace",
+            )
+        if kind == "Secret":
+            if api_version != "v1":
+                findings.deny(f"{base}.apiVersion", "secret-manifest", "a Secret is apiVersion v1")
+            continue
+        target_path = SECRET_GENERATORS.get(kind)
+        if target_path is None:
+            findings.warn(base, f"cannot check that {kind} generates a Secret named {name!r}")
+            continue
+        target = _dig(item, target_path)
+        if target is not None and target != name:
+            findings.deny(
+                field_path(target_path, base),
+                "generator-name",
+                f"generates Secret {target!r}, but the item is named {name!r}; "
+                "they must be equal so mappings can refer to it",
+            )
+    return provided
+
+
+def _check_mappings(config: TronadorConfig, provided: set[str], findings: Findings) -> None:
+    seen: dict[str, int] = {}
+    for index, mapping in enumerate(config.spec.mappings):
+        base = f"spec.mappings[{index}]"
+        for r, repo in enumerate(mapping.repos):
+            if not repo or "/" in repo or repo.endswith(".git") or ":" in repo:
+                findings.deny(
+                    f"{base}.repos[{r}]",
+                    "bare-repo-name",
+                    f"{repo!r} must be a bare repository name, like 'inventory'",
+                )
+            if repo in seen:
+                findings.deny(
+                    f"{base}.repos[{r}]",
+                    "unique-repos",
+                    f"{repo!r} is already mapped by spec.mappings[{seen[repo]}]",
+                )
+            seen.setdefault(repo, index)
+        _check_references(base, mapping.auth_secret, mapping.image_pull_secret, provided, findings)
+    org = config.spec.org_level_secrets
+    if org is not None:
+        _check_references(
+            "spec.orgLevelSecrets", org.auth_secret, org.image_pull_secret, provided, findings
+        )
+
+
+def _check_references(
+    base: str, auth: str | None, pull: str | None, provided: set[str], findings: Findings
+) -> None:
+    for field, name in (("authSecret", auth), ("imagePullSecret", pull)):
+        if name is not None and name not in provided:
+            findings.deny(
+                f"{base}.{field}",
+                "secret-exists",
+                f"{name!r} is not one of the secrets this TronadorConfig provides",
+            )
+
+
+def check_policy(policy: Policy, findings: Findings) -> None:
+    base = "spec.policy"
+    problem = label_key_problem(policy.tenant.label_key)
+    if problem:
+        findings.deny(f"{base}.tenant.labelKey", "label-key", problem)
+    for index, key in enumerate(policy.required_namespace_labels):
+        problem = label_key_problem(key)
+        if problem:
+            findings.deny(f"{base}.requiredNamespaceLabels[{index}]", "label-key", problem)
+    for key, value in policy.default_namespace_labels.items():
+        path = field_path([key], f"{base}.defaultNamespaceLabels")
+        problem = label_key_problem(key)
+        if problem:
+            findings.deny(path, "label-key", problem)
+        if not LABEL_VALUE.matches(value):
+            findings.deny(path, LABEL_VALUE.rule, f"{value!r} is not {LABEL_VALUE.explanation}")
+    for index, prefix in enumerate(policy.allowed_chart_git_prefixes):
+        probe = prefix if prefix.endswith("/") or prefix.endswith(":") else prefix + "/"
+        if parse_git_url(probe + "x") is None:
+            findings.deny(
+                f"{base}.allowedChartGitPrefixes[{index}]",
+                "chart-url-prefix",
+                f"{prefix!r} is not the start of an https://, ssh:// or git@host: URL",
+            )
+    for index, rewrite in enumerate(policy.image_registry_rewrites):
+        for field, value in (("from", rewrite.from_), ("to", rewrite.to)):
+            problem = registry_host_problem(value)
+            if problem:
+                findings.deny(
+                    f"{base}.imageRegistryRewrites[{index}].{field}", "registry-rewrite", problem
+                )
+    if policy.default_ttl is not None and parse_duration(policy.default_ttl) is None:
+        findings.deny(
+            f"{base}.defaultTTL",
+            "duration",
+            f"{policy.default_ttl!r} is not a duration like 72h, 1h30m or 7d",
+        )

@@ -1,0 +1,162 @@
+"""Rendering an EP from an application's `.tronador.yaml`: what the CI pipeline runs on each PR.
+
+The image placeholders are substituted in the file's text before YAML parsing, as the original
+pipeline did, so `repository: {{APPLICATION_IMAGE_NAME}}` works unquoted. The file is parsed with
+`yaml.safe_load`: nothing in it is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from tronador.api import ConfigFile
+from tronador.api.constants import (
+    API_VERSION,
+    EP_KIND,
+    IMAGE_NAME_ANNOTATION,
+    IMAGE_NAME_PLACEHOLDER,
+    IMAGE_TAG_ANNOTATION,
+    IMAGE_TAG_PLACEHOLDER,
+    PULL_REQUEST_ANNOTATION,
+    REPO_NAME_ANNOTATION,
+)
+from tronador.api.formats import DNS1123_LABEL, PLACEHOLDER_RE
+from tronador.rules.findings import violations_from_pydantic
+from tronador.rules.giturl import URL_EXPECTATION, parse_git_url
+from tronador.rules.mutate import default_release_name
+from tronador.rules.names import dns_label, repo_name
+
+_IMAGE_NAME = re.compile(r"^[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+class RenderError(ValueError):
+    """A problem with the render inputs; the message names the input and what was expected."""
+
+
+@dataclass(frozen=True)
+class RenderInputs:
+    repo_url: str
+    ref: str
+    pull_request: str
+    image_name: str
+    image_tag: str
+    name: str | None = None
+
+
+_SENTINELS = {
+    IMAGE_NAME_PLACEHOLDER: "tronadorimagename0sentinel",
+    IMAGE_TAG_PLACEHOLDER: "tronadorimagetag0sentinel",
+}
+"""Plain scalars that stand in for the placeholders while the YAML is parsed, so a tag such as
+`1.10` stays the string "1.10" instead of becoming the number 1.1."""
+
+
+def substitute_text(text: str, source: str = "config") -> str:
+    """Put sentinels where the image placeholders stand; any other placeholder is an error
+    naming its line."""
+    unknown = [
+        f"{source}:{text.count(chr(10), 0, m.start()) + 1}: unknown placeholder {m.group(0)!r} "
+        f"(only {{{{{IMAGE_NAME_PLACEHOLDER}}}}} and {{{{{IMAGE_TAG_PLACEHOLDER}}}}} exist)"
+        for m in PLACEHOLDER_RE.finditer(text)
+        if m.group(1) not in _SENTINELS
+    ]
+    if unknown:
+        raise RenderError("; ".join(unknown))
+    return PLACEHOLDER_RE.sub(lambda m: _SENTINELS[m.group(1)], text)
+
+
+def _fill_sentinels(node: Any, image_name: str, image_tag: str) -> Any:
+    if isinstance(node, str):
+        return node.replace(_SENTINELS[IMAGE_NAME_PLACEHOLDER], image_name).replace(
+            _SENTINELS[IMAGE_TAG_PLACEHOLDER], image_tag
+        )
+    if isinstance(node, dict):
+        return {k: _fill_sentinels(v, image_name, image_tag) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_fill_sentinels(v, image_name, image_tag) for v in node]
+    return node
+
+
+def _check_inputs(inputs: RenderInputs) -> None:
+    problems = []
+    if parse_git_url(inputs.repo_url) is None:
+        problems.append(f"--repo-url {inputs.repo_url!r} is not {URL_EXPECTATION}")
+    if not inputs.ref.strip():
+        problems.append("--ref must not be empty")
+    if not re.fullmatch(r"[0-9]+", inputs.pull_request):
+        problems.append(f"--pr {inputs.pull_request!r} must be a pull request number")
+    if not _IMAGE_NAME.match(inputs.image_name):
+        problems.append(
+            f"--image-name {inputs.image_name!r} is not an image repository "
+            "(lowercase letters, digits, '.', '_', '-', '/', ':')"
+        )
+    if not _IMAGE_TAG.match(inputs.image_tag):
+        problems.append(
+            f"--image-tag {inputs.image_tag!r} is not an image tag "
+            "(at most 128 letters, digits, '_', '.', '-', not starting with '.' or '-')"
+        )
+    if inputs.name is not None and not DNS1123_LABEL.matches(inputs.name):
+        problems.append(f"--name {inputs.name!r} is not {DNS1123_LABEL.explanation}")
+    if problems:
+        raise RenderError("; ".join(problems))
+
+
+def load_config_file(text: str, inputs: RenderInputs, source: str = "config") -> ConfigFile:
+    substituted = substitute_text(text, source)
+    try:
+        data = _fill_sentinels(yaml.safe_load(substituted), inputs.image_name, inputs.image_tag)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RenderError(f"{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise RenderError(f"{source}: must be a mapping with an 'application' section")
+    try:
+        return ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise RenderError(
+            "; ".join(f"{source}: {v}" for v in violations_from_pydantic(exc))
+        ) from None
+
+
+def environment_name(repo_url: str, pull_request: str) -> str:
+    return dns_label(f"{repo_name(repo_url)}-{pull_request}")
+
+
+def render_environment_provisioner(
+    config_text: str, inputs: RenderInputs, source: str = "config"
+) -> dict[str, Any]:
+    """The EP (wire form) the pipeline pushes to the GitOps repository for this PR."""
+    _check_inputs(inputs)
+    config = load_config_file(config_text, inputs, source).application
+    release: dict[str, Any] = {
+        "chart": {"git": inputs.repo_url, "path": config.chart_path, "ref": inputs.ref},
+        "releaseName": default_release_name(inputs.ref),
+        "values": config.value_overrides,
+    }
+    if config.values_from is not None:
+        release["valuesFrom"] = [source.to_wire() for source in config.values_from]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": EP_KIND,
+        "metadata": {
+            "name": inputs.name or environment_name(inputs.repo_url, inputs.pull_request),
+            "annotations": {
+                IMAGE_NAME_ANNOTATION: inputs.image_name,
+                IMAGE_TAG_ANNOTATION: inputs.image_tag,
+                PULL_REQUEST_ANNOTATION: inputs.pull_request,
+                REPO_NAME_ANNOTATION: repo_name(inputs.repo_url),
+            },
+        },
+        "spec": {
+            "application": {"release": release},
+            "namespaceLabels": dict(config.namespace_labels),
+        },
+    }
