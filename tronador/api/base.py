@@ -51,7 +51,7 @@ class Condition(ApiModel):
     type: str = Field(max_length=316)
     status: ConditionStatus
     observed_generation: int | None = Field(default=None, ge=0)
-    last_transition_time: str
+    last_transition_time: str = Field(json_schema_extra={"format": "date-time"})
     reason: str = Field(max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
     message: str = Field(default="", max_length=32768)
 

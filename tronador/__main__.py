@@ -1,0 +1,5 @@
+import sys
+
+from tronador.cli import main
+
+sys.exit(main())

@@ -1,0 +1,228 @@
+"""The `tronador` command: offline tools (render, validate, review, crds) and the running parts
+(webhook, controller, certs), each a subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tronador import __version__
+from tronador.api.crd import all_crds
+from tronador.config_loading import ConfigFileError, load_policy
+from tronador.rules.config_rules import validate_tronador_config
+from tronador.rules.findings import Findings
+from tronador.rules.render import RenderError, RenderInputs, render_environment_provisioner
+from tronador.rules.review import review_environment_provisioner
+from tronador.rules.validate import validate_environment_provisioner
+from tronador.yamlio import DocumentError, dump, load_all
+
+EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
+
+COMPONENT_COMMANDS: dict[str, tuple[str, str]] = {
+    "webhook": ("webhook.cli", "Run the admission webhook server (HTTPS)."),
+    "controller": ("controller.cli", "Run the controller that provisions EPs."),
+    "certs": ("certs.cli", "Issue, rotate and inspect the webhook's serving certificate."),
+}
+"""Subcommands whose module provides `add_arguments(parser)` and `run(args) -> int`."""
+
+
+class CliError(Exception):
+    """A problem with the user's input: printed as one line, exit code 2."""
+
+
+def _read(path: str) -> tuple[str, str]:
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        return Path(path).read_text(encoding="utf-8"), path
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path}: not UTF-8 text") from None
+
+
+def _documents(path: str) -> list[tuple[str, Any]]:
+    text, source = _read(path)
+    try:
+        docs = load_all(text, source)
+    except DocumentError as exc:
+        raise CliError(str(exc)) from None
+    if not docs:
+        raise CliError(f"{source}: no YAML documents found")
+    return [(f"{source}#{i + 1}" if len(docs) > 1 else source, d) for i, d in enumerate(docs)]
+
+
+def _policy(args: argparse.Namespace) -> Any:
+    try:
+        return load_policy(args.config)
+    except ConfigFileError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _describe(doc: Any) -> str:
+    if isinstance(doc, dict):
+        kind = doc.get("kind", "object")
+        name = (
+            (doc.get("metadata") or {}).get("name")
+            if isinstance(doc.get("metadata"), dict)
+            else None
+        )
+        return f"{kind}/{name}" if name else str(kind)
+    return "document"
+
+
+def _print_findings(where: str, doc: Any, findings: Findings) -> None:
+    verdict = "allowed" if findings.allowed else "denied"
+    print(f"{where}: {_describe(doc)}: {verdict}")
+    for violation in findings.violations:
+        print(f"  error: {violation}")
+    for warning in findings.warnings:
+        print(f"  warning: {warning}")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    text, source = _read(args.config_file)
+    inputs = RenderInputs(
+        repo_url=args.repo_url,
+        ref=args.ref,
+        pull_request=str(args.pr),
+        image_name=args.image_name,
+        image_tag=args.image_tag,
+        name=args.name,
+    )
+    try:
+        ep = render_environment_provisioner(text, inputs, source)
+    except RenderError as exc:
+        raise CliError(str(exc)) from None
+    findings = validate_environment_provisioner(ep, _policy(args))
+    if not findings.allowed:
+        _print_findings(source, ep, findings)
+        return EXIT_DENIED
+    output = dump(ep)
+    if args.output and args.output != "-":
+        Path(args.output).write_text(output, encoding="utf-8")
+    else:
+        sys.stdout.write(output)
+    for warning in findings.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _validate_document(doc: Any, policy: Any, namespace: str | None) -> Findings:
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    if kind == "TronadorConfig":
+        return validate_tronador_config(doc, namespace)
+    if kind == "EnvironmentProvisioner":
+        return validate_environment_provisioner(doc, policy)
+    findings = Findings()
+    findings.deny("kind", "kind", f"{kind!r} is not EnvironmentProvisioner or TronadorConfig")
+    return findings
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    denied = False
+    for path in args.files:
+        for where, doc in _documents(path):
+            findings = _validate_document(doc, policy, args.namespace)
+            _print_findings(where, doc, findings)
+            denied = denied or not findings.allowed
+    return EXIT_DENIED if denied else EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    denied = False
+    for where, doc in _documents(args.file):
+        review = review_environment_provisioner(doc, policy)
+        print(f"# {where}: patch ({len(review.patch)} operations)")
+        print(json.dumps(review.patch, indent=2))
+        print(f"# {where}: result")
+        print(dump(review.result), end="")
+        print("# verdict")
+        _print_findings(where, review.result, review.findings)
+        denied = denied or not review.findings.allowed
+    return EXIT_DENIED if denied else EXIT_OK
+
+
+def cmd_crds(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, crd in all_crds().items():
+        (out / name).write_text(dump(crd), encoding="utf-8")
+        print(f"wrote {out / name}")
+    return EXIT_OK
+
+
+def _add_policy_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TronadorConfig YAML whose policy applies (default: the built-in defaults)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tronador", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"tronador {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    render = sub.add_parser("render", help="Render an EP from .tronador.yaml for a pull request.")
+    render.add_argument("--config-file", default=".tronador.yaml", help="the app's config file")
+    render.add_argument("--repo-url", required=True, help="git URL of the application repo")
+    render.add_argument("--ref", required=True, help="the PR's branch")
+    render.add_argument("--pr", required=True, help="pull request number")
+    render.add_argument("--image-name", required=True, help="image repository built for the PR")
+    render.add_argument("--image-tag", required=True, help="image tag built for the PR")
+    render.add_argument("--name", help="EP name (default: <repo>-<pr>)")
+    render.add_argument("-o", "--output", help="write the EP here instead of stdout")
+    _add_policy_option(render)
+    render.set_defaults(handler=cmd_render)
+
+    validate = sub.add_parser("validate", help="Validate EP / TronadorConfig files offline.")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="YAML files, '-' for stdin")
+    validate.add_argument("--namespace", help="namespace Tronador runs in (TronadorConfig check)")
+    _add_policy_option(validate)
+    validate.set_defaults(handler=cmd_validate)
+
+    review = sub.add_parser("review", help="Mutate then validate an EP as the webhook will.")
+    review.add_argument("file", metavar="FILE", help="EP YAML file, '-' for stdin")
+    _add_policy_option(review)
+    review.set_defaults(handler=cmd_review)
+
+    crds = sub.add_parser("crds", help="Write the CRDs generated from the API types.")
+    crds.add_argument("--out", default="manifests/crds", help="output directory")
+    crds.set_defaults(handler=cmd_crds)
+
+    for name, (module_name, help_text) in COMPONENT_COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        component = sub.add_parser(name, help=help_text)
+        module.add_arguments(component)
+        component.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except CliError as exc:
+        print(f"tronador: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
