@@ -74,7 +74,10 @@ def mutate_environment_provisioner(obj: dict[str, Any], policy: Policy) -> list[
     tenant = namespace_labels.get(policy.tenant.label_key)
     if isinstance(tenant, str) and tenant:
         ep_labels[policy.tenant.label_key] = tenant
-    patch += _merge_labels(("metadata", "labels"), metadata.get("labels"), ep_labels)
+    if "metadata" not in obj:
+        patch.append(ops.add(("metadata",), {"labels": ep_labels}))
+    elif isinstance(obj["metadata"], dict):
+        patch += _merge_labels(("metadata", "labels"), metadata.get("labels"), ep_labels)
 
     release = _dict(_dict(spec, "application"), "release")
     if release is None:
