@@ -103,14 +103,16 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--mutating-webhook",
-        default=_env(defaults.ENV_MUTATING_WEBHOOK_NAME, defaults.MUTATING_WEBHOOK_NAME),
+        default=os.environ.get(defaults.ENV_MUTATING_WEBHOOK_NAME, defaults.MUTATING_WEBHOOK_NAME),
         metavar="NAME",
         help="MutatingWebhookConfiguration to keep the caBundle of ('' for none; "
         f"env {defaults.ENV_MUTATING_WEBHOOK_NAME}; default %(default)s)",
     )
     p.add_argument(
         "--validating-webhook",
-        default=_env(defaults.ENV_VALIDATING_WEBHOOK_NAME, defaults.VALIDATING_WEBHOOK_NAME),
+        default=os.environ.get(
+            defaults.ENV_VALIDATING_WEBHOOK_NAME, defaults.VALIDATING_WEBHOOK_NAME
+        ),
         metavar="NAME",
         help="ValidatingWebhookConfiguration to keep the caBundle of ('' for none; "
         f"env {defaults.ENV_VALIDATING_WEBHOOK_NAME}; default %(default)s)",

@@ -9,8 +9,9 @@ lost race means re-read and re-decide, so they converge on one CA.
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -53,6 +54,29 @@ class SyncConfig:
     out_dir: str | None = None
     """Write ca.crt, tls.crt, tls.key here after every pass (None: do not write files)."""
     policy: Policy = field(default_factory=Policy)
+
+    @classmethod
+    def from_env(
+        cls, out_dir: str | None = None, env: Mapping[str, str] | None = None
+    ) -> SyncConfig:
+        """The defaults, overridden by the same environment variables the CLI reads."""
+        env = os.environ if env is None else env
+        namespace = env.get(defaults.ENV_NAMESPACE) or defaults.NAMESPACE
+        service = env.get(defaults.ENV_SERVICE_NAME) or defaults.SERVICE_NAME
+        return cls(
+            secret_name=env.get(defaults.ENV_SECRET_NAME) or defaults.SECRET_NAME,
+            namespace=namespace,
+            spec=ServingSpec(service, namespace),
+            mutating_webhook=env.get(
+                defaults.ENV_MUTATING_WEBHOOK_NAME, defaults.MUTATING_WEBHOOK_NAME
+            )
+            or None,
+            validating_webhook=env.get(
+                defaults.ENV_VALIDATING_WEBHOOK_NAME, defaults.VALIDATING_WEBHOOK_NAME
+            )
+            or None,
+            out_dir=out_dir or env.get(defaults.ENV_CERT_DIR) or defaults.CERT_DIR,
+        )
 
     def webhook_configurations(self) -> list[tuple[Kind, str]]:
         out = []

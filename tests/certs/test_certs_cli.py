@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from certs import cli, pki
+from certs.incluster import SyncConfig
 from tests.certs.helpers import https_get
 
 
@@ -126,3 +127,18 @@ def test_environment_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     args = parse("sync")
     assert (args.namespace, args.secret_name, args.out) == ("elsewhere", "my-tls", "/tmp/x")
     assert parse("sync", "--namespace", "cli-wins").namespace == "cli-wins"
+
+
+def test_sync_config_from_env_matches_the_cli_variables() -> None:
+    config = SyncConfig.from_env(
+        env={
+            "TRONADOR_NAMESPACE": "ns2",
+            "TRONADOR_WEBHOOK_SERVICE": "hook",
+            "TRONADOR_VALIDATING_WEBHOOK": "",
+        }
+    )
+    assert config.namespace == "ns2" and config.spec.namespace == "ns2"
+    assert config.spec.dns_names[2] == "hook.ns2.svc"
+    assert config.secret_name == "tronador-webhook-tls"
+    assert config.out_dir == "/tmp/k8s-webhook-server/serving-certs"
+    assert [str(k) for k, _ in config.webhook_configurations()] == ["MutatingWebhookConfiguration"]
