@@ -1,0 +1,125 @@
+"""What each admission route decides, by calling the shared rules unchanged.
+
+Admission-level scoping lives here, not in the rules: which operations are checked, that the
+status subresource is not re-checked against spec rules, and that an object already being
+deleted can have its finalizers removed even if the policy has changed since it was created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tronador.api import Policy
+from tronador.api.constants import CONFIG_KIND, CONFIG_PLURAL, EP_KIND, EP_PLURAL, GROUP, VERSION
+from tronador.rules.config_rules import validate_tronador_config
+from tronador.rules.mutate import mutate_environment_provisioner
+from tronador.rules.validate import validate_environment_provisioner
+from webhook import routes, verdict
+from webhook.review import AdmissionRequest, GroupVersionResource, Operation
+from webhook.verdict import Verdict
+
+Admit = Callable[[AdmissionRequest, Policy | None], Verdict]
+"""Decides one request under the current policy (None while the policy is not yet known)."""
+
+POLICY_UNKNOWN = "the webhook has not loaded the cluster's policy yet; retry shortly"
+
+
+@dataclass(frozen=True, slots=True)
+class Admitter:
+    """One admission route: the resource it accepts and how it decides."""
+
+    resource: GroupVersionResource
+    kind: str
+    admit: Admit
+
+    def wrong_target(self, request: AdmissionRequest) -> Verdict | None:
+        """A denial when the request is about something this route does not handle."""
+        if request.resource != self.resource:
+            return verdict.bad_request(
+                f"this endpoint admits {self.resource}, not {request.resource}"
+            )
+        if request.kind.kind != self.kind or request.kind.group != self.resource.group:
+            return verdict.bad_request(
+                f"this endpoint admits {self.resource.group} {self.kind}, not {request.kind}"
+            )
+        return None
+
+
+def _object_to_check(request: AdmissionRequest) -> dict[str, Any] | Verdict:
+    """The object the rules must check, or the verdict given without checking it."""
+    if request.operation not in (Operation.CREATE, Operation.UPDATE) or request.sub_resource:
+        return verdict.ALLOWED
+    if request.object is None:
+        return verdict.bad_request(f"request.object is required for {request.operation}")
+    if request.operation is Operation.UPDATE and request.old_object is None:
+        return verdict.bad_request("request.oldObject is required for UPDATE")
+    if _finalizing(request):
+        return verdict.ALLOWED
+    return request.object
+
+
+def _finalizing(request: AdmissionRequest) -> bool:
+    """An update to an object already being deleted that leaves its spec alone (finalizer
+    removal): blocking it under a newer policy would leave the object stuck."""
+    old = request.old_object
+    if old is None or request.object is None:
+        return False
+    metadata = old.get("metadata")
+    deleting = isinstance(metadata, dict) and bool(metadata.get("deletionTimestamp"))
+    return deleting and request.object.get("spec") == old.get("spec")
+
+
+def mutate_environment_provisioner_request(
+    request: AdmissionRequest, policy: Policy | None
+) -> Verdict:
+    obj = _object_to_check(request)
+    if isinstance(obj, Verdict):
+        return obj
+    if policy is None:
+        return verdict.unavailable(POLICY_UNKNOWN)
+    return verdict.allow(mutate_environment_provisioner(obj, policy))
+
+
+def validate_environment_provisioner_request(
+    request: AdmissionRequest, policy: Policy | None
+) -> Verdict:
+    obj = _object_to_check(request)
+    if isinstance(obj, Verdict):
+        return obj
+    if policy is None:
+        return verdict.unavailable(POLICY_UNKNOWN)
+    old = request.old_object if request.operation is Operation.UPDATE else None
+    return verdict.from_findings(validate_environment_provisioner(obj, policy, old))
+
+
+def tronador_config_admit(namespace: str) -> Admit:
+    """Validation of TronadorConfigs; `namespace` is where Tronador runs (the singleton's)."""
+
+    def admit(request: AdmissionRequest, policy: Policy | None) -> Verdict:
+        obj = _object_to_check(request)
+        if isinstance(obj, Verdict):
+            return obj
+        return verdict.from_findings(validate_tronador_config(obj, namespace))
+
+    return admit
+
+
+EP_RESOURCE = GroupVersionResource(GROUP, VERSION, EP_PLURAL)
+CONFIG_RESOURCE = GroupVersionResource(GROUP, VERSION, CONFIG_PLURAL)
+
+
+def admitters(namespace: str) -> dict[str, Admitter]:
+    """Route path -> admitter: the server's admission routes."""
+    return {
+        routes.MUTATE_ENVIRONMENT_PROVISIONERS: Admitter(
+            EP_RESOURCE, EP_KIND, mutate_environment_provisioner_request
+        ),
+        routes.VALIDATE_ENVIRONMENT_PROVISIONERS: Admitter(
+            EP_RESOURCE, EP_KIND, validate_environment_provisioner_request
+        ),
+        routes.VALIDATE_TRONADOR_CONFIGS: Admitter(
+            CONFIG_RESOURCE, CONFIG_KIND, tronador_config_admit(namespace)
+        ),
+    }

@@ -1,0 +1,27 @@
+"""The server's route table: the one place paths are spelled (the manifests test reads it)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+MUTATE_ENVIRONMENT_PROVISIONERS: Final = "/mutate/environmentprovisioners"
+VALIDATE_ENVIRONMENT_PROVISIONERS: Final = "/validate/environmentprovisioners"
+VALIDATE_TRONADOR_CONFIGS: Final = "/validate/tronadorconfigs"
+
+ADMISSION_PATHS: Final = (
+    MUTATE_ENVIRONMENT_PROVISIONERS,
+    VALIDATE_ENVIRONMENT_PROVISIONERS,
+    VALIDATE_TRONADOR_CONFIGS,
+)
+"""POST routes taking an AdmissionReview; each is named by a webhook configuration."""
+
+HEALTHZ: Final = "/healthz"
+READYZ: Final = "/readyz"
+METRICS: Final = "/metrics"
+
+PROBE_PATHS: Final = (HEALTHZ, READYZ, METRICS)
+"""GET routes for the kubelet and Prometheus."""
+
+MAX_BODY_BYTES: Final = 3 * 1024 * 1024
+"""Larger AdmissionReviews are refused unread (the API server's own object limit is ~1.5 MiB,
+and an AdmissionReview carries up to two copies)."""
