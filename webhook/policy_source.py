@@ -1,0 +1,90 @@
+"""Where the rules' Policy comes from: the interface the server reads, and the shared logic of
+turning a TronadorConfig into the current policy."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from tronador.api import Policy, TronadorConfig
+from tronador.rules.config_rules import validate_tronador_config
+
+log = logging.getLogger(__name__)
+
+
+class PolicySource(Protocol):
+    """The server reads `policy` on every request; implementations swap it whole."""
+
+    @property
+    def policy(self) -> Policy | None:
+        """The policy to apply; None when no valid one is known (EP requests are then denied)."""
+        ...
+
+    @property
+    def synced(self) -> bool:
+        """Whether the source has read its origin at least once (part of readiness)."""
+        ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class StaticPolicySource:
+    """A fixed policy: for tests, benchmarks and `Policy()` defaults."""
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        self._policy = Policy() if policy is None else policy
+
+    @property
+    def policy(self) -> Policy | None:
+        return self._policy
+
+    @property
+    def synced(self) -> bool:
+        return True
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class PolicyHolder:
+    """The current policy, replaced by one attribute store (safe to read from the event loop
+    while a background thread updates it). An invalid TronadorConfig never replaces a good
+    policy."""
+
+    def __init__(self, namespace: str | None, origin: str) -> None:
+        self.namespace = namespace
+        self.origin = origin
+        self.policy: Policy | None = None
+        self.synced = False
+
+    def apply(self, config: Any, version: str = "") -> bool:
+        """Use the policy of `config` (a TronadorConfig as JSON; None when there is none).
+        Returns whether it was usable; logs why not (violations only, never the object)."""
+        fields: dict[str, Any] = {"source": self.origin, "resourceVersion": version}
+        if config is None:
+            policy = Policy()
+            changed = policy != self.policy
+            self.policy, self.synced = policy, True
+            if changed:
+                log.info("no TronadorConfig: using the default policy", extra={"fields": fields})
+            return True
+        findings = validate_tronador_config(config, self.namespace)
+        if not findings.allowed:
+            self.synced = True
+            kept = "keeping the last good policy" if self.policy else "no valid policy yet"
+            log.error(
+                f"invalid TronadorConfig ignored; {kept}",
+                extra={"fields": {**fields, "violations": [str(v) for v in findings.violations]}},
+            )
+            return False
+        policy = TronadorConfig.model_validate(config).spec.policy
+        changed = policy != self.policy
+        self.policy, self.synced = policy, True
+        if changed:
+            log.info("policy applied", extra={"fields": fields})
+        return True
