@@ -1,0 +1,116 @@
+"""The serving certificate, reloaded from disk when its files change, without a restart.
+
+The listening socket keeps one `SSLContext` for its whole life. Its SNI callback, which OpenSSL
+calls early in every handshake (with or without a server name), hands the connection over to
+the context holding the most recently loaded certificate. Connections already established keep
+the context they were made with, so a swap never breaks a request in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from cryptography import x509
+
+log = logging.getLogger(__name__)
+
+MINIMUM_TLS_VERSION = ssl.TLSVersion.TLSv1_2
+
+FileStamp = tuple[int, int, int]
+"""(inode, mtime in ns, size): changes when a file is rewritten or a Secret volume swaps it."""
+
+
+class ReloadResult(StrEnum):
+    UNCHANGED = "unchanged"
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ServingCertificate:
+    context: ssl.SSLContext
+    serial_number: int
+    not_after: datetime
+
+
+def _stamp(path: Path) -> FileStamp | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _new_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = MINIMUM_TLS_VERSION
+    return context
+
+
+def load_serving_certificate(cert_file: Path, key_file: Path) -> ServingCertificate:
+    """Raises OSError, ssl.SSLError or ValueError when the pair cannot be used."""
+    context = _new_context()
+    context.load_cert_chain(cert_file, key_file)
+    leaf = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    return ServingCertificate(context, leaf.serial_number, leaf.not_valid_after_utc)
+
+
+class CertificateReloader:
+    def __init__(self, cert_file: str | Path, key_file: str | Path) -> None:
+        self.cert_file = Path(cert_file)
+        self.key_file = Path(key_file)
+        self.current: ServingCertificate | None = None
+        self._tried: tuple[FileStamp | None, FileStamp | None] | None = None
+        self.server_context = _new_context()
+        """The context to listen with; it delegates each handshake to `current`."""
+        self.server_context.sni_callback = self._select_certificate
+
+    @property
+    def ready(self) -> bool:
+        return self.current is not None
+
+    def reload_if_changed(self) -> ReloadResult:
+        """Load the pair if either file changed since the last attempt. A pair that fails to
+        load keeps the previous certificate; it is retried only once the files change again
+        (a writer replacing the two files one after the other settles on a good pair)."""
+        stamps = (_stamp(self.cert_file), _stamp(self.key_file))
+        if stamps == self._tried:
+            return ReloadResult.UNCHANGED
+        self._tried = stamps
+        fields: dict[str, object] = {"cert": str(self.cert_file), "key": str(self.key_file)}
+        try:
+            loaded = load_serving_certificate(self.cert_file, self.key_file)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            kept = "keeping the previous one" if self.current else "not serving TLS yet"
+            log.error(
+                f"cannot load the serving certificate; {kept}",
+                extra={"fields": {**fields, "error": f"{type(exc).__name__}: {exc}"}},
+            )
+            return ReloadResult.FAILED
+        self.current = loaded
+        log.info(
+            "serving certificate loaded",
+            extra={
+                "fields": {
+                    **fields,
+                    "serial": format(loaded.serial_number, "x"),
+                    "notAfter": loaded.not_after.isoformat(),
+                }
+            },
+        )
+        return ReloadResult.LOADED
+
+    def _select_certificate(
+        self, connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext
+    ) -> int | None:
+        current = self.current
+        if current is None:
+            return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
+        connection.context = current.context
+        return None
