@@ -1,0 +1,143 @@
+"""`tronador webhook`: serve the admission webhook over HTTPS until SIGTERM.
+
+Every option can also be set by an environment variable (shown in --help); the option wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+from kubernetes import client
+from kubernetes.config import ConfigException
+
+from tronador import logs
+from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
+from tronador.cli import CliError
+from tronador.config_loading import ConfigFileError
+from tronador.kube import load_api_client
+from webhook.policy_file import FilePolicySource
+from webhook.policy_source import PolicySource
+from webhook.policy_watch import KubernetesPolicySource
+from webhook.server import CERTIFICATE_CHECK_SECONDS, create_app, serve
+from webhook.tls import CertificateReloader
+
+log = logging.getLogger("webhook")
+
+DEFAULT_PORT = 8443
+DEFAULT_CERT_FILE = "/tls/tls.crt"
+DEFAULT_KEY_FILE = "/tls/tls.key"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    def option(flag: str, env: str, default: str | None, help_text: str, **kwargs: Any) -> None:
+        shown = f" [env {env}" + (f", default {default}]" if default is not None else "]")
+        parser.add_argument(
+            flag, default=os.environ.get(env, default), help=help_text + shown, **kwargs
+        )
+
+    option("--address", "TRONADOR_WEBHOOK_ADDRESS", "0.0.0.0", "address to listen on")
+    option("--port", "TRONADOR_WEBHOOK_PORT", str(DEFAULT_PORT), "HTTPS port", type=int)
+    option(
+        "--cert",
+        "TRONADOR_WEBHOOK_CERT",
+        DEFAULT_CERT_FILE,
+        "serving certificate (PEM)",
+        metavar="FILE",
+    )
+    option(
+        "--key", "TRONADOR_WEBHOOK_KEY", DEFAULT_KEY_FILE, "its private key (PEM)", metavar="FILE"
+    )
+    option(
+        "--config",
+        "TRONADOR_WEBHOOK_CONFIG",
+        None,
+        "read the policy from this TronadorConfig file instead of the cluster",
+        metavar="FILE",
+    )
+    option(
+        "--namespace",
+        "POD_NAMESPACE",
+        DEFAULT_SYSTEM_NAMESPACE,
+        "namespace of the TronadorConfig singleton (where Tronador runs)",
+    )
+    option(
+        "--kubeconfig",
+        "KUBECONFIG",
+        None,
+        "kubeconfig when not running in a cluster",
+        metavar="FILE",
+    )
+    option("--log-level", "TRONADOR_LOG_LEVEL", "info", "log level", choices=LOG_LEVELS)
+    option("--log-format", "TRONADOR_LOG_FORMAT", "json", "log format", choices=("json", "text"))
+    option(
+        "--cert-check-interval",
+        "TRONADOR_WEBHOOK_CERT_CHECK_INTERVAL",
+        str(CERTIFICATE_CHECK_SECONDS),
+        "seconds between checks of the certificate files for a new pair",
+        type=float,
+        metavar="SECONDS",
+    )
+    option(
+        "--shutdown-timeout",
+        "TRONADOR_WEBHOOK_SHUTDOWN_TIMEOUT",
+        "10",
+        "seconds to let in-flight requests finish after SIGTERM",
+        type=float,
+        metavar="SECONDS",
+    )
+
+
+def policy_source(args: argparse.Namespace) -> PolicySource:
+    if args.config:
+        source = FilePolicySource(args.config)
+        try:
+            source.load()
+        except ConfigFileError as exc:
+            raise CliError(str(exc)) from None
+        return source
+    try:
+        api_client = load_api_client(args.kubeconfig)
+    except (ConfigException, OSError) as exc:
+        raise CliError(
+            f"cannot reach a cluster ({exc}); use --config FILE to run without one"
+        ) from None
+    return KubernetesPolicySource(client.CustomObjectsApi(api_client), args.namespace)
+
+
+def run(args: argparse.Namespace) -> int:
+    logs.configure(args.log_level, args.log_format)
+    source = policy_source(args)
+    certificates = CertificateReloader(args.cert, args.key)
+    app = create_app(
+        source,
+        namespace=args.namespace,
+        certificates=certificates,
+        certificate_check_seconds=args.cert_check_interval,
+    )
+    log.info(
+        "webhook starting",
+        extra={
+            "fields": {
+                "address": args.address,
+                "port": args.port,
+                "namespace": args.namespace,
+                "policySource": args.config or "cluster",
+            }
+        },
+    )
+    try:
+        serve(
+            app,
+            host=args.address,
+            port=args.port,
+            ssl_context=certificates.server_context,
+            shutdown_timeout=args.shutdown_timeout,
+        )
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.address}:{args.port}: {exc}") from None
+    log.info("webhook stopped")
+    return 0

@@ -1,0 +1,262 @@
+"""The aiohttp application: admission routes, probes and metrics.
+
+Every admission request body is parsed once, decided by the shared rules and answered with one
+serialization. Whatever arrives, the answer is well formed: an AdmissionReview denial when the
+request's uid can be read, otherwise a 4xx metav1.Status; never a 500 or a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from http import HTTPStatus
+
+from aiohttp import web
+
+from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
+from webhook import responses, routes, verdict
+from webhook.admitters import Admitter, admitters
+from webhook.metrics import UNKNOWN_OPERATION, WebhookMetrics
+from webhook.policy_source import PolicySource
+from webhook.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from webhook.review import AdmissionRequest, ReviewError, parse_admission_review
+from webhook.tls import CertificateReloader, ReloadResult
+from webhook.verdict import Verdict
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+CERTIFICATE_CHECK_SECONDS = 2.0
+
+POLICY_SOURCE: web.AppKey[PolicySource] = web.AppKey("policy_source")
+CERTIFICATES: web.AppKey[CertificateReloader | None] = web.AppKey("certificates")
+METRICS: web.AppKey[WebhookMetrics] = web.AppKey("metrics", WebhookMetrics)
+
+
+class _Rejected(Exception):
+    """A request that is not an AdmissionReview: answered with a metav1.Status, no review."""
+
+    def __init__(self, code: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class AdmissionHandler:
+    """One admission route: read, parse, decide, answer, count."""
+
+    def __init__(
+        self, path: str, admitter: Admitter, policy_source: PolicySource, metrics: WebhookMetrics
+    ) -> None:
+        self.path = path
+        self.admitter = admitter
+        self.policy_source = policy_source
+        self.metrics = metrics
+
+    async def __call__(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        try:
+            body = await _read_json(request)
+        except _Rejected as exc:
+            return self._reject(exc.code, exc.message, started)
+        try:
+            review = parse_admission_review(body)
+        except ReviewError as exc:
+            if exc.uid is None:
+                message = f"not an AdmissionReview: {exc}"
+                return self._reject(HTTPStatus.BAD_REQUEST, message, started)
+            answer = verdict.bad_request(f"malformed AdmissionReview: {exc}")
+            return self._answer(exc.uid, UNKNOWN_OPERATION, answer, started, None)
+        answer = self._decide(review)
+        return self._answer(review.uid, review.operation.value, answer, started, review)
+
+    def _decide(self, review: AdmissionRequest) -> Verdict:
+        try:
+            wrong = self.admitter.wrong_target(review)
+            if wrong is not None:
+                return wrong
+            return self.admitter.admit(review, self.policy_source.policy)
+        except Exception as exc:
+            log.error(
+                "admission failed unexpectedly; denying",
+                extra={
+                    "fields": {
+                        "route": self.path,
+                        "uid": review.uid,
+                        "error": type(exc).__name__,
+                    }
+                },
+            )
+            return verdict.internal_error(
+                f"the webhook failed to process this request ({type(exc).__name__}); see its log"
+            )
+
+    def _answer(
+        self,
+        uid: str,
+        operation: str,
+        answer: Verdict,
+        started: float,
+        review: AdmissionRequest | None,
+    ) -> web.Response:
+        body = responses.admission_review(uid, answer)
+        outcome = "error" if answer.code == HTTPStatus.INTERNAL_SERVER_ERROR else answer.outcome
+        self.metrics.observe(
+            self.path, operation, outcome, time.perf_counter() - started, answer.denied_rules
+        )
+        if not answer.allowed:
+            log.info("denied", extra={"fields": self._log_fields(uid, operation, answer, review)})
+        elif log.isEnabledFor(logging.DEBUG):
+            log.debug(outcome, extra={"fields": self._log_fields(uid, operation, answer, review)})
+        return web.Response(body=body, content_type=JSON)
+
+    def _log_fields(
+        self, uid: str, operation: str, answer: Verdict, review: AdmissionRequest | None
+    ) -> dict[str, object]:
+        fields: dict[str, object] = {"route": self.path, "uid": uid, "operation": operation}
+        if review is not None:
+            fields.update(
+                kind=review.kind.kind,
+                name=review.name,
+                subResource=review.sub_resource,
+                dryRun=review.dry_run,
+            )
+        if not answer.allowed:
+            fields.update(code=answer.code, rules=list(answer.denied_rules), reason=answer.message)
+        return fields
+
+    def _reject(self, code: HTTPStatus, message: str, started: float) -> web.Response:
+        self.metrics.observe(self.path, UNKNOWN_OPERATION, "invalid", time.perf_counter() - started)
+        log.warning(
+            "rejected a request that is not an AdmissionReview",
+            extra={"fields": {"route": self.path, "code": int(code), "reason": message}},
+        )
+        return web.Response(
+            status=code, body=responses.error_status(code, message), content_type=JSON
+        )
+
+
+async def _read_json(request: web.Request) -> object:
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _Rejected(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"the body is larger than {routes.MAX_BODY_BYTES} bytes",
+        ) from None
+    if not body:
+        raise _Rejected(HTTPStatus.BAD_REQUEST, "the body is empty; expected an AdmissionReview")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise _Rejected(
+            HTTPStatus.BAD_REQUEST, f"the body is not JSON ({type(exc).__name__})"
+        ) from None
+
+
+async def serve_healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def serve_readyz(request: web.Request) -> web.Response:
+    missing = []
+    certificates = request.app[CERTIFICATES]
+    if certificates is not None and not certificates.ready:
+        missing.append("no serving certificate loaded")
+    if not request.app[POLICY_SOURCE].synced:
+        missing.append("policy not read yet")
+    if missing:
+        return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE, text="; ".join(missing))
+    return web.Response(text="ok")
+
+
+async def serve_metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=request.app[METRICS].render().encode(),
+        headers={"Content-Type": METRICS_CONTENT_TYPE},
+    )
+
+
+def create_app(
+    policy_source: PolicySource,
+    *,
+    namespace: str = DEFAULT_SYSTEM_NAMESPACE,
+    certificates: CertificateReloader | None = None,
+    metrics_registry: WebhookMetrics | None = None,
+    certificate_check_seconds: float = CERTIFICATE_CHECK_SECONDS,
+) -> web.Application:
+    """The webhook application. The policy source is started and stopped with the app; the
+    certificates (when given) are checked for changes every `certificate_check_seconds`.
+    `namespace` is where Tronador runs: the TronadorConfig singleton's namespace."""
+    app = web.Application(client_max_size=routes.MAX_BODY_BYTES)
+    app[POLICY_SOURCE] = policy_source
+    app[CERTIFICATES] = certificates
+    app[METRICS] = metrics_registry or WebhookMetrics()
+    for path, admitter in admitters(namespace).items():
+        app.router.add_post(path, AdmissionHandler(path, admitter, policy_source, app[METRICS]))
+    app.router.add_get(routes.HEALTHZ, serve_healthz)
+    app.router.add_get(routes.READYZ, serve_readyz)
+    app.router.add_get(routes.METRICS, serve_metrics)
+    app.cleanup_ctx.append(_run_policy_source)
+    if certificates is not None:
+        app.cleanup_ctx.append(_reload_certificates(certificates, certificate_check_seconds))
+    return app
+
+
+async def _run_policy_source(app: web.Application) -> AsyncIterator[None]:
+    source = app[POLICY_SOURCE]
+    await asyncio.to_thread(source.start)
+    yield
+    await asyncio.to_thread(source.stop)
+
+
+def _reload_certificates(
+    certificates: CertificateReloader, interval: float
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    def reload(metrics: WebhookMetrics) -> None:
+        result = certificates.reload_if_changed()
+        if result is not ReloadResult.UNCHANGED:
+            metrics.certificate_reloads.inc(result.value)
+        if certificates.current is not None:
+            metrics.certificate_expiry.set(certificates.current.not_after.timestamp())
+
+    async def keep_reloading(app: web.Application) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            reload(app[METRICS])
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        reload(app[METRICS])
+        task = asyncio.create_task(keep_reloading(app), name="certificate-reload")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return lifecycle
+
+
+def serve(
+    app: web.Application,
+    *,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
+    shutdown_timeout: float = 10.0,
+) -> None:
+    """Serve until SIGTERM/SIGINT, then stop accepting, let in-flight requests finish (up to
+    `shutdown_timeout`) and return."""
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        ssl_context=ssl_context,
+        shutdown_timeout=shutdown_timeout,
+        access_log=None,
+        print=None,
+    )
