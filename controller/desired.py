@@ -1,0 +1,461 @@
+"""What an EP's environment should look like, computed as plain data (pure: no I/O).
+
+`desired_environment` turns a typed EP, the TronadorConfig and the release options into the
+namespace, the secrets copied from the config, and the Flux objects of the chosen flavour. The
+reconciler compares these with its caches and writes only the differences.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from controller.diff import with_hash
+from controller.resources import (
+    CONFIG_MAPS,
+    GIT_REPOSITORIES,
+    HELM_RELEASES,
+    LEGACY_HELM_RELEASES,
+    SECRETS,
+    Resource,
+    resource_for,
+)
+from controller.settings import ReleaseFlavour, ReleaseOptions
+from tronador.api import EnvironmentProvisioner, TronadorConfig, ValuesFromSource
+from tronador.api.constants import (
+    API_VERSION,
+    ENVIRONMENT_LABEL,
+    EP_KIND,
+    INSTANCE_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    REPO_NAME_ANNOTATION,
+)
+from tronador.rules.config_rules import secret_item_name
+from tronador.rules.giturl import parse_git_url
+from tronador.rules.mutate import default_release_name
+from tronador.rules.names import dns_label, repo_name
+
+COPIED_FROM_ANNOTATION = "tronador.stakater.com/copied-from"
+DEFAULT_VALUES_KEY = "values.yaml"
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class DesiredObject:
+    resource: Resource
+    body: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body["metadata"]["namespace"])
+
+
+@dataclass(frozen=True)
+class DesiredNamespace:
+    name: str
+    labels: dict[str, str]
+    """Every label we set: the EP's namespaceLabels plus our ownership labels."""
+    spec_labels: dict[str, str]
+    """The EP's namespaceLabels alone (reported in status.namespaceLabels)."""
+    owner_references: list[dict[str, Any]]
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": self.name,
+                "labels": dict(self.labels),
+                "ownerReferences": copy.deepcopy(self.owner_references),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class SecretChoice:
+    """The TronadorConfig secrets items an EP's repository gets."""
+
+    repo: str
+    auth_secret: str | None = None
+    image_pull_secret: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return list(dict.fromkeys(n for n in (self.auth_secret, self.image_pull_secret) if n))
+
+
+ValuesKind = Literal["ConfigMap", "Secret"]
+
+
+@dataclass(frozen=True)
+class ValuesSourceRef:
+    """A valuesFrom ConfigMap/Secret in another namespace, copied into the EP's (Flux v2)."""
+
+    kind: ValuesKind
+    namespace: str
+    name: str
+    key: str
+    optional: bool
+
+    @property
+    def resource(self) -> Resource:
+        return CONFIG_MAPS if self.kind == "ConfigMap" else SECRETS
+
+    @property
+    def copy_name(self) -> str:
+        return dns_label(f"values-{self.namespace}-{self.name}", 253)
+
+
+@dataclass
+class DesiredEnvironment:
+    namespace: DesiredNamespace
+    secret_choice: SecretChoice
+    secrets: list[DesiredObject] = field(default_factory=list)
+    """Copies of TronadorConfig secrets items (Secrets or Secret-generating resources)."""
+    image_pull_secret: str | None = None
+    release_name: str = ""
+    release: list[DesiredObject] = field(default_factory=list)
+    """The Flux objects, in the order to create them (source before release)."""
+    values_copies: list[DesiredObject] = field(default_factory=list)
+    secret_problems: list[str] = field(default_factory=list)
+    release_problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def helm_release(self) -> DesiredObject:
+        return self.release[-1]
+
+
+def ownership_labels(ep_name: str) -> dict[str, str]:
+    return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, ENVIRONMENT_LABEL: ep_name}
+
+
+def is_owned_by(obj: dict[str, Any] | None, ep_name: str) -> bool:
+    """Whether `obj` carries our managed-by label and names `ep_name` as its environment."""
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+    return all(labels.get(k) == v for k, v in ownership_labels(ep_name).items())
+
+
+def release_name(ep: EnvironmentProvisioner) -> str:
+    return ep.release.release_name or default_release_name(ep.release.chart.ref)
+
+
+def ep_repo_name(ep: EnvironmentProvisioner) -> str:
+    return ep.metadata.annotations.get(REPO_NAME_ANNOTATION) or repo_name(ep.release.chart.git)
+
+
+def choose_secrets(ep: EnvironmentProvisioner, config: TronadorConfig | None) -> SecretChoice:
+    """The mapping naming the EP's repository, else the org-level secrets, else none."""
+    repo = ep_repo_name(ep)
+    if config is None:
+        return SecretChoice(repo)
+    for mapping in config.spec.mappings:
+        if repo in mapping.repos:
+            return SecretChoice(repo, mapping.auth_secret, mapping.image_pull_secret)
+    org = config.spec.org_level_secrets
+    if org is not None:
+        return SecretChoice(repo, org.auth_secret, org.image_pull_secret)
+    return SecretChoice(repo)
+
+
+def desired_namespace(ep: EnvironmentProvisioner) -> DesiredNamespace:
+    spec_labels = dict(ep.spec.namespace_labels)
+    return DesiredNamespace(
+        name=ep.name,
+        labels={**spec_labels, **ownership_labels(ep.name)},
+        spec_labels=spec_labels,
+        owner_references=[
+            {
+                "apiVersion": API_VERSION,
+                "kind": EP_KIND,
+                "name": ep.name,
+                "uid": ep.metadata.uid or "",
+                "controller": True,
+            }
+        ],
+    )
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def copied_item(item: dict[str, Any], namespace: str, ep_name: str) -> DesiredObject:
+    """A TronadorConfig secrets item as it is written into an EP namespace. A Secret is given in
+    the form the API server stores (stringData folded into base64 data, type defaulted), so the
+    comparison with the stored object is exact."""
+    meta = item.get("metadata") or {}
+    body = {k: copy.deepcopy(v) for k, v in item.items() if k not in ("metadata", "status")}
+    body["metadata"] = {
+        "name": secret_item_name(item),
+        "namespace": namespace,
+        "labels": {**(meta.get("labels") or {}), **ownership_labels(ep_name)},
+        "annotations": dict(meta.get("annotations") or {}),
+    }
+    resource = resource_for(str(item.get("apiVersion")), str(item.get("kind")))
+    if resource == SECRETS:
+        data = dict(body.get("data") or {})
+        data.update({k: _b64(str(v)) for k, v in (body.pop("stringData", None) or {}).items()})
+        body["data"] = data
+        body.setdefault("type", "Opaque")
+    return DesiredObject(resource, with_hash(body))
+
+
+def desired_config_secrets(
+    choice: SecretChoice, config: TronadorConfig | None, namespace: str, ep_name: str
+) -> tuple[list[DesiredObject], list[str]]:
+    items = {secret_item_name(i): i for i in (config.spec.secrets if config else [])}
+    objects: list[DesiredObject] = []
+    problems: list[str] = []
+    for name in choice.names:
+        item = items.get(name)
+        if item is None:
+            problems.append(
+                f"TronadorConfig maps repository {choice.repo!r} to secret {name!r}, "
+                "which is not among its secrets"
+            )
+            continue
+        objects.append(copied_item(item, namespace, ep_name))
+    return objects, problems
+
+
+def _metadata(name: str, namespace: str, ep_name: str, release: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": namespace,
+        "labels": {INSTANCE_LABEL: release, **ownership_labels(ep_name)},
+    }
+
+
+def legacy_helm_release(
+    ep: EnvironmentProvisioner, namespace: str, release: str, auth_secret: str | None
+) -> DesiredObject:
+    """The helm.fluxcd.io/v1 HelmRelease of the workflow guide."""
+    chart_source = ep.release.chart
+    chart: dict[str, Any] = {
+        "git": chart_source.git,
+        "path": chart_source.path,
+        "ref": chart_source.ref,
+    }
+    if chart_source.secret_ref is not None:
+        chart["secretRef"] = chart_source.secret_ref.to_wire()
+    elif auth_secret:
+        chart["secretRef"] = {"name": auth_secret}
+    spec: dict[str, Any] = {"chart": chart, "releaseName": release}
+    if ep.release.values is not None:
+        spec["values"] = copy.deepcopy(ep.release.values)
+    if ep.release.values_from:
+        spec["valuesFrom"] = [source.to_wire() for source in ep.release.values_from]
+    spec["rollback"] = {}
+    spec["test"] = {}
+    body = {
+        "apiVersion": LEGACY_HELM_RELEASES.api_version,
+        "kind": "HelmRelease",
+        "metadata": _metadata(release, namespace, ep.name, release),
+        "spec": spec,
+    }
+    return DesiredObject(LEGACY_HELM_RELEASES, with_hash(body))
+
+
+def git_reference(ref: str) -> dict[str, str]:
+    """An EP's chart ref as a Flux GitRepository reference: a branch unless it says otherwise."""
+    if _SHA.match(ref):
+        return {"commit": ref}
+    if ref.startswith("refs/tags/"):
+        return {"tag": ref.removeprefix("refs/tags/")}
+    if ref.startswith("refs/heads/"):
+        return {"branch": ref.removeprefix("refs/heads/")}
+    if ref.startswith("refs/"):
+        return {"name": ref}
+    return {"branch": ref}
+
+
+def flux_git_repository(
+    ep: EnvironmentProvisioner,
+    namespace: str,
+    release: str,
+    auth_secret: str | None,
+    options: ReleaseOptions,
+    url: str,
+) -> DesiredObject:
+    spec: dict[str, Any] = {
+        "interval": options.source_interval,
+        "url": url,
+        "ref": git_reference(ep.release.chart.ref),
+    }
+    secret = ep.release.chart.secret_ref.name if ep.release.chart.secret_ref else auth_secret
+    if secret:
+        spec["secretRef"] = {"name": secret}
+    body = {
+        "apiVersion": GIT_REPOSITORIES.api_version,
+        "kind": "GitRepository",
+        "metadata": _metadata(release, namespace, ep.name, release),
+        "spec": spec,
+    }
+    return DesiredObject(GIT_REPOSITORIES, with_hash(body))
+
+
+def values_source_refs(ep: EnvironmentProvisioner, namespace: str) -> list[ValuesSourceRef]:
+    """The valuesFrom ConfigMaps/Secrets outside the EP's namespace (Flux v2 must copy them)."""
+    refs: list[ValuesSourceRef] = []
+    for source in ep.release.values_from or []:
+        for kind, ref in (
+            ("ConfigMap", source.config_map_key_ref),
+            ("Secret", source.secret_key_ref),
+        ):
+            if ref is not None and ref.namespace and ref.namespace != namespace:
+                refs.append(
+                    ValuesSourceRef(
+                        kind,  # type: ignore[arg-type]
+                        ref.namespace,
+                        ref.name,
+                        ref.key or DEFAULT_VALUES_KEY,
+                        bool(ref.optional),
+                    )
+                )
+    return refs
+
+
+def values_copy(
+    ref: ValuesSourceRef, source: dict[str, Any] | None, namespace: str, ep_name: str
+) -> tuple[DesiredObject | None, str | None]:
+    """The copy of one valuesFrom source (only the referenced key), or a problem."""
+    where = f"{ref.kind} {ref.namespace}/{ref.name}"
+    data = (source or {}).get("data") or {}
+    if source is None or ref.key not in data:
+        if ref.optional:
+            return None, None
+        missing = "does not exist" if source is None else f"has no key {ref.key!r}"
+        return None, f"valuesFrom {where} {missing}"
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": ref.kind,
+        "metadata": {
+            "name": ref.copy_name,
+            "namespace": namespace,
+            "labels": ownership_labels(ep_name),
+            "annotations": {COPIED_FROM_ANNOTATION: f"{ref.namespace}/{ref.name}"},
+        },
+        "data": {ref.key: data[ref.key]},
+    }
+    if ref.kind == "Secret":
+        body["type"] = "Opaque"
+    return DesiredObject(ref.resource, with_hash(body)), None
+
+
+def _flux_values_from(
+    source: ValuesFromSource, namespace: str, chart_path: str, spec: dict[str, Any]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One EP valuesFrom item as Flux v2 valuesFrom items (or valuesFiles), or a warning."""
+    for kind, ref in (("ConfigMap", source.config_map_key_ref), ("Secret", source.secret_key_ref)):
+        if ref is None:
+            continue
+        item: dict[str, Any] = {"kind": kind, "name": ref.name}
+        if ref.namespace and ref.namespace != namespace:
+            key = ref.key or DEFAULT_VALUES_KEY
+            item["name"] = ValuesSourceRef(kind, ref.namespace, ref.name, key, False).copy_name  # type: ignore[arg-type]
+        if ref.key:
+            item["valuesKey"] = ref.key
+        if ref.optional:
+            item["optional"] = True
+        return [item], None
+    if source.chart_file_ref is not None:
+        files = spec.setdefault("valuesFiles", [f"{chart_path}/values.yaml"])
+        files.append(f"{chart_path}/{source.chart_file_ref.path}")
+        if source.chart_file_ref.optional:
+            spec["ignoreMissingValuesFiles"] = True
+        return [], None
+    return [], "valuesFrom externalSourceRef is not supported by Flux v2 and was skipped"
+
+
+def flux_helm_release(
+    ep: EnvironmentProvisioner, namespace: str, release: str, options: ReleaseOptions
+) -> tuple[DesiredObject, list[str]]:
+    chart_path = ep.release.chart.path.strip("/")
+    chart_spec: dict[str, Any] = {
+        "chart": chart_path,
+        "sourceRef": {"kind": "GitRepository", "name": release},
+        "reconcileStrategy": "Revision",
+    }
+    values_from: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for source in ep.release.values_from or []:
+        items, warning = _flux_values_from(source, namespace, chart_path, chart_spec)
+        values_from.extend(items)
+        if warning:
+            warnings.append(warning)
+    retries = options.remediation_retries
+    spec: dict[str, Any] = {
+        "interval": options.release_interval,
+        "releaseName": release,
+        "chart": {"spec": chart_spec},
+        "install": {"remediation": {"retries": retries}},
+        "upgrade": {"remediation": {"retries": retries, "remediateLastFailure": True}},
+    }
+    if ep.release.values is not None:
+        spec["values"] = copy.deepcopy(ep.release.values)
+    if values_from:
+        spec["valuesFrom"] = values_from
+    body = {
+        "apiVersion": HELM_RELEASES.api_version,
+        "kind": "HelmRelease",
+        "metadata": _metadata(release, namespace, ep.name, release),
+        "spec": spec,
+    }
+    return DesiredObject(HELM_RELEASES, with_hash(body)), warnings
+
+
+def desired_environment(
+    ep: EnvironmentProvisioner,
+    config: TronadorConfig | None,
+    options: ReleaseOptions,
+    values_sources: dict[ValuesSourceRef, dict[str, Any] | None] | None = None,
+) -> DesiredEnvironment:
+    """Everything the EP should have. `values_sources` holds the fetched objects named by
+    `values_source_refs(ep, ...)` (None when absent); only Flux v2 needs them."""
+    namespace = desired_namespace(ep)
+    ns = namespace.name
+    choice = choose_secrets(ep, config)
+    secrets, secret_problems = desired_config_secrets(choice, config, ns, ep.name)
+    provided = {obj.name for obj in secrets}
+    env = DesiredEnvironment(
+        namespace=namespace,
+        secret_choice=choice,
+        secrets=secrets,
+        image_pull_secret=choice.image_pull_secret
+        if choice.image_pull_secret in provided
+        else None,
+        release_name=release_name(ep),
+        secret_problems=secret_problems,
+    )
+    auth = choice.auth_secret if choice.auth_secret in provided else None
+    if options.flavour is ReleaseFlavour.LEGACY:
+        env.release = [legacy_helm_release(ep, ns, env.release_name, auth)]
+        return env
+    url = parse_git_url(ep.release.chart.git)
+    if url is None:
+        env.release_problems.append(
+            f"chart git URL {ep.release.chart.git!r} cannot be used by a Flux GitRepository"
+        )
+        return env
+    for ref in values_source_refs(ep, ns):
+        copied, problem = values_copy(ref, (values_sources or {}).get(ref), ns, ep.name)
+        if copied is not None:
+            env.values_copies.append(copied)
+        if problem:
+            env.release_problems.append(problem)
+    helm_release, warnings = flux_helm_release(ep, ns, env.release_name, options)
+    env.warnings.extend(warnings)
+    env.release = [
+        flux_git_repository(ep, ns, env.release_name, auth, options, url.flux_url()),
+        helm_release,
+    ]
+    return env
