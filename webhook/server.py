@@ -58,7 +58,7 @@ class AdmissionHandler:
         self.policy_source = policy_source
         self.metrics = metrics
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         try:
             body = await _read_json(request)
@@ -198,7 +198,8 @@ def create_app(
     app[CERTIFICATES] = certificates
     app[METRICS] = metrics_registry or WebhookMetrics()
     for path, admitter in admitters(namespace).items():
-        app.router.add_post(path, AdmissionHandler(path, admitter, policy_source, app[METRICS]))
+        handler = AdmissionHandler(path, admitter, policy_source, app[METRICS])
+        app.router.add_post(path, handler.handle)
     app.router.add_get(routes.HEALTHZ, serve_healthz)
     app.router.add_get(routes.READYZ, serve_readyz)
     app.router.add_get(routes.METRICS, serve_metrics)
