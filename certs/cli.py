@@ -68,9 +68,10 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--namespace",
-        default=_env(defaults.ENV_NAMESPACE, defaults.NAMESPACE),
+        default=_env(defaults.ENV_NAMESPACE, _env(defaults.ENV_POD_NAMESPACE, defaults.NAMESPACE)),
         help="namespace of the Service and the Secret "
-        f"(env {defaults.ENV_NAMESPACE}; default %(default)s)",
+        f"(env {defaults.ENV_NAMESPACE}, then {defaults.ENV_POD_NAMESPACE}; "
+        "default %(default)s)",
     )
     p.add_argument(
         "--dns", action="append", default=[], metavar="NAME", help="extra DNS SAN (repeatable)"

@@ -12,8 +12,9 @@ SECRET_NAME = "tronador-webhook-tls"
 MUTATING_WEBHOOK_NAME = "tronador-mutating-webhook"
 VALIDATING_WEBHOOK_NAME = "tronador-validating-webhook"
 
-CERT_DIR = "/tmp/k8s-webhook-server/serving-certs"
-"""Where the webhook server reads ``tls.crt``/``tls.key`` (and the loop writes them)."""
+CERT_DIR = "/tls"
+"""Where the webhook server reads ``tls.crt``/``tls.key`` (webhook.cli's default ``--cert`` and
+``--key``) and where the loop writes them."""
 CA_CERT_FILE = "ca.crt"
 TLS_CERT_FILE = "tls.crt"
 TLS_KEY_FILE = "tls.key"
@@ -39,6 +40,8 @@ SYNC_INTERVAL_SECONDS = 60.0
 
 # Environment variable fallbacks for the CLI options.
 ENV_NAMESPACE = "TRONADOR_NAMESPACE"
+ENV_POD_NAMESPACE = "POD_NAMESPACE"
+"""Second choice for the namespace (downward API), as the webhook server reads it."""
 ENV_SERVICE_NAME = "TRONADOR_WEBHOOK_SERVICE"
 ENV_SECRET_NAME = "TRONADOR_WEBHOOK_SECRET"
 ENV_MUTATING_WEBHOOK_NAME = "TRONADOR_MUTATING_WEBHOOK"

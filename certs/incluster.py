@@ -61,7 +61,11 @@ class SyncConfig:
     ) -> SyncConfig:
         """The defaults, overridden by the same environment variables the CLI reads."""
         env = os.environ if env is None else env
-        namespace = env.get(defaults.ENV_NAMESPACE) or defaults.NAMESPACE
+        namespace = (
+            env.get(defaults.ENV_NAMESPACE)
+            or env.get(defaults.ENV_POD_NAMESPACE)
+            or defaults.NAMESPACE
+        )
         service = env.get(defaults.ENV_SERVICE_NAME) or defaults.SERVICE_NAME
         return cls(
             secret_name=env.get(defaults.ENV_SECRET_NAME) or defaults.SECRET_NAME,

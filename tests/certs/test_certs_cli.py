@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from certs import cli, pki
+from certs import cli, defaults, pki
 from certs.incluster import SyncConfig
 from tests.certs.helpers import https_get
 
@@ -121,6 +121,8 @@ def test_status_reports_problems_without_traceback(
 
 
 def test_environment_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POD_NAMESPACE", "from-downward-api")
+    assert parse("status").namespace == "from-downward-api"
     monkeypatch.setenv("TRONADOR_NAMESPACE", "elsewhere")
     monkeypatch.setenv("TRONADOR_WEBHOOK_SECRET", "my-tls")
     monkeypatch.setenv("TRONADOR_CERT_DIR", "/tmp/x")
@@ -140,5 +142,11 @@ def test_sync_config_from_env_matches_the_cli_variables() -> None:
     assert config.namespace == "ns2" and config.spec.namespace == "ns2"
     assert config.spec.dns_names[2] == "hook.ns2.svc"
     assert config.secret_name == "tronador-webhook-tls"
-    assert config.out_dir == "/tmp/k8s-webhook-server/serving-certs"
+    assert config.out_dir == "/tls"  # where `tronador webhook` reads tls.crt/tls.key
     assert [str(k) for k, _ in config.webhook_configurations()] == ["MutatingWebhookConfiguration"]
+
+
+def test_cert_dir_agrees_with_the_webhook_server() -> None:
+    webhook_cli = pytest.importorskip("webhook.cli")
+    assert str(Path(defaults.CERT_DIR) / defaults.TLS_CERT_FILE) == webhook_cli.DEFAULT_CERT_FILE
+    assert str(Path(defaults.CERT_DIR) / defaults.TLS_KEY_FILE) == webhook_cli.DEFAULT_KEY_FILE
