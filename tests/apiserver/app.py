@@ -152,7 +152,7 @@ class APIHandler:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if not fault.proceeds:
-                return await self._answer_fault(request, route, fault, record)
+                return await self._answer_fault(request, route, name, fault, record)
 
         if route.discovery is not None:
             record(200, fault)
@@ -174,6 +174,7 @@ class APIHandler:
         self,
         request: web.Request,
         route: Route,
+        name: str | None,
         fault: Fault,
         record: Callable[[int, Fault | None], None],
     ) -> web.StreamResponse:
@@ -197,7 +198,7 @@ class APIHandler:
                 status,
                 method=request.method,
                 resource=route.resource,
-                name=route.name,
+                name=name,
                 retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
             )
         else:
