@@ -1,0 +1,96 @@
+"""`python -m bench webhook|controller [--smoke]`: run a benchmark, print its tables, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench import report
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(x for x in text.split(",") if x)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--out", type=Path, default=OUT, help="directory for JSON and Markdown")
+    sub = parser.add_subparsers(dest="benchmark", required=True)
+
+    web = sub.add_parser("webhook", help="limit vs kopf vs ours under wrk, plus in-process cost")
+    web.add_argument("--smoke", action="store_true", help="a seconds-long run")
+    web.add_argument("--concurrency", type=_ints, help="e.g. 1,8,32,128")
+    web.add_argument("--duration", type=float, help="seconds per closed-loop run (default 5)")
+    web.add_argument("--rate", type=float, help="fixed-rate run, requests/s (default 200)")
+    web.add_argument("--rate-duration", type=float, help="seconds of the fixed-rate run")
+    web.add_argument("--servers", type=_names, help="subset of limit,kopf,ours")
+    web.add_argument("--cases", type=_names, help="subset of mutate/seed,validate/seed,...")
+    web.add_argument("--generator", choices=("auto", "wrk", "python"))
+    web.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
+
+    ctl = sub.add_parser("controller", help="N EPs to deployed against the emulated API server")
+    ctl.add_argument("--smoke", action="store_true", help="a seconds-long run")
+    ctl.add_argument("--sizes", type=_ints, help="numbers of EPs, e.g. 10,100,500,1000")
+    ctl.add_argument("--idle", type=float, help="seconds of idle resync to watch")
+    ctl.add_argument("--resync", type=float, help="the controller's resync period, seconds")
+
+    args = parser.parse_args(argv)
+    if args.benchmark == "webhook":
+        return _webhook(args)
+    return _controller(args)
+
+
+def _webhook(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bench import webhook
+
+    settings = webhook.SMOKE if args.smoke else webhook.Settings()
+    overrides = {
+        "concurrency": args.concurrency,
+        "duration": args.duration,
+        "rate": args.rate,
+        "rate_duration": args.rate_duration,
+        "servers": args.servers,
+        "cases": args.cases,
+        "generator": args.generator,
+    }
+    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    if args.no_pin:
+        settings = replace(settings, pin=False)
+    result = webhook.run(settings)
+    name = "webhook-smoke" if args.smoke else "webhook"
+    report.write_json(args.out / f"{name}.json", result)
+    tables = report.webhook_tables(result)
+    (args.out / f"{name}.md").write_text(tables, encoding="utf-8")
+    print(tables)
+    failed = [n for n, s in result["servers"].items() if "failed" in s]
+    return 1 if failed else 0
+
+
+def _controller(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bench import controller
+
+    settings = controller.SMOKE if args.smoke else controller.Settings()
+    overrides = {"sizes": args.sizes, "idle": args.idle, "resync": args.resync}
+    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    result = controller.run(settings)
+    name = "controller-smoke" if args.smoke else "controller"
+    report.write_json(args.out / f"{name}.json", result)
+    tables = controller.tables(result)
+    (args.out / f"{name}.md").write_text(tables, encoding="utf-8")
+    print(tables)
+    return 0 if result.get("ok", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

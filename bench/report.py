@@ -1,0 +1,143 @@
+"""Figures as Markdown tables (printed, and pasted into RESULTS.md) and as JSON files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(c) for c in header]] + [[_cell(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def ms(us: float | int | None) -> float | None:
+    return None if us is None else us / 1000
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def machine_lines(info: dict[str, Any]) -> str:
+    packages = ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v)
+    return (
+        f"- CPU: {info['cpu_model']}, nproc {info['nproc']}, Linux {info['kernel']}\n"
+        f"- Python {info['python']}; {packages}\n"
+        f"- load generator: {info['wrk'] or 'wrk not installed (Python fallback)'}"
+    )
+
+
+def webhook_tables(result: dict[str, Any]) -> str:
+    servers: dict[str, Any] = result["servers"]
+    parts = ["### Machine", machine_lines(result["machine"])]
+    settings = result["settings"]
+    parts.append(
+        f"generator {settings['generator']}, {settings['duration']:g} s per run, "
+        f"pinned (server CPU 0, load CPU 1): {settings['pinned']}"
+    )
+
+    rows = []
+    for name, data in servers.items():
+        if "failed" in data or "skipped" in data:
+            why = f"FAILED: {data['failed']}" if "failed" in data else f"skipped: {data['skipped']}"
+            rows.append([name, why[:70], *[""] * 7])
+            continue
+        for run in data["runs"]:
+            lat = run["latency_us"]
+            rows.append([
+                name, run["case"], run["concurrency"], run["rps"], ms(lat["p50"]),
+                ms(lat["p90"]), ms(lat["p99"]), run["error_total"], run["errors"]["status"],
+            ])  # fmt: skip
+    parts += [
+        "### Closed loop (wrk): throughput and latency",
+        table(
+            ["server", "case", "conc", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors", "non-2xx"],
+            rows,
+        ),
+    ]
+
+    rows = []
+    for case, entry in result["ratios"].items():
+        rows.append([
+            case, entry.get("limit"), entry.get("kopf"), entry.get("ours"),
+            entry["ours_over_limit"], entry["ours_over_kopf"],
+        ])  # fmt: skip
+    parts += [
+        "### Peak throughput (best concurrency) and ratios",
+        table(["case", "limit req/s", "kopf req/s", "ours req/s", "ours/limit", "ours/kopf"], rows),
+    ]
+
+    rows = []
+    for name, data in servers.items():
+        for run in data.get("fixed_rate", []):
+            lat = run["latency_us"]
+            rows.append([
+                name, run["case"], run.get("mode", "open"), run["rate"], run["rps"],
+                ms(lat["p50"]), ms(lat["p90"]), ms(lat["p99"]), ms(lat["max"]), run["error_total"],
+            ])  # fmt: skip
+    parts += [
+        "### Fixed rate (open: Python open loop, latency from when each request was due; "
+        "paced: wrk, 4 connections each waiting 4/rate s before each request)",
+        table(
+            [
+                "server",
+                "case",
+                "mode",
+                "target/s",
+                "got/s",
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "max ms",
+                "errors",
+            ],
+            rows,
+        ),
+    ]
+
+    rows = []
+    for name, data in servers.items():
+        memory = data.get("memory_kib", {})
+        correct = data.get("correctness", {})
+        wrong = {k: v for k, v in correct.items() if v != "ok"}
+        rows.append([
+            name, _mib(memory.get("VmRSS")), _mib(memory.get("VmHWM")),
+            "all ok" if correct and not wrong else (wrong or "-"),
+        ])  # fmt: skip
+    parts += [
+        "### Server memory after the run, and answer checks",
+        table(["server", "RSS MiB", "peak RSS MiB", "full answer check"], rows),
+    ]
+
+    rows = []
+    for case, entry in result["in_process_us"].items():
+        rows.append([
+            case, entry["body_bytes"], entry["rules"]["median_us"],
+            entry.get("handler", {}).get("median_us"), entry["json_loads"]["median_us"],
+        ])  # fmt: skip
+    parts += [
+        "### In-process cost per review (median µs)",
+        table(["case", "body bytes", "rules µs", "handler µs", "json.loads µs"], rows),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def _mib(kib: int | None) -> float | None:
+    return None if kib is None else round(kib / 1024, 1)

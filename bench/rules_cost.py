@@ -1,0 +1,77 @@
+"""Server-side cost of one review in-process, in microseconds, without the network.
+
+`rules`: the pure mutate / validate rules alone on the decoded object. `handler`: what our server
+does per request around them (json.loads of the AdmissionReview, parsing it into the typed
+request, the route's admitter, encoding the answer), when `webhook/` is importable.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.payloads import Case, cases, policy
+from tronador.api import Policy
+from tronador.rules.mutate import mutate_environment_provisioner
+from tronador.rules.validate import validate_environment_provisioner
+
+
+def _per_call_us(fn: Callable[[], Any], budget_s: float, repeats: int = 5) -> dict[str, float]:
+    """Median and best of `repeats` timed batches sized to fill `budget_s` in total."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-7)
+    number = max(1, int(budget_s / repeats / once))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - t0) / number * 1e6)
+    return {
+        "median_us": round(statistics.median(samples), 2),
+        "best_us": round(min(samples), 2),
+        "calls": number * repeats,
+    }
+
+
+def _rule(case: Case, pol: Policy) -> Callable[[], Any]:
+    if case.path.startswith("/mutate"):
+        return lambda: mutate_environment_provisioner(case.obj, pol)
+    return lambda: validate_environment_provisioner(case.obj, pol, None)
+
+
+def _handler(case: Case, pol: Policy) -> Callable[[], Any] | None:
+    try:
+        from webhook.admitters import admitters
+        from webhook.responses import admission_review
+        from webhook.review import parse_admission_review
+    except ImportError:
+        return None
+    admitter = admitters("tronador-system")[case.path]
+
+    def handle() -> bytes:
+        request = parse_admission_review(json.loads(case.body))
+        verdict = admitter.wrong_target(request) or admitter.admit(request, pol)
+        return admission_review(request.uid, verdict)
+
+    return handle
+
+
+def measure(budget_s: float = 1.0) -> dict[str, dict[str, Any]]:
+    """{"mutate/seed": {"rules": {...}, "handler": {...}, "body_bytes": n}, ...}"""
+    pol = policy()
+    out: dict[str, dict[str, Any]] = {}
+    for case in cases(pol):
+        entry: dict[str, Any] = {"body_bytes": len(case.body)}
+        entry["rules"] = _per_call_us(_rule(case, pol), budget_s)
+        handler = _handler(case, pol)
+        if handler is not None:
+            entry["handler"] = _per_call_us(handler, budget_s)
+        entry["json_loads"] = _per_call_us(lambda c=case: json.loads(c.body), budget_s / 2)
+        out[case.name] = entry
+    return out
