@@ -459,3 +459,45 @@ def desired_environment(
         helm_release,
     ]
     return env
+
+
+PULL_SECRET_ANNOTATION = "tronador.stakater.com/image-pull-secret"
+"""On the namespace's default ServiceAccount: the image pull secret we attached."""
+
+
+def service_account_with_pull_secret(
+    sa: dict[str, Any] | None, namespace: str, wanted: str | None
+) -> dict[str, Any] | None:
+    """The `default` ServiceAccount carrying `wanted` in imagePullSecrets, without the one we
+    attached before (others' entries stay); None when it needs no change. `sa` None means it
+    does not exist yet (the cluster creates it asynchronously; we may create it first)."""
+    if sa is None:
+        if wanted is None:
+            return None
+        sa = {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": namespace},
+        }
+    meta = sa.get("metadata") or {}
+    annotations = dict(meta.get("annotations") or {})
+    before = annotations.get(PULL_SECRET_ANNOTATION)
+    refs = [r for r in sa.get("imagePullSecrets") or [] if isinstance(r, dict)]
+    names = [r.get("name") for r in refs]
+    if before != wanted and before is not None:
+        refs = [r for r in refs if r.get("name") != before]
+    if wanted is not None and wanted not in [r.get("name") for r in refs]:
+        refs.append({"name": wanted})
+    if wanted is None:
+        annotations.pop(PULL_SECRET_ANNOTATION, None)
+    else:
+        annotations[PULL_SECRET_ANNOTATION] = wanted
+    if [r.get("name") for r in refs] == names and annotations.get(PULL_SECRET_ANNOTATION) == before:
+        return None
+    updated = copy.deepcopy(sa)
+    updated["metadata"] = {**copy.deepcopy(meta), "annotations": annotations}
+    if refs:
+        updated["imagePullSecrets"] = refs
+    else:
+        updated.pop("imagePullSecrets", None)
+    return updated

@@ -286,7 +286,8 @@ def build_status(
     for type_ in STEP_CONDITIONS:
         if type_ in report.steps:
             conditions = set_condition(conditions, type_, report.steps[type_], generation, now)
-    conditions = set_condition(conditions, READY, ready_outcome(report.steps), generation, now)
+    ready = report.steps.get(READY) or ready_outcome(report.steps)
+    conditions = set_condition(conditions, READY, ready, generation, now)
     application = report.application
     return EnvironmentProvisionerStatus(
         application_status=application.status if application else previous.application_status,
@@ -322,8 +323,13 @@ def transition_events(
         changed = old is None or (old.status, old.reason) != (condition.status, condition.reason)
         if not changed:
             continue
-        if condition.status == "False" and condition.type != READY:
-            events.append(EventSpec("Warning", condition.reason, condition.message))
+        if condition.status == "False":
+            explained = condition.type == READY and any(
+                c.type != READY and c.status == "False" and c.reason == condition.reason
+                for c in current.conditions
+            )
+            if not explained:
+                events.append(EventSpec("Warning", condition.reason, condition.message))
         elif condition.type == READY and condition.status == "True":
             events.append(EventSpec("Normal", "Ready", condition.message))
     return events

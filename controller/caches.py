@@ -1,0 +1,192 @@
+"""The informers the controller runs, and the caches the reconciler reads.
+
+Besides EPs and the TronadorConfig: all namespaces (to see a namespace someone else owns), the
+`default` ServiceAccounts, and the objects we create (selected by our managed-by label). Kinds of
+Secret-generating TronadorConfig items (ExternalSecret, ...) get an informer when first needed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from controller.informer import Handler, Informer, Store
+from controller.kubeapi import ApiError, Kube, Obj
+from controller.queue import Backoff
+from controller.resources import (
+    CONFIG_MAPS,
+    ENVIRONMENT_PROVISIONERS,
+    GIT_REPOSITORIES,
+    HELM_RELEASES,
+    LEGACY_HELM_RELEASES,
+    NAMESPACES,
+    SECRETS,
+    SERVICE_ACCOUNTS,
+    TRONADOR_CONFIGS,
+    Resource,
+)
+from controller.settings import ReleaseFlavour, Settings
+from tronador.api.constants import CONFIG_NAME, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
+MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+DEFAULT_SERVICE_ACCOUNT = "default"
+
+
+def _named(name: str) -> Callable[[Obj], bool]:
+    return lambda obj: (obj.get("metadata") or {}).get("name") == name
+
+
+class Caches:
+    def __init__(self, kube: Kube, settings: Settings) -> None:
+        self.kube = kube
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._handlers: list[Handler] = []
+        self._started = False
+        legacy = settings.flavour is ReleaseFlavour.LEGACY
+        self.release_resource = LEGACY_HELM_RELEASES if legacy else HELM_RELEASES
+        self.source_resource = None if legacy else GIT_REPOSITORIES
+
+        self.eps = self._informer(ENVIRONMENT_PROVISIONERS)
+        self.configs = self._informer(TRONADOR_CONFIGS, namespace=settings.namespace)
+        self.namespaces = self._informer(NAMESPACES)
+        self.service_accounts = self._informer(
+            SERVICE_ACCOUNTS,
+            label_selector=None,
+            field_selector=f"metadata.name={DEFAULT_SERVICE_ACCOUNT}",
+            accept=_named(DEFAULT_SERVICE_ACCOUNT),
+        )
+        managed: list[Resource] = [SECRETS, CONFIG_MAPS, self.release_resource]
+        if self.source_resource is not None:
+            managed.append(self.source_resource)
+        self._managed: dict[Resource, Informer] = {
+            r: self._informer(r, label_selector=MANAGED_SELECTOR) for r in managed
+        }
+
+    def _informer(
+        self,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        accept: Callable[[Obj], bool] | None = None,
+    ) -> Informer:
+        return Informer(
+            self.kube,
+            resource,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            accept=accept,
+            backoff=Backoff(self.settings.backoff_base, min(self.settings.backoff_max, 30.0)),
+            watch_timeout=self.settings.watch_timeout,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def informers(self) -> list[Informer]:
+        with self._lock:
+            return [
+                self.eps,
+                self.configs,
+                self.namespaces,
+                self.service_accounts,
+                *self._managed.values(),
+            ]
+
+    def add_handler(self, handler: Handler) -> None:
+        """`handler` hears every informer's changes (each object carries apiVersion and kind)."""
+        self._handlers.append(handler)
+        for informer in self.informers:
+            informer.add_handler(handler)
+
+    def start(self) -> None:
+        self._started = True
+        for informer in self.informers:
+            informer.start()
+
+    def wait_synced(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        return all(i.wait_synced(max(0.0, deadline - time.monotonic())) for i in self.informers)
+
+    def stop(self) -> None:
+        for informer in self.informers:
+            informer.stop()
+
+    def join(self, timeout: float) -> None:
+        for informer in self.informers:
+            informer.join(timeout)
+
+    # -- stores ------------------------------------------------------------------------------
+
+    @property
+    def ep_store(self) -> Store:
+        return self.eps.store
+
+    @property
+    def namespace_store(self) -> Store:
+        return self.namespaces.store
+
+    @property
+    def service_account_store(self) -> Store:
+        return self.service_accounts.store
+
+    @property
+    def releases(self) -> Store:
+        return self._managed[self.release_resource].store
+
+    @property
+    def sources(self) -> Store | None:
+        if self.source_resource is None:
+            return None
+        return self._managed[self.source_resource].store
+
+    def config(self) -> Obj | None:
+        return self.configs.store.get(self.settings.namespace, CONFIG_NAME)
+
+    def ensure(self, resource: Resource, timeout: float = 10.0) -> Store:
+        """The cache of a managed kind, starting an informer for a new kind (e.g. ExternalSecret)
+        and waiting for its first list. Raises the list's error if it does not sync."""
+        with self._lock:
+            informer = self._managed.get(resource)
+            created = informer is None
+            if informer is None:
+                informer = self._informer(resource, label_selector=MANAGED_SELECTOR)
+                for handler in self._handlers:
+                    informer.add_handler(handler)
+                self._managed[resource] = informer
+        if created and self._started:
+            informer.start()
+        if not informer.wait_synced(timeout):
+            raise informer.last_error or ApiError(
+                0, "NotSynced", f"the cache of {resource} did not sync", resource
+            )
+        return informer.store
+
+    def store(self, resource: Resource) -> Store | None:
+        """The cache holding `resource`'s objects, if one runs."""
+        fixed = {
+            ENVIRONMENT_PROVISIONERS: self.eps,
+            TRONADOR_CONFIGS: self.configs,
+            NAMESPACES: self.namespaces,
+            SERVICE_ACCOUNTS: self.service_accounts,
+        }
+        with self._lock:
+            informer = fixed.get(resource) or self._managed.get(resource)
+        return informer.store if informer is not None else None
+
+    def release_stores(self) -> list[tuple[Resource, Store]]:
+        """The Flux objects' caches: the HelmRelease first, then its source."""
+        out = [(self.release_resource, self.releases)]
+        if self.source_resource is not None and self.sources is not None:
+            out.append((self.source_resource, self.sources))
+        return out
+
+    def generated_kinds(self) -> Iterable[tuple[Resource, Store]]:
+        """Every managed kind that may hold copies of TronadorConfig secrets items."""
+        core = {CONFIG_MAPS, self.release_resource, self.source_resource}
+        with self._lock:
+            return [(r, i.store) for r, i in self._managed.items() if r not in core]

@@ -1,0 +1,318 @@
+"""Informers: list+watch one resource into a local cache, and tell handlers what changed.
+
+A watch resumes from the last resourceVersion it saw; 410 Gone means relist; an unreachable API
+server means retrying with exponential backoff. The reconciler reads only these caches, so an
+idle resync costs no API reads; its own writes are written through to the cache at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from controller.kubeapi import ApiError, Kube, Obj, WatchStream
+from controller.queue import Backoff
+from controller.resources import Resource
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, Obj, Obj | None], None]
+"""handler(event type, object, previous cached object or None)."""
+
+Key = tuple[str, str]
+"""(namespace or "", name)."""
+
+
+def object_key(obj: Obj) -> Key:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _rv(obj: Obj | None) -> str:
+    return str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _older(incoming: Obj, cached: Obj | None) -> bool:
+    """Whether `incoming` is older than `cached`. resourceVersions are opaque, but every API
+    server in use issues increasing integers; anything else is taken as newer."""
+    new, old = _rv(incoming), _rv(cached)
+    if not (new.isdigit() and old.isdigit()):
+        return False
+    return int(new) < int(old)
+
+
+class Store:
+    """A thread-safe cache of one resource's objects. Readers must not mutate what they get."""
+
+    def __init__(self, accept: Callable[[Obj], bool] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._by_namespace: dict[str, dict[str, Obj]] = {}
+        self._tombstones: set[Key] = set()
+        self._accept = accept or (lambda _obj: True)
+
+    def get(self, namespace: str | None, name: str) -> Obj | None:
+        with self._lock:
+            return self._by_namespace.get(namespace or "", {}).get(name)
+
+    def list(self, namespace: str | None = None) -> list[Obj]:
+        with self._lock:
+            if namespace is not None:
+                return list(self._by_namespace.get(namespace, {}).values())
+            return [obj for objs in self._by_namespace.values() for obj in objs.values()]
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return [name for objs in self._by_namespace.values() for name in objs]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(objs) for objs in self._by_namespace.values())
+
+    def _put(self, obj: Obj) -> Obj | None:
+        namespace, name = object_key(obj)
+        bucket = self._by_namespace.setdefault(namespace, {})
+        old = bucket.get(name)
+        bucket[name] = obj
+        return old
+
+    def _pop(self, key: Key) -> Obj | None:
+        bucket = self._by_namespace.get(key[0], {})
+        old = bucket.pop(key[1], None)
+        if not bucket:
+            self._by_namespace.pop(key[0], None)
+        return old
+
+    def replace_all(self, objs: list[Obj]) -> list[tuple[str, Obj, Obj | None]]:
+        """Take a fresh list as the truth; return the changes it made as watch-style events."""
+        fresh = {object_key(o): o for o in objs if self._accept(o)}
+        changes: list[tuple[str, Obj, Obj | None]] = []
+        with self._lock:
+            self._tombstones.clear()
+            current = {
+                (ns, name): obj
+                for ns, objs_ in self._by_namespace.items()
+                for name, obj in objs_.items()
+            }
+            for key, old in current.items():
+                if key not in fresh:
+                    self._pop(key)
+                    changes.append(("DELETED", old, old))
+            for key, obj in fresh.items():
+                old = current.get(key)
+                self._put(obj)
+                if old is None:
+                    changes.append(("ADDED", obj, None))
+                elif _rv(old) != _rv(obj):
+                    changes.append(("MODIFIED", obj, old))
+        return changes
+
+    def apply(self, event_type: str, obj: Obj) -> tuple[bool, Obj | None]:
+        """Apply a watch event; (whether the cache changed, the previous object)."""
+        key = object_key(obj)
+        with self._lock:
+            if event_type == "DELETED":
+                self._tombstones.discard(key)
+                old = self._pop(key)
+                return old is not None, old
+            if key in self._tombstones:
+                return False, None
+            old = self._by_namespace.get(key[0], {}).get(key[1])
+            if not self._accept(obj):
+                self._pop(key)
+                return old is not None, old
+            if old is not None and (_older(obj, old) or _rv(old) == _rv(obj)):
+                return False, old
+            self._put(obj)
+            return True, old
+
+    def write_through(self, obj: Obj | None) -> None:
+        """Record the server's answer to our own write, unless the cache already has newer."""
+        if obj is None:
+            return
+        key = object_key(obj)
+        with self._lock:
+            if not self._accept(obj):
+                return
+            self._tombstones.discard(key)
+            old = self._by_namespace.get(key[0], {}).get(key[1])
+            if old is None or not _older(obj, old):
+                self._put(copy.deepcopy(obj))
+
+    def mark_deleted(self, namespace: str | None, name: str) -> None:
+        """We deleted it: drop it, and ignore stale updates until the watch reports the delete."""
+        key = (namespace or "", name)
+        with self._lock:
+            if self._pop(key) is not None:
+                self._tombstones.add(key)
+
+
+class Informer:
+    """Keeps a `Store` of one resource in step with the API server from a background thread."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        accept: Callable[[Obj], bool] | None = None,
+        backoff: Backoff | None = None,
+        watch_timeout: float = 300.0,
+    ) -> None:
+        self.kube = kube
+        self.resource = resource
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.store = Store(accept)
+        self.backoff = backoff or Backoff(0.5, 30.0)
+        self.watch_timeout = max(1, int(watch_timeout))
+        self.last_error: ApiError | None = None
+        self._handlers: list[Handler] = []
+        self._synced = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stream: WatchStream | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Informer({self.resource}, selector={self.label_selector!r})"
+
+    def add_handler(self, handler: Handler) -> None:
+        self._handlers.append(handler)
+
+    @property
+    def synced(self) -> bool:
+        return self._synced.is_set()
+
+    def wait_synced(self, timeout: float | None = None) -> bool:
+        return self._synced.wait(timeout)
+
+    def start(self) -> Informer:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"informer-{self.resource.plural}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            stream.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _dispatch(self, event_type: str, obj: Obj, old: Obj | None) -> None:
+        if self._stopped.is_set():
+            return
+        for handler in self._handlers:
+            try:
+                handler(event_type, obj, old)
+            except Exception:
+                log.exception(
+                    "informer handler failed", extra={"fields": {"resource": self.resource.plural}}
+                )
+
+    def _list(self) -> str:
+        items, resource_version = self.kube.list(
+            self.resource, self.namespace, self.label_selector, self.field_selector
+        )
+        changes = self.store.replace_all(items)
+        self._synced.set()
+        for event_type, obj, old in changes:
+            self._dispatch(event_type, obj, old)
+        return resource_version
+
+    def _watch(self, resource_version: str) -> str | None:
+        """Follow one watch request; the resourceVersion to resume from, None to relist."""
+        stream = self.kube.watch(
+            self.resource,
+            resource_version,
+            self.namespace,
+            self.label_selector,
+            self.field_selector,
+            self.watch_timeout,
+        )
+        with self._lock:
+            self._stream = stream
+        if self._stopped.is_set():
+            stream.close()
+            return resource_version
+        try:
+            for event_type, obj in stream:
+                if self._stopped.is_set():
+                    break
+                if event_type == "ERROR":
+                    if obj.get("code") == 410:
+                        return None
+                    raise ApiError(int(obj.get("code") or 500), str(obj.get("reason")), str(obj))
+                resource_version = _rv(obj) or resource_version
+                if event_type == "BOOKMARK":
+                    continue
+                obj.setdefault("apiVersion", self.resource.api_version)
+                obj.setdefault("kind", self.resource.kind)
+                changed, old = self.store.apply(event_type, obj)
+                if changed:
+                    self._dispatch(event_type, obj, old)
+        finally:
+            with self._lock:
+                self._stream = None
+            stream.close()
+        return resource_version
+
+    def _run(self) -> None:
+        resource_version: str | None = None
+        failures = 0
+        while not self._stopped.is_set():
+            try:
+                if resource_version is None:
+                    resource_version = self._list()
+                resource_version = self._watch(resource_version)
+                failures = 0
+                self.last_error = None
+            except ApiError as err:
+                if self._stopped.is_set():
+                    break
+                if err.gone:
+                    resource_version = None
+                    continue
+                failures += 1
+                self.last_error = err
+                delay = err.retry_after or self.backoff.delay(failures)
+                log.warning(
+                    "list/watch failed; retrying",
+                    extra={
+                        "fields": {
+                            "resource": self.resource.plural,
+                            "status": err.status,
+                            "error": err.message[:300],
+                            "retry_in": round(delay, 2),
+                        }
+                    },
+                )
+                self._stopped.wait(delay)
+            except Exception as exc:  # a broken stream or an unparsable line: start over
+                if self._stopped.is_set():
+                    break
+                failures += 1
+                self.last_error = ApiError(0, "WatchFailed", str(exc), self.resource)
+                log.warning(
+                    "watch stream broke; retrying",
+                    extra={"fields": {"resource": self.resource.plural, "error": str(exc)[:300]}},
+                )
+                self._stopped.wait(self.backoff.delay(failures))
+
+
+def snapshot(obj: Obj | None) -> Any:
+    """A private copy of a cached object, to modify before writing it back."""
+    return copy.deepcopy(obj)

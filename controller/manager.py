@@ -1,0 +1,210 @@
+"""The running controller: informers feed a work queue, workers reconcile EPs, a timer resyncs.
+
+    controller = Controller(api_client, Settings(...))
+    controller.start()          # informers synced, workers running
+    ...
+    controller.stop()
+
+`is_leader` gates every write (and every reconcile): later leader election plugs in there and
+calls `enqueue_all()` when it gains leadership.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from kubernetes.client import ApiClient
+
+from controller.caches import Caches
+from controller.events import EventRecorder
+from controller.kubeapi import ApiError, Kube, NotLeader, Obj
+from controller.queue import Backoff, WorkQueue
+from controller.reconciler import Reconciler, Result
+from controller.resources import (
+    ENVIRONMENT_PROVISIONERS,
+    NAMESPACES,
+    SERVICE_ACCOUNTS,
+    TRONADOR_CONFIGS,
+    Resource,
+    resource_for,
+)
+from controller.settings import Settings
+from tronador.api.constants import CONFIG_NAME, ENVIRONMENT_LABEL
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    def __init__(
+        self,
+        api_client: ApiClient,
+        settings: Settings | None = None,
+        *,
+        is_leader: Callable[[], bool] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings or Settings()
+        self.is_leader = is_leader or (lambda: True)
+        self.kube = Kube(api_client, self.settings.request_timeout, write_allowed=self.is_leader)
+        self.caches = Caches(self.kube, self.settings)
+        self.queue = WorkQueue(Backoff(self.settings.backoff_base, self.settings.backoff_max))
+        self.recorder = EventRecorder(
+            self.kube, self.settings.event_namespace, self.settings.component, clock
+        )
+        self.reconciler = Reconciler(self.kube, self.caches, self.recorder, self.settings, clock)
+        self.caches.add_handler(self._on_change)
+        self._stopped = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.reconciles = 0
+        """Reconciles run so far (for tests and benchmarks)."""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, sync_timeout: float = 60.0) -> Controller:
+        """Start informers, wait for their first list, then start workers and the resync timer.
+        Raises TimeoutError when the caches do not sync (the informers keep retrying)."""
+        self.caches.start()
+        if not self.caches.wait_synced(sync_timeout):
+            raise TimeoutError("the informer caches did not sync")
+        self._ensure_generator_informers(self.caches.config())
+        self.enqueue_all()
+        for index in range(self.settings.workers):
+            self._spawn(self._work, f"worker-{index}")
+        self._spawn(self._resync, "resync")
+        log.info(
+            "controller started",
+            extra={
+                "fields": {
+                    "namespace": self.settings.namespace,
+                    "flavour": str(self.settings.flavour),
+                    "workers": self.settings.workers,
+                    "eps": len(self.caches.ep_store),
+                }
+            },
+        )
+        return self
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=f"tronador-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking work; a reconcile in progress finishes its current API call at most."""
+        self._stopped.set()
+        self.queue.shutdown()
+        self.caches.stop()
+        for thread in self._threads:
+            thread.join(timeout)
+        log.info("controller stopped")
+
+    def run_until_stopped(self) -> None:
+        while not self._stopped.wait(1.0):
+            pass
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    # -- queueing ----------------------------------------------------------------------------
+
+    def enqueue(self, name: str) -> None:
+        self.queue.add(name)
+
+    def enqueue_all(self) -> None:
+        for name in self.caches.ep_store.names():
+            self.queue.add(name)
+
+    def _on_change(self, event_type: str, obj: Obj, old: Obj | None) -> None:
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        meta = obj.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        if (api_version, kind) == (ENVIRONMENT_PROVISIONERS.api_version, "EnvironmentProvisioner"):
+            self.enqueue(name)
+        elif (api_version, kind) == (TRONADOR_CONFIGS.api_version, "TronadorConfig"):
+            if name == CONFIG_NAME:
+                self._ensure_generator_informers(obj if event_type != "DELETED" else None)
+                self.enqueue_all()
+        elif kind == NAMESPACES.kind and api_version == "v1":
+            self._enqueue_environment(obj, fallback=name)
+        elif kind == SERVICE_ACCOUNTS.kind and api_version == "v1":
+            self._enqueue_environment(None, fallback=str(meta.get("namespace") or ""))
+        else:
+            self._enqueue_environment(obj)
+
+    def _enqueue_environment(self, obj: Obj | None, fallback: str = "") -> None:
+        labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+        name = labels.get(ENVIRONMENT_LABEL) or fallback
+        if name and self.caches.ep_store.get(None, name) is not None:
+            self.enqueue(name)
+
+    def _ensure_generator_informers(self, config: Obj | None) -> None:
+        """Start informers for the kinds of the config's Secret-generating items, in the
+        background (an informer for a kind the cluster lacks keeps retrying quietly)."""
+        for item in ((config or {}).get("spec") or {}).get("secrets") or []:
+            if isinstance(item, dict) and item.get("kind") not in (None, "Secret"):
+                resource = resource_for(str(item.get("apiVersion")), str(item.get("kind")))
+                threading.Thread(target=self._start_informer, args=(resource,), daemon=True).start()
+
+    def _start_informer(self, resource: Resource) -> None:
+        with contextlib.suppress(ApiError):
+            self.caches.ensure(resource, timeout=0.0)
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            key = self.queue.get()
+            if key is None:
+                return
+            try:
+                self._process(key)
+            finally:
+                self.queue.done(key)
+
+    def _process(self, key: str) -> None:
+        if not self.is_leader():
+            self.queue.forget(key)
+            return
+        try:
+            result = self.reconciler.reconcile(key)
+        except NotLeader:
+            self.queue.forget(key)
+            return
+        except ApiError as err:
+            delay = self.queue.add_rate_limited(key)
+            log.warning(
+                "reconcile failed; retrying",
+                extra={
+                    "fields": {
+                        "ep": key,
+                        "status": err.status,
+                        "error": str(err)[:500],
+                        "retry_in": round(delay, 2),
+                    }
+                },
+            )
+            return
+        except Exception:
+            delay = self.queue.add_rate_limited(key)
+            log.exception("reconcile crashed", extra={"fields": {"ep": key, "retry_in": delay}})
+            return
+        finally:
+            self.reconciles += 1
+        self._requeue(key, result)
+
+    def _requeue(self, key: str, result: Result) -> None:
+        if result.failed:
+            self.queue.add_rate_limited(key)
+            return
+        self.queue.forget(key)
+        if result.requeue_after is not None:
+            self.queue.add_after(key, result.requeue_after)
+
+    def _resync(self) -> None:
+        while not self._stopped.wait(self.settings.resync_period):
+            self.enqueue_all()

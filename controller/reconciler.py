@@ -1,0 +1,538 @@
+"""One EP's reconcile: observe (caches), compare (pure desired state), act (only differences),
+report (status once at the end, only when it changed; events per transition).
+
+It can stop at any line and run again: every step reads what exists before it writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from controller.apply import Actions, Applier, StepFailed, annotation, owned, rejection
+from controller.caches import Caches
+from controller.desired import (
+    COPIED_FROM_ANNOTATION,
+    DesiredEnvironment,
+    DesiredObject,
+    ValuesSourceRef,
+    desired_environment,
+    is_owned_by,
+    service_account_with_pull_secret,
+    values_source_refs,
+)
+from controller.diff import (
+    apply_label_changes,
+    label_changes,
+    merge_owner_references,
+    owner_reference_missing,
+)
+from controller.events import EventRecorder
+from controller.informer import Store
+from controller.kubeapi import ApiError, Kube, Obj
+from controller.resources import (
+    CONFIG_MAPS,
+    ENVIRONMENT_PROVISIONERS,
+    NAMESPACES,
+    SECRETS,
+    SERVICE_ACCOUNTS,
+)
+from controller.settings import Settings
+from controller.status import (
+    NAMESPACE_READY,
+    PHASE_COPYING_SECRETS,
+    PHASE_CREATING_NAMESPACE,
+    PHASE_CREATING_RELEASE,
+    PHASE_DELETING,
+    PHASE_INVALID,
+    PHASE_WAITING,
+    READY,
+    RELEASE_READY,
+    SECRETS_READY,
+    ApplicationState,
+    StatusReport,
+    StepOutcome,
+    build_status,
+    flux_application_state,
+    legacy_application_state,
+    transition_events,
+)
+from tronador.api import (
+    EnvironmentProvisioner,
+    EnvironmentProvisionerStatus,
+    Policy,
+    TronadorConfig,
+)
+from tronador.api.constants import FINALIZER
+from tronador.rules.validate import validate_environment_provisioner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    requeue_after: float | None = None
+    failed: bool = False
+    """Requeue with backoff: a step failed in a way a retry may mend (403, 422, conflicts)."""
+
+
+@dataclass
+class Run:
+    """One reconcile's state: the latest EP object and what the steps found."""
+
+    obj: Obj
+    actions: Actions
+    steps: dict[str, StepOutcome] = field(default_factory=dict)
+    phase: str = PHASE_WAITING
+    namespace_labels: dict[str, str] | None = None
+    application: ApplicationState | None = None
+    requeue_after: float | None = None
+    failed: bool = False
+
+    @property
+    def name(self) -> str:
+        return str(self.obj["metadata"]["name"])
+
+    def fail(
+        self, condition: str, phase: str, reason: str, message: str, retry: bool = False
+    ) -> None:
+        self.steps[condition] = StepOutcome.failed(reason, message)
+        self.phase = phase
+        self.failed = self.failed or retry
+
+
+class Reconciler:
+    def __init__(
+        self,
+        kube: Kube,
+        caches: Caches,
+        recorder: EventRecorder,
+        settings: Settings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.kube = kube
+        self.caches = caches
+        self.recorder = recorder
+        self.settings = settings
+        self.clock = clock
+        self.applier = Applier(kube, recorder)
+
+    # -- entry -------------------------------------------------------------------------------
+
+    def reconcile(self, name: str) -> Result:
+        """Reconcile EP `name`; a 409 Conflict re-reads the object and starts over (bounded)."""
+        for attempt in range(self.settings.conflict_retries + 1):
+            try:
+                return self._reconcile_once(name)
+            except ApiError as err:
+                if not err.conflict or attempt == self.settings.conflict_retries:
+                    raise
+                log.info(
+                    "conflict; re-reading and retrying",
+                    extra={"fields": {"ep": name, "object": str(err), "attempt": attempt + 1}},
+                )
+                self._refresh(err)
+        return Result(failed=True)
+
+    def _refresh(self, err: ApiError) -> None:
+        if err.resource is None or err.name is None:
+            return
+        store = self.caches.store(err.resource)
+        if store is None:
+            return
+        fresh = self.kube.get(err.resource, err.name, err.namespace)
+        if fresh is None:
+            store.mark_deleted(err.namespace, err.name)
+        else:
+            store.apply("MODIFIED", fresh)
+            store.write_through(fresh)
+
+    def _reconcile_once(self, name: str) -> Result:
+        obj = self.caches.ep_store.get(None, name)
+        if obj is None:
+            return Result()
+        run = Run(copy.deepcopy(obj), Actions(copy.deepcopy(obj)))
+        try:
+            if (obj.get("metadata") or {}).get("deletionTimestamp"):
+                return self._finalize(run)
+            ep = self._parse(run)
+            if ep is None:
+                return self._report(run)
+            self._ensure_finalizer(run)
+            self._provision(run, ep)
+            return self._report(run)
+        finally:
+            self.applier.emit(run.actions)
+
+    # -- observe -----------------------------------------------------------------------------
+
+    def _parse(self, run: Run) -> EnvironmentProvisioner | None:
+        findings = validate_environment_provisioner(run.obj, Policy())
+        ep: EnvironmentProvisioner | None = None
+        if findings.allowed:
+            try:
+                ep = EnvironmentProvisioner.model_validate(run.obj)
+            except ValidationError as exc:
+                message = str(exc).splitlines()[0]
+            else:
+                return ep
+        else:
+            message = findings.message()
+        run.fail(
+            READY, PHASE_INVALID, "InvalidSpec", f"The EnvironmentProvisioner is invalid: {message}"
+        )
+        return None
+
+    def _config(self) -> tuple[TronadorConfig | None, str | None]:
+        obj = self.caches.config()
+        if obj is None:
+            return None, None
+        try:
+            return TronadorConfig.model_validate(obj), None
+        except ValidationError as exc:
+            return None, f"TronadorConfig is invalid: {str(exc).splitlines()[0]}"
+
+    def _values_sources(
+        self, ep: EnvironmentProvisioner
+    ) -> dict[ValuesSourceRef, dict[str, Any] | None]:
+        if self.caches.source_resource is None:
+            return {}
+        fetched: dict[ValuesSourceRef, dict[str, Any] | None] = {}
+        for ref in values_source_refs(ep, ep.name):
+            try:
+                fetched[ref] = self.kube.get(ref.resource, ref.name, ref.namespace)
+            except ApiError as err:
+                if not err.rejected:
+                    raise
+                fetched[ref] = None
+        return fetched
+
+    # -- act ---------------------------------------------------------------------------------
+
+    def _ensure_finalizer(self, run: Run) -> None:
+        finalizers = list(run.obj["metadata"].get("finalizers") or [])
+        if FINALIZER in finalizers:
+            return
+        body = copy.deepcopy(run.obj)
+        body["metadata"]["finalizers"] = [*finalizers, FINALIZER]
+        body.pop("status", None)
+        run.obj = self.applier.replace(ENVIRONMENT_PROVISIONERS, body, self.caches.ep_store)
+
+    def _provision(self, run: Run, ep: EnvironmentProvisioner) -> None:
+        config, config_problem = self._config()
+        desired = desired_environment(ep, config, self.settings.release, self._values_sources(ep))
+        steps: tuple[tuple[str, str, Callable[[Run, DesiredEnvironment], bool]], ...] = (
+            (NAMESPACE_READY, PHASE_CREATING_NAMESPACE, self._ensure_namespace),
+            (SECRETS_READY, PHASE_COPYING_SECRETS, self._secrets_step(config_problem)),
+            (RELEASE_READY, PHASE_CREATING_RELEASE, self._ensure_release),
+        )
+        for condition, phase, step in steps:
+            try:
+                if not step(run, desired):
+                    if run.phase == PHASE_WAITING:
+                        run.phase = phase
+                    return
+            except StepFailed as failure:
+                run.fail(condition, phase, failure.reason, failure.message, failure.retry)
+                return
+
+    def _ensure_namespace(self, run: Run, desired: DesiredEnvironment) -> bool:
+        wanted = desired.namespace
+        store = self.caches.namespace_store
+        ns = store.get(None, wanted.name)
+        if ns is None:
+            try:
+                created = self.kube.create(NAMESPACES, wanted.body())
+            except ApiError as err:
+                if not err.already_exists:
+                    if err.rejected:
+                        raise rejection(err) from None
+                    raise
+                ns = self.kube.get(NAMESPACES, wanted.name)
+                if ns is None:
+                    raise
+                store.write_through(ns)
+            else:
+                store.write_through(created)
+                run.actions.tell("NamespaceCreated", f"Created Namespace '{wanted.name}'")
+                ns = created
+        if not is_owned_by(ns, run.name):
+            message = (
+                f"Namespace '{wanted.name}' already exists and is not managed by this "
+                "EnvironmentProvisioner; it will not be taken over"
+            )
+            run.fail(NAMESPACE_READY, PHASE_CREATING_NAMESPACE, "NamespaceConflict", message)
+            return False
+        if (ns.get("metadata") or {}).get("deletionTimestamp"):
+            run.steps[NAMESPACE_READY] = StepOutcome.waiting(
+                "NamespaceTerminating",
+                f"Namespace '{wanted.name}' is being deleted; waiting to create it again",
+            )
+            run.requeue_after = self.settings.deletion_poll
+            return False
+        self._update_namespace(run, ns, desired)
+        run.namespace_labels = wanted.spec_labels
+        run.steps[NAMESPACE_READY] = StepOutcome.ok(
+            "Provisioned", f"Namespace '{wanted.name}' is provisioned"
+        )
+        return True
+
+    def _update_namespace(self, run: Run, ns: Obj, desired: DesiredEnvironment) -> None:
+        wanted = desired.namespace
+        status = run.obj.get("status") or {}
+        previously = status.get("namespaceLabels") or {}
+        labels = (ns.get("metadata") or {}).get("labels") or {}
+        changes = label_changes(labels, wanted.labels, previously)
+        owners_missing = owner_reference_missing(ns, wanted.owner_references)
+        if not changes and not owners_missing:
+            return
+        body = copy.deepcopy(ns)
+        body["metadata"]["labels"] = apply_label_changes(labels, changes)
+        body["metadata"]["ownerReferences"] = merge_owner_references(
+            body["metadata"].get("ownerReferences") or [], wanted.owner_references
+        )
+        self.applier.replace(NAMESPACES, body, self.caches.namespace_store)
+        if changes:
+            set_ = sorted(k for k, v in changes.items() if v is not None)
+            removed = sorted(k for k, v in changes.items() if v is None)
+            parts = ([f"set {', '.join(set_)}"] if set_ else []) + (
+                [f"removed {', '.join(removed)}"] if removed else []
+            )
+            run.actions.tell(
+                "NamespaceUpdated", f"Namespace '{wanted.name}' labels: {'; '.join(parts)}"
+            )
+
+    def _secrets_step(
+        self, config_problem: str | None
+    ) -> Callable[[Run, DesiredEnvironment], bool]:
+        def step(run: Run, desired: DesiredEnvironment) -> bool:
+            if config_problem:
+                raise StepFailed("InvalidConfig", config_problem)
+            return self._ensure_secrets(run, desired)
+
+        return step
+
+    def _ensure_secrets(self, run: Run, desired: DesiredEnvironment) -> bool:
+        namespace = desired.namespace.name
+        wanted: set[tuple[str, str]] = set()
+        for obj in desired.secrets:
+            store = self._cache_of(obj)
+            self.applier.ensure(run.actions, obj, store, run.name, sensitive=True)
+            wanted.add((obj.resource.kind, obj.name))
+        stale = [
+            (resource, store, obj)
+            for resource, store in [
+                (SECRETS, self.caches.store(SECRETS)),
+                *self.caches.generated_kinds(),
+            ]
+            if store is not None
+            for obj in owned(store.list(namespace), run.name)
+            if (resource.kind, obj["metadata"]["name"]) not in wanted
+            and not annotation(obj, COPIED_FROM_ANNOTATION)
+        ]
+        self._ensure_pull_secret(run, namespace, desired.image_pull_secret)
+        for resource, store, obj in stale:
+            self.applier.delete(
+                run.actions, resource, obj, store, why="no longer given by the TronadorConfig"
+            )
+        if desired.secret_problems:
+            raise StepFailed("SecretNotProvided", "; ".join(desired.secret_problems))
+        names = [obj.name for obj in desired.secrets]
+        repo = desired.secret_choice.repo
+        message = (
+            f"Copied {', '.join(names)} from the TronadorConfig"
+            if names
+            else f"The TronadorConfig gives no secrets for repository '{repo}'"
+        )
+        run.steps[SECRETS_READY] = StepOutcome.ok("Copied" if names else "NoSecrets", message)
+        return True
+
+    def _ensure_pull_secret(self, run: Run, namespace: str, wanted: str | None) -> None:
+        store = self.caches.service_account_store
+        current = store.get(namespace, "default")
+        body = service_account_with_pull_secret(current, namespace, wanted)
+        if body is None:
+            return
+        try:
+            if current is None:
+                try:
+                    store.write_through(self.kube.create(SERVICE_ACCOUNTS, body))
+                except ApiError as err:
+                    if not err.already_exists:
+                        raise
+                    current = self.kube.get(SERVICE_ACCOUNTS, "default", namespace)
+                    store.write_through(current)
+                    body = service_account_with_pull_secret(current, namespace, wanted)
+                    if body is None:
+                        return
+                    store.write_through(self.kube.replace(SERVICE_ACCOUNTS, body))
+            else:
+                store.write_through(self.kube.replace(SERVICE_ACCOUNTS, body))
+        except ApiError as err:
+            if err.rejected:
+                raise StepFailed(
+                    "ServiceAccountRejected",
+                    f"Could not attach the image pull secret to ServiceAccount "
+                    f"'{namespace}/default': {err.message}",
+                ) from None
+            raise
+        message = (
+            f"ServiceAccount 'default' pulls images with Secret '{wanted}'"
+            if wanted
+            else "ServiceAccount 'default' no longer uses the image pull secret"
+        )
+        run.actions.tell("ServiceAccountUpdated", message)
+
+    def _ensure_release(self, run: Run, desired: DesiredEnvironment) -> bool:
+        namespace = desired.namespace.name
+        if desired.release_problems:
+            raise StepFailed("ReleaseNotRendered", "; ".join(desired.release_problems))
+        copies = {(o.resource.kind, o.name) for o in desired.values_copies}
+        for obj in desired.values_copies:
+            self.applier.ensure(
+                run.actions, obj, self._cache_of(obj), run.name, sensitive=obj.resource == SECRETS
+            )
+        for resource in (SECRETS, CONFIG_MAPS):
+            store = self.caches.ensure(resource)
+            for obj in owned(store.list(namespace), run.name):
+                key = (resource.kind, obj["metadata"]["name"])
+                if annotation(obj, COPIED_FROM_ANNOTATION) and key not in copies:
+                    self.applier.delete(run.actions, resource, obj, store, why="no longer used")
+        stored: dict[str, Obj] = {}
+        for obj in desired.release:
+            store = self._cache_of(obj)
+            before = store.get(namespace, obj.name)
+            stored[obj.resource.kind] = self.applier.ensure(run.actions, obj, store, run.name)
+            if obj is desired.helm_release and before is not stored["HelmRelease"]:
+                for warning in desired.warnings:
+                    run.actions.tell("ValuesSkipped", warning, "Warning")
+        self._remove_stale_release_objects(run, desired)
+        run.application = self._application(desired, stored)
+        run.steps[RELEASE_READY] = run.application.outcome
+        return True
+
+    def _cache_of(self, obj: DesiredObject) -> Store:
+        """The cache of `obj`'s kind; a kind the cluster does not serve fails the step."""
+        try:
+            return self.caches.ensure(obj.resource)
+        except ApiError as err:
+            if err.not_found:
+                raise StepFailed(
+                    "KindNotServed",
+                    f"{obj.resource} is not served by the cluster: cannot create "
+                    f"{obj.resource.kind} '{obj.name}'",
+                ) from None
+            raise
+
+    def _remove_stale_release_objects(self, run: Run, desired: DesiredEnvironment) -> None:
+        names = {(o.resource.kind, o.name) for o in desired.release}
+        for obj_desired in desired.release:
+            store = self._cache_of(obj_desired)
+            for obj in owned(store.list(desired.namespace.name), run.name):
+                if (obj_desired.resource.kind, obj["metadata"]["name"]) not in names:
+                    self.applier.delete(
+                        run.actions, obj_desired.resource, obj, store, why="release renamed"
+                    )
+
+    def _application(self, desired: DesiredEnvironment, stored: dict[str, Obj]) -> ApplicationState:
+        release = stored.get("HelmRelease")
+        if self.caches.source_resource is None:
+            return legacy_application_state(release, desired.release_name)
+        return flux_application_state(release, desired.release_name, stored.get("GitRepository"))
+
+    # -- delete ------------------------------------------------------------------------------
+
+    def _finalize(self, run: Run) -> Result:
+        meta = run.obj["metadata"]
+        if FINALIZER not in (meta.get("finalizers") or []):
+            return Result()
+        namespace = run.name
+        remaining: list[Obj] = []
+        for resource, store in self.caches.release_stores():
+            for obj in owned(store.list(namespace), run.name):
+                lingering = self.applier.delete(
+                    run.actions, resource, obj, store, why="the EnvironmentProvisioner is deleted"
+                )
+                if lingering is not None and resource == self.caches.release_resource:
+                    remaining.append(lingering)
+        waited = self._seconds_since(meta.get("deletionTimestamp"))
+        if remaining and waited < self.settings.deletion_timeout:
+            names = ", ".join(str(o["metadata"]["name"]) for o in remaining)
+            run.phase = PHASE_DELETING
+            run.steps[RELEASE_READY] = StepOutcome.waiting(
+                "Uninstalling", f"Waiting for Flux to uninstall HelmRelease {names}"
+            )
+            self._report(run)
+            return Result(requeue_after=self.settings.deletion_poll)
+        if remaining:
+            run.actions.tell(
+                "UninstallTimedOut",
+                f"HelmRelease {remaining[0]['metadata']['name']} was not removed within "
+                f"{self.settings.deletion_timeout:g}s; deleting the namespace anyway",
+                "Warning",
+            )
+        ns = self.caches.namespace_store.get(None, namespace)
+        if ns is not None and is_owned_by(ns, run.name):
+            self.applier.delete(
+                run.actions,
+                NAMESPACES,
+                ns,
+                self.caches.namespace_store,
+                why="environment cleaned up",
+            )
+        body = copy.deepcopy(run.obj)
+        body["metadata"]["finalizers"] = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+        body.pop("status", None)
+        run.actions.tell("CleanedUp", f"Environment '{namespace}' was cleaned up")
+        try:
+            self.applier.replace(ENVIRONMENT_PROVISIONERS, body, self.caches.ep_store)
+        except ApiError as err:
+            if not err.not_found:
+                raise
+        return Result()
+
+    def _seconds_since(self, stamp: Any) -> float:
+        try:
+            when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        except ValueError:
+            return 0.0
+        return (self.clock() - when).total_seconds()
+
+    # -- report ------------------------------------------------------------------------------
+
+    def _report(self, run: Run) -> Result:
+        current = self.caches.ep_store.get(None, run.name) or run.obj
+        raw = current.get("status") or {}
+        try:
+            previous = EnvironmentProvisionerStatus.model_validate(raw) if raw else None
+        except ValidationError:
+            previous = None
+        generation = (current.get("metadata") or {}).get("generation")
+        report = StatusReport(
+            phase=run.phase,
+            steps=run.steps,
+            namespace_labels=run.namespace_labels,
+            application=run.application,
+        )
+        status = build_status(previous, report, generation, self.clock())
+        wire = status.to_wire()
+        if wire != raw:
+            body = copy.deepcopy(current)
+            body["status"] = wire
+            try:
+                updated = self.kube.replace(ENVIRONMENT_PROVISIONERS, body, subresource="status")
+            except ApiError as err:
+                if err.not_found:  # deleted meanwhile: nothing to report on
+                    return Result()
+                raise
+            self.caches.ep_store.write_through(updated)
+            run.actions.ep = updated
+            for spec in transition_events(previous, status):
+                run.actions.events.append(spec)
+        return Result(requeue_after=run.requeue_after, failed=run.failed)
