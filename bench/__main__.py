@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     web.add_argument("--rate-duration", type=float, help="seconds of the fixed-rate run")
     web.add_argument("--servers", type=_names, help="subset of limit,kopf,ours")
     web.add_argument("--cases", type=_names, help="subset of mutate/seed,validate/seed,...")
+    web.add_argument("--repeat", type=int, help="rounds of closed-loop runs (median shown)")
     web.add_argument("--generator", choices=("auto", "wrk", "python"))
     web.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
 
@@ -61,6 +62,7 @@ def _webhook(args: argparse.Namespace) -> int:
         "servers": args.servers,
         "cases": args.cases,
         "generator": args.generator,
+        "repeat": args.repeat,
     }
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     if args.no_pin:

@@ -37,8 +37,23 @@ def wrk_version() -> str | None:
     return (out.stdout or out.stderr).splitlines()[0].strip() if (out.stdout or out.stderr) else "?"
 
 
+def git_commit() -> str | None:
+    """The commit measured (with `+dirty` when tracked files differ from it)."""
+    root = Path(__file__).resolve().parents[1]
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+    )
+    if head.returncode != 0:
+        return None
+    dirty = subprocess.run(
+        ["git", "diff", "--quiet", "HEAD", "--", "."], cwd=root, capture_output=True
+    ).returncode
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
 def describe() -> dict[str, Any]:
     return {
+        "commit": git_commit(),
         "nproc": os.cpu_count(),
         "cpu_model": _cpu_model(),
         "kernel": platform.release(),
@@ -57,3 +72,22 @@ def rss_kib(pid: int) -> dict[str, int]:
         if key in ("VmRSS", "VmHWM"):
             out[key] = int(value.split()[0])
     return out
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (10 ms resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def cpu_busy_seconds(cpu: int) -> float | None:
+    """Busy (non-idle, non-iowait) time of one CPU so far, from /proc/stat; None if unknown."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            ticks = [int(x) for x in line.split()[1:]]
+            idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+            return (sum(ticks[:8]) - idle) / _TICK
+    return None

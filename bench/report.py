@@ -50,6 +50,7 @@ def webhook_tables(result: dict[str, Any]) -> str:
     settings = result["settings"]
     parts.append(
         f"generator {settings['generator']}, {settings['duration']:g} s per run, "
+        f"{settings.get('repeat', 1)} round(s) interleaved across servers (median shown), "
         f"pinned (server CPU 0, load CPU 1): {settings['pinned']}"
     )
 
@@ -59,29 +60,62 @@ def webhook_tables(result: dict[str, Any]) -> str:
             why = f"FAILED: {data['failed']}" if "failed" in data else f"skipped: {data['skipped']}"
             rows.append([name, why[:70], *[""] * 7])
             continue
-        for run in data["runs"]:
+        for run in data.get("summary", data["runs"]):
             lat = run["latency_us"]
             rows.append([
                 name, run["case"], run["concurrency"], run["rps"], ms(lat["p50"]),
                 ms(lat["p90"]), ms(lat["p99"]), run["error_total"], run["errors"]["status"],
+                run.get("server_cpu_us_per_request"), run.get("server_cpu_others_s"),
             ])  # fmt: skip
     parts += [
-        "### Closed loop (wrk): throughput and latency",
+        "### Closed loop: throughput and latency "
+        "(CPU µs/req: the server's own CPU time per request; others s: CPU time other "
+        "processes took on the server's CPU during the run)",
         table(
-            ["server", "case", "conc", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors", "non-2xx"],
+            [
+                "server",
+                "case",
+                "conc",
+                "req/s",
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "errors",
+                "non-2xx",
+                "CPU µs/req",
+                "others s",
+            ],
             rows,
         ),
     ]
 
     rows = []
     for case, entry in result["ratios"].items():
+        costs = entry.get("cpu_us_per_request", {})
         rows.append([
             case, entry.get("limit"), entry.get("kopf"), entry.get("ours"),
             entry["ours_over_limit"], entry["ours_over_kopf"],
+            costs.get("limit"), costs.get("kopf"), costs.get("ours"),
+            entry.get("ours_over_limit_by_cpu"), entry.get("ours_over_kopf_by_cpu"),
         ])  # fmt: skip
     parts += [
-        "### Peak throughput (best concurrency) and ratios",
-        table(["case", "limit req/s", "kopf req/s", "ours req/s", "ours/limit", "ours/kopf"], rows),
+        "### Peak throughput (best concurrency), CPU per request (best run at conc >= 8), ratios",
+        table(
+            [
+                "case",
+                "limit req/s",
+                "kopf req/s",
+                "ours req/s",
+                "ours/limit",
+                "ours/kopf",
+                "limit µs",
+                "kopf µs",
+                "ours µs",
+                "ours/limit by CPU",
+                "ours/kopf by CPU",
+            ],
+            rows,
+        ),
     ]
 
     rows = []

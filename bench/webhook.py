@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import jsonpatch
 
@@ -52,6 +52,8 @@ class Settings:
     """`wrk`, `python`, or `auto` (wrk when installed)."""
     pin: bool = True
     rules_budget: float = 1.0
+    repeat: int = 1
+    """Rounds of the closed-loop runs; the tables show the median round."""
     timeout: float = 10.0
 
 
@@ -176,7 +178,8 @@ PACED_CONNECTIONS = 4
 
 def _load(
     settings: Settings, url: str, body_file: Path, case: Case, server: Server, tls: TLSFiles,
-    concurrency: int | None = None, rate: float | None = None, generator: str | None = None,
+    pid: int, concurrency: int | None = None, rate: float | None = None,
+    generator: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """One run: closed loop at `concurrency`, or at `rate` req/s (open loop with the Python
     generator, paced connections with wrk)."""
@@ -201,9 +204,13 @@ def _load(
         ]  # fmt: skip
         argv += ["--patch"] if need_patch else []
         argv += [f"--rate={rate:g}"] if rate else [f"--concurrency={concurrency}"]
+    cpu_before = machine.process_cpu_seconds(pid)
+    busy_before = machine.cpu_busy_seconds(SERVER_CPU)
     done = subprocess.run(
         _pinned(LOAD_CPU, argv, settings), capture_output=True, text=True, check=False, env=env
     )
+    server_cpu = machine.process_cpu_seconds(pid) - cpu_before
+    busy_after = machine.cpu_busy_seconds(SERVER_CPU)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -211,6 +218,13 @@ def _load(
     elapsed = result["duration_us"] / 1e6
     result["generator"] = generator
     result["rps"] = round(result["requests"] / elapsed, 1) if elapsed else 0.0
+    result["server_cpu_s"] = round(server_cpu, 2)
+    result["server_cpu_us_per_request"] = (
+        round(server_cpu * 1e6 / result["requests"], 1) if result["requests"] else None
+    )
+    if busy_before is not None and busy_after is not None and _pinning(settings):
+        # What else ran on the server's CPU meanwhile (other processes of a noisy machine).
+        result["server_cpu_others_s"] = round(max(0.0, busy_after - busy_before - server_cpu), 2)
     errors = result["errors"]
     result["error_total"] = (
         sum(errors[k] for k in ("connect", "read", "write", "timeout")) + result["bad_responses"]
@@ -223,51 +237,119 @@ def _rate_generators(settings: Settings) -> list[str]:
     return ["python", "wrk"] if _generator(settings) == "wrk" else ["python"]
 
 
-def run_server(
-    server: Server, settings: Settings, tls: TLSFiles, bodies: dict[str, Path],
-    selected: list[Case], logs: Path,
-) -> dict[str, Any]:  # fmt: skip
+@dataclass
+class Running:
+    server: Server
+    process: subprocess.Popen[bytes]
+    base: str
+    log: IO[bytes]
+    out: dict[str, Any]
+
+
+def _start(server: Server, settings: Settings, tls: TLSFiles, logs: Path) -> Running:
     port = _free_port()
-    base = f"https://127.0.0.1:{port}"
-    context = ssl.create_default_context(cafile=str(tls.ca_file))
     log = (logs / f"{server.name}.log").open("wb")
     process = subprocess.Popen(
         _pinned(SERVER_CPU, server.argv(port, tls), settings), stdout=log, stderr=log
     )
     out: dict[str, Any] = {"runs": [], "fixed_rate": [], "correctness": {}}
+    return Running(server, process, f"https://127.0.0.1:{port}", log, out)
+
+
+def _stop(running: Running) -> None:
+    running.process.send_signal(signal.SIGTERM)
     try:
-        _wait_ready(process, base + selected[0].path, selected[0].body, context)
-        for case in selected:
-            problem = check_answer(server, case, _post(base + case.path, case.body, context))
-            out["correctness"][case.name] = problem or "ok"
-        for case in selected:
-            for concurrency in settings.concurrency:
-                result = _load(
-                    settings, base + case.path, bodies[case.name], case, server, tls,
-                    concurrency=concurrency,
-                )  # fmt: skip
-                out["runs"].append({"case": case.name, "concurrency": concurrency, **result})
-                _progress(server.name, case.name, f"c={concurrency}", result)
+        running.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+        running.process.wait()
+    running.log.close()
+
+
+def _rotated(items: list[Running], by: int) -> list[Running]:
+    by %= len(items) or 1
+    return items[by:] + items[:by]
+
+
+def run_servers(
+    names: tuple[str, ...], settings: Settings, tls: TLSFiles, bodies: dict[str, Path],
+    selected: list[Case], logs: Path,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """All servers run at once, idle but for the one under load, and the runs are interleaved
+    (each case and concurrency against every server in turn, the order rotating each round)
+    so that the machine's noise falls on all of them alike and the ratios stay fair."""
+    context = ssl.create_default_context(cafile=str(tls.ca_file))
+    results: dict[str, dict[str, Any]] = {}
+    running: list[Running] = []
+    try:
+        for name in names:
+            missing = _missing_requirement(name)
+            if missing:
+                results[name] = {"skipped": missing, "runs": [], "fixed_rate": []}
+                print(f"  {name} skipped: {missing}", file=sys.stderr, flush=True)
+                continue
+            running.append(_start(SERVERS[name], settings, tls, logs))
+            results[name] = running[-1].out
+        for r in list(running):
+            try:
+                _wait_ready(r.process, r.base + selected[0].path, selected[0].body, context)
+                for case in selected:
+                    answer = _post(r.base + case.path, case.body, context)
+                    r.out["correctness"][case.name] = check_answer(r.server, case, answer) or "ok"
+            except (RuntimeError, OSError, urllib.error.URLError) as exc:
+                r.out["failed"] = str(exc)
+                print(f"  {r.server.name} failed: {exc}", file=sys.stderr, flush=True)
+                _stop(r)
+                running.remove(r)
+        for round_ in range(settings.repeat):
+            for case in selected:
+                for concurrency in settings.concurrency:
+                    for r in _rotated(running, round_):
+                        result = _load(
+                            settings, r.base + case.path, bodies[case.name], case, r.server, tls,
+                            r.process.pid, concurrency=concurrency,
+                        )  # fmt: skip
+                        r.out["runs"].append(
+                            {"case": case.name, "concurrency": concurrency, "round": round_,
+                             **result}
+                        )  # fmt: skip
+                        _progress(r.server.name, case.name, f"c={concurrency}", result)
         for case in selected:
             for generator in _rate_generators(settings):
-                result = _load(
-                    settings, base + case.path, bodies[case.name], case, server, tls,
-                    rate=settings.rate, generator=generator,
-                )  # fmt: skip
-                mode = "open" if generator == "python" else "paced"
-                out["fixed_rate"].append(
-                    {"case": case.name, "rate": settings.rate, "mode": mode, **result}
-                )
-                _progress(server.name, case.name, f"{settings.rate:g}/s {mode}", result)
-        out["memory_kib"] = machine.rss_kib(process.pid)
+                for r in running:
+                    result = _load(
+                        settings, r.base + case.path, bodies[case.name], case, r.server, tls,
+                        r.process.pid, rate=settings.rate, generator=generator,
+                    )  # fmt: skip
+                    mode = "open" if generator == "python" else "paced"
+                    r.out["fixed_rate"].append(
+                        {"case": case.name, "rate": settings.rate, "mode": mode, **result}
+                    )
+                    _progress(r.server.name, case.name, f"{settings.rate:g}/s {mode}", result)
+        for r in running:
+            r.out["memory_kib"] = machine.rss_kib(r.process.pid)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        for r in running:
+            _stop(r)
+    for data in results.values():
+        data["summary"] = summarize(data.get("runs", []))
+    return results
+
+
+def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (case, concurrency): the run with the median throughput over the rounds."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["case"], run["concurrency"]), []).append(run)
+    out = []
+    for (case, concurrency), group in groups.items():
+        ordered = sorted(group, key=lambda r: r["rps"])
+        median = ordered[(len(ordered) - 1) // 2]
+        out.append({
+            **median, "case": case, "concurrency": concurrency, "rounds": len(group),
+            "rps_all": [r["rps"] for r in group],
+            "error_total": sum(r["error_total"] for r in group),
+        })  # fmt: skip
     return out
 
 
@@ -283,18 +365,38 @@ def _progress(server: str, case: str, load: str, result: dict[str, Any]) -> None
 
 
 def ratios(servers: dict[str, dict[str, Any]], case_names: list[str]) -> dict[str, Any]:
-    """Peak throughput (best concurrency) per case and the ratios ours/limit, ours/kopf."""
+    """Per case: peak throughput (best concurrency) and server CPU per request (best saturated
+    run, concurrency >= 8), and the ratios ours/limit and ours/kopf of both. The CPU-based
+    ratio is what the throughput ratio would be on a quiet dedicated core."""
+
+    def rows(name: str, case: str) -> list[dict[str, Any]]:
+        return [r for r in servers.get(name, {}).get("summary", []) if r["case"] == case]
 
     def peak(name: str, case: str) -> float | None:
-        runs = [r["rps"] for r in servers.get(name, {}).get("runs", []) if r["case"] == case]
-        return max(runs) if runs else None
+        found = [r["rps"] for r in rows(name, case)]
+        return max(found) if found else None
+
+    def cpu(name: str, case: str) -> float | None:
+        found = [
+            r["server_cpu_us_per_request"]
+            for r in rows(name, case)
+            if r["concurrency"] >= 8 and r.get("server_cpu_us_per_request")
+        ]
+        return min(found) if found else None
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 3) if a and b else None
 
     out: dict[str, Any] = {}
     for case in case_names:
-        entry: dict[str, Any] = {name: peak(name, case) for name in servers}
-        ours, limit, kopf = entry.get("ours"), entry.get("limit"), entry.get("kopf")
-        entry["ours_over_limit"] = round(ours / limit, 3) if ours and limit else None
-        entry["ours_over_kopf"] = round(ours / kopf, 3) if ours and kopf else None
+        names = [n for n in servers if servers[n].get("summary")]
+        entry: dict[str, Any] = {n: peak(n, case) for n in ("limit", "kopf", "ours")}
+        entry["cpu_us_per_request"] = {n: cpu(n, case) for n in names}
+        costs = entry["cpu_us_per_request"]
+        entry["ours_over_limit"] = ratio(entry["ours"], entry["limit"])
+        entry["ours_over_kopf"] = ratio(entry["ours"], entry["kopf"])
+        entry["ours_over_limit_by_cpu"] = ratio(costs.get("limit"), costs.get("ours"))
+        entry["ours_over_kopf_by_cpu"] = ratio(costs.get("kopf"), costs.get("ours"))
         out[case] = entry
     return out
 
@@ -325,19 +427,6 @@ def run(settings: Settings) -> dict[str, Any]:
             bodies[case.name].write_bytes(case.body)
         logs = BENCH_DIR / "out" / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        for name in settings.servers:
-            print(f"{name} ...", file=sys.stderr, flush=True)
-            missing = _missing_requirement(name)
-            if missing:
-                result["servers"][name] = {"skipped": missing, "runs": [], "fixed_rate": []}
-                print(f"  {name} skipped: {missing}", file=sys.stderr, flush=True)
-                continue
-            try:
-                result["servers"][name] = run_server(
-                    SERVERS[name], settings, tls, bodies, selected, logs
-                )
-            except RuntimeError as exc:
-                result["servers"][name] = {"failed": str(exc), "runs": [], "fixed_rate": []}
-                print(f"  {name} failed: {exc}", file=sys.stderr, flush=True)
+        result["servers"] = run_servers(settings.servers, settings, tls, bodies, selected, logs)
     result["ratios"] = ratios(result["servers"], [c.name for c in selected])
     return result
