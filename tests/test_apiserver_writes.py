@@ -167,6 +167,36 @@ def test_strategic_merge_patch_merges_named_lists_on_builtin_kinds(core: k.CoreV
     assert [s.name for s in patched.image_pull_secrets] == ["one", "two"]
 
 
+def test_strategic_merge_patch_adds_to_finalizers_rather_than_replacing(
+    core: k.CoreV1Api,
+) -> None:
+    """metadata.finalizers is patchStrategy=merge: a strategic patch cannot drop one by leaving
+    it out, it takes $deleteFromPrimitiveList (or a merge/JSON patch)."""
+    core.create_namespaced_secret("default", {"metadata": {"name": "s", "finalizers": ["a.io/x"]}})
+    kept = core.patch_namespaced_secret("s", "default", {"metadata": {"finalizers": ["b.io/y"]}})
+    assert kept.metadata.finalizers == ["a.io/x", "b.io/y"]
+    still = core.patch_namespaced_secret("s", "default", {"metadata": {"finalizers": []}})
+    assert still.metadata.finalizers == ["a.io/x", "b.io/y"]
+    dropped = core.patch_namespaced_secret(
+        "s", "default", {"metadata": {"$deleteFromPrimitiveList/finalizers": ["a.io/x"]}}
+    )
+    assert dropped.metadata.finalizers == ["b.io/y"]
+    cleared = core.patch_namespaced_secret("s", "default", {"metadata": {"finalizers": None}})
+    assert cleared.metadata.finalizers is None
+
+
+def test_strategic_merge_patch_merges_owner_references_by_uid(core: k.CoreV1Api) -> None:
+    one = {"apiVersion": "v1", "kind": "ConfigMap", "name": "one", "uid": "u1"}
+    two = {"apiVersion": "v1", "kind": "ConfigMap", "name": "two", "uid": "u2"}
+    core.create_namespaced_secret("default", {"metadata": {"name": "s", "ownerReferences": [one]}})
+    patched = core.patch_namespaced_secret("s", "default", {"metadata": {"ownerReferences": [two]}})
+    assert [r.uid for r in patched.metadata.owner_references] == ["u1", "u2"]
+    removed = core.patch_namespaced_secret(
+        "s", "default", {"metadata": {"ownerReferences": [{"uid": "u1", "$patch": "delete"}]}}
+    )
+    assert [r.uid for r in removed.metadata.owner_references] == ["u2"]
+
+
 def test_strategic_merge_patch_on_a_custom_resource_is_415(custom: k.CustomObjectsApi) -> None:
     make_ep(custom)
     with pytest.raises(k.ApiException) as caught:

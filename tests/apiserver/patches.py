@@ -29,30 +29,89 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def _named_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(i, dict) and "name" in i for i in value)
+_MERGE_KEYS = {
+    "ownerReferences": "uid",
+    "imagePullSecrets": "name",
+    "secrets": "name",
+    "webhooks": "name",
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "volumes": "name",
+    "env": "name",
+    "volumeMounts": "mountPath",
+    "ports": "containerPort",
+    "conditions": "type",
+}
+"""patchStrategy=merge lists of maps in the built-in types we serve, by their patchMergeKey."""
+_SCALAR_MERGE_PATHS = {("metadata", "finalizers")}
+"""patchStrategy=merge lists of scalars: a patch adds to them (a union), it does not replace."""
+_DELETE_FROM = "$deleteFromPrimitiveList/"
+_DELETE = object()
 
 
-def strategic_merge_patch(target: Any, patch: Any) -> Any:
-    """A merge patch that also merges lists of maps keyed by `name` (containers, env,
-    imagePullSecrets...). Other lists are replaced, directives like `$patch` are not supported."""
+def _without_directives(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: copy.deepcopy(v) for k, v in item.items() if not k.startswith("$")}
+
+
+def _merge_keyed_list(current: Any, patch: list[Any], key: str, path: tuple[str, ...]) -> Any:
+    if not all(isinstance(item, dict) for item in patch):
+        return copy.deepcopy(patch)
+    if any(item.get("$patch") == "replace" for item in patch):
+        return [_without_directives(i) for i in patch if i.get("$patch") != "replace"]
+    items = copy.deepcopy(current) if isinstance(current, list) else []
+    for item in patch:
+        same = [
+            n for n, i in enumerate(items) if isinstance(i, dict) and i.get(key) == item.get(key)
+        ]
+        if item.get("$patch") == "delete":
+            items = [i for n, i in enumerate(items) if n not in same]
+        elif same:
+            items[same[0]] = strategic_merge_patch(items[same[0]], item, path)
+        else:
+            items.append(_without_directives(item))
+    return items
+
+
+def strategic_merge_patch(target: Any, patch: Any, path: tuple[str, ...] = ()) -> Any:
+    """Strategic merge for the built-in kinds we serve, without their Go schema: the
+    patchStrategy=merge fields are listed above; every other list is replaced. Supports the
+    `$patch: replace|delete` and `$deleteFromPrimitiveList/` directives; `$setElementOrder/`
+    and `$retainKeys` are accepted and ignored."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
+    directive = patch.get("$patch")
+    if directive == "delete":
+        return _DELETE
+    if directive == "replace":
+        return _without_directives(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
+        if key.startswith(_DELETE_FROM) and isinstance(value, list):
+            field = key[len(_DELETE_FROM) :]
+            kept = [v for v in result.get(field) or [] if v not in value]
+            result[field] = kept
+    for key, value in patch.items():
+        if key.startswith("$"):
+            continue
+        here = (*path, key)
         current = result.get(key)
         if value is None:
             result.pop(key, None)
-        elif _named_list(value) and _named_list(current) and value:
-            merged = {item["name"]: item for item in current}
-            order = [item["name"] for item in current]
-            for item in value:
-                if item["name"] not in merged:
-                    order.append(item["name"])
-                merged[item["name"]] = strategic_merge_patch(merged.get(item["name"]), item)
-            result[key] = [merged[name] for name in order]
+        elif isinstance(value, list) and here in _SCALAR_MERGE_PATHS:
+            merged = list(current) if isinstance(current, list) else []
+            merged += [v for v in value if v not in merged]
+            result[key] = merged
+        elif isinstance(value, list) and key in _MERGE_KEYS:
+            result[key] = _merge_keyed_list(current, value, _MERGE_KEYS[key], here)
+        elif isinstance(value, dict):
+            merged_map = strategic_merge_patch(current, value, here)
+            if merged_map is _DELETE:
+                result.pop(key, None)
+            else:
+                result[key] = merged_map
         else:
-            result[key] = strategic_merge_patch(current, value)
+            result[key] = copy.deepcopy(value)
     return result
 
 
