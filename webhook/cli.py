@@ -6,6 +6,7 @@ Every option can also be set by an environment variable (shown in --help); the o
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 from typing import Any
@@ -122,20 +123,20 @@ def run(args: argparse.Namespace) -> int:
         "webhook starting",
         extra={
             "fields": {
-                "address": args.address,
-                "port": args.port,
                 "namespace": args.namespace,
                 "policySource": args.config or "cluster",
             }
         },
     )
     try:
-        serve(
-            app,
-            host=args.address,
-            port=args.port,
-            ssl_context=certificates.server_context,
-            shutdown_timeout=args.shutdown_timeout,
+        asyncio.run(
+            serve(
+                app,
+                host=args.address,
+                port=args.port,
+                ssl_context=certificates.server_context,
+                shutdown_timeout=args.shutdown_timeout,
+            )
         )
     except OSError as exc:
         raise CliError(f"cannot listen on {args.address}:{args.port}: {exc}") from None

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -242,7 +243,7 @@ def _reload_certificates(
     return lifecycle
 
 
-def serve(
+async def serve(
     app: web.Application,
     *,
     host: str,
@@ -250,14 +251,20 @@ def serve(
     ssl_context: ssl.SSLContext | None,
     shutdown_timeout: float = 10.0,
 ) -> None:
-    """Serve until SIGTERM/SIGINT, then stop accepting, let in-flight requests finish (up to
-    `shutdown_timeout`) and return."""
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        ssl_context=ssl_context,
-        shutdown_timeout=shutdown_timeout,
-        access_log=None,
-        print=None,
-    )
+    """Serve until SIGTERM or SIGINT, then stop accepting, let in-flight requests finish (up to
+    `shutdown_timeout` seconds) and return. Logs the bound address (`port` may be 0)."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+        await site.start()
+        bound = runner.addresses[0]
+        log.info("listening", extra={"fields": {"address": bound[0], "port": bound[1]}})
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("shutting down: finishing in-flight requests")
+    finally:
+        await runner.cleanup()
