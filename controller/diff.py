@@ -36,10 +36,12 @@ def with_hash(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def contains(actual: Any, wanted: Any) -> bool:
-    """Whether every field of `wanted` has the same value in `actual` (extra fields allowed)."""
+    """Whether every field of `wanted` has the same value in `actual` (extra fields allowed; a
+    missing field equals an empty map or list, as built-in kinds drop those: Go's omitempty)."""
     if isinstance(wanted, dict):
         return isinstance(actual, dict) and all(
-            key in actual and contains(actual[key], value) for key, value in wanted.items()
+            contains(actual[key], value) if key in actual else value in ({}, [])
+            for key, value in wanted.items()
         )
     if isinstance(wanted, list):
         return (

@@ -96,3 +96,10 @@ def test_label_changes_remove_only_labels_we_applied() -> None:
         "new": "1",
     }
     assert label_changes(apply_label_changes(current, changes), wanted, {"kind": "pr"}) == {}
+
+
+def test_an_empty_map_the_server_dropped_is_not_drift() -> None:
+    assert contains({"metadata": {"name": "x"}}, {"metadata": {"name": "x", "labels": {}}})
+    assert not contains(
+        {"metadata": {"name": "x"}}, {"metadata": {"name": "x", "labels": {"a": "b"}}}
+    )
