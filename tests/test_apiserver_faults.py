@@ -258,6 +258,18 @@ def test_on_event_plays_another_controller(
     assert "status" not in apiserver.get(f"{flux}/v2", "helmreleases", "hr2", "default")
 
 
+def test_a_failing_hook_does_not_fail_the_request(
+    apiserver: EmulatedAPIServer, core: k.CoreV1Api
+) -> None:
+    def broken(type_: str, obj: dict) -> None:
+        raise RuntimeError("hook bug")
+
+    apiserver.on_event(broken, "v1", "secrets")
+    core.create_namespaced_secret("default", {"metadata": {"name": "s"}})
+    assert apiserver.get("v1", "secrets", "s", "default") is not None
+    assert [str(e) for e in apiserver.hook_errors] == ["hook bug"]
+
+
 def test_wait_for_polls_until_truthy(apiserver: EmulatedAPIServer) -> None:
     calls = []
 

@@ -235,8 +235,8 @@ class EmulatedAPIServer:
     ) -> Callable[[], None]:
         """Call `callback(type, object)` after each change to the matching kind, in the thread
         that made it, before its HTTP answer is sent. It may write through this object's methods
-        to play another controller (e.g. mark a HelmRelease ready once it is created). Returns a
-        function that removes the hook."""
+        to play another controller (e.g. mark a HelmRelease ready once it is created). What it
+        raises is logged and kept in `hook_errors`. Returns a function that removes the hook."""
         wanted = set(types)
 
         def listener(event: WatchEvent) -> None:
@@ -248,6 +248,10 @@ class EmulatedAPIServer:
                 callback(event.type, copy.deepcopy(event.object))
 
         return self.store.add_listener(listener)
+
+    @property
+    def hook_errors(self) -> list[Exception]:
+        return self.store.listener_errors
 
     def wait_for(
         self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import random
 import threading
 import uuid
@@ -24,6 +25,8 @@ from tests.apiserver import errors, patches, validation
 from tests.apiserver.defaults import apply_defaults
 from tests.apiserver.resources import Resource, ResourceTable
 from tests.apiserver.selectors import field_matcher, label_matcher
+
+log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -134,6 +137,8 @@ class Store:
         self._wakers: list[Callable[[], None]] = []
         self._listeners: list[Listener] = []
         self._pending: deque[WatchEvent] = deque()
+        self.listener_errors: list[Exception] = []
+        """Exceptions raised by listeners: logged and kept, never turned into HTTP errors."""
         self._local = threading.local()
         ns_resource = table.lookup("v1", "namespaces")
         for name in namespaces:
@@ -185,7 +190,11 @@ class Store:
                     event = self._pending.popleft()
                     listeners = list(self._listeners)
                 for listener in listeners:
-                    listener(event)
+                    try:
+                        listener(event)
+                    except Exception as exc:
+                        log.exception("an event hook failed on %s %s", event.type, event.rv)
+                        self.listener_errors.append(exc)
         finally:
             local.dispatching = False
 
