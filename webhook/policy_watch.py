@@ -96,6 +96,8 @@ class KubernetesPolicySource:
                 problem = f"API error {exc.status}: {exc.reason}"
             except Exception as exc:  # the network, a proxy, a broken response
                 problem = type(exc).__name__
+            if self._stopping.is_set():
+                break
             delay = self.backoff.next()
             log.warning(
                 "cannot read the TronadorConfig; keeping the current policy",

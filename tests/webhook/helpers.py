@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import ssl
 import uuid
 from collections.abc import AsyncIterator
@@ -88,6 +89,11 @@ def review(
         request["subResource"] = sub_resource
         request["requestSubResource"] = sub_resource
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+def logged_text(records: list[logging.LogRecord]) -> str:
+    """Log messages with their structured fields, as the JSON formatter would emit them."""
+    return "\n".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in records)
 
 
 def decoded_patch(response: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,7 +13,14 @@ import pytest
 import yaml
 
 from tests.webhook.conftest import TLSFiles
-from tests.webhook.helpers import EXAMPLES, review, running_webhook, seed_config, seed_ep
+from tests.webhook.helpers import (
+    EXAMPLES,
+    logged_text,
+    review,
+    running_webhook,
+    seed_config,
+    seed_ep,
+)
 from tests.webhook.pki import write_atomically
 from tronador.api import Policy
 from webhook import routes
@@ -29,10 +36,6 @@ def config_with(**policy: Any) -> dict[str, Any]:
     config = seed_config()
     config["spec"]["policy"] = policy
     return config
-
-
-def logged_text(caplog: pytest.LogCaptureFixture) -> str:
-    return "\n".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
 
 
 def test_no_tronador_config_means_the_documented_defaults() -> None:
@@ -64,7 +67,7 @@ def test_an_invalid_config_keeps_the_last_good_policy_and_says_why(
         assert not holder.apply(broken, "42")
 
     assert holder.policy is good
-    text = logged_text(caplog)
+    text = logged_text(caplog.records)
     assert "spec.policy.defaultTTL" in text
     assert "keeping the last good policy" in text
     assert SECRET_VALUE not in text
@@ -105,8 +108,8 @@ def test_file_source_reloads_a_changed_file_and_survives_a_broken_edit(
     write_atomically(path, yaml.safe_dump(config_with(defaultTTL="soon")).encode())
     source.reload_if_changed()
     assert source.policy is good
-    assert "spec.policy.defaultTTL" in logged_text(caplog)
-    assert SECRET_VALUE not in logged_text(caplog)
+    assert "spec.policy.defaultTTL" in logged_text(caplog.records)
+    assert SECRET_VALUE not in logged_text(caplog.records)
 
 
 def test_file_source_thread_applies_changes_without_restart(tmp_path: Path) -> None:
