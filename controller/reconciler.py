@@ -490,6 +490,7 @@ class Reconciler:
         body["metadata"]["finalizers"] = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         body.pop("status", None)
         run.actions.tell("CleanedUp", f"Environment '{namespace}' was cleaned up")
+        self.applier.emit(run.actions)  # while the EP still exists
         try:
             self.applier.replace(ENVIRONMENT_PROVISIONERS, body, self.caches.ep_store)
         except ApiError as err:
