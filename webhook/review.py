@@ -80,6 +80,9 @@ class Operation(StrEnum):
     CONNECT = "CONNECT"
 
 
+_OPERATIONS: dict[str, Operation] = {o.value: o for o in Operation}
+
+
 @dataclass(frozen=True, slots=True)
 class GroupVersionResource:
     group: str
@@ -151,14 +154,13 @@ def parse_admission_review(body: Any) -> AdmissionRequest:
 
 
 def _parse_request(request: dict[str, Any], uid: str) -> AdmissionRequest:
-    try:
-        operation = Operation(request.get("operation"))
-    except ValueError:
+    named = request.get("operation")
+    operation = _OPERATIONS.get(named) if isinstance(named, str) else None
+    if operation is None:
         raise ReviewError(
-            f"request.operation is {request.get('operation')!r}, expected one of "
-            + ", ".join(o.value for o in Operation),
+            f"request.operation is {named!r}, expected one of " + ", ".join(_OPERATIONS),
             uid,
-        ) from None
+        )
     resource = request.get("resource")
     kind = request.get("kind")
     object_ = request.get("object")
@@ -166,13 +168,13 @@ def _parse_request(request: dict[str, Any], uid: str) -> AdmissionRequest:
     sub_resource = request.get("subResource") or ""
     name = request.get("name") or ""
     dry_run = request.get("dryRun", False)
-    if not isinstance(object_, dict | None):
+    if object_ is not None and not isinstance(object_, dict):
         raise ReviewError("request.object is not an object", uid)
-    if not isinstance(old_object, dict | None):
+    if old_object is not None and not isinstance(old_object, dict):
         raise ReviewError("request.oldObject is not an object", uid)
     if not isinstance(sub_resource, str) or not isinstance(name, str):
         raise ReviewError("request.subResource and request.name must be strings", uid)
-    if not isinstance(dry_run, bool | None):
+    if dry_run is not None and not isinstance(dry_run, bool):
         raise ReviewError("request.dryRun is not a boolean", uid)
     return AdmissionRequest(
         uid=uid,

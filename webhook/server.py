@@ -62,6 +62,17 @@ class AdmissionHandler:
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         try:
+            return await self._handle(request, started)
+        except Exception as exc:  # a bug here must still not become a 500 with a traceback
+            log.error(
+                "failed to process an admission request",
+                extra={"fields": {"route": self.path, "error": type(exc).__name__}},
+            )
+            message = f"the webhook could not process the request ({type(exc).__name__})"
+            return self._reject(HTTPStatus.BAD_REQUEST, message, started)
+
+    async def _handle(self, request: web.Request, started: float) -> web.Response:
+        try:
             body = await _read_json(request)
         except _Rejected as exc:
             return self._reject(exc.code, exc.message, started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -151,6 +152,8 @@ async def test_resource_and_kind_must_agree(webhook: RunningWebhook) -> None:
         ("oldObject", "text", ("request.oldObject",)),
         ("operation", "PATCH", ("request.operation",)),
         ("operation", None, ("request.operation",)),
+        ("operation", ["CREATE"], ("request.operation",)),
+        ("operation", {"CREATE": 1}, ("request.operation",)),
         ("resource", None, ("request.resource",)),
         ("kind", {"group": "x"}, ("request.kind",)),
         ("dryRun", "yes", ("dryRun",)),
@@ -233,3 +236,54 @@ async def test_unexpected_exception_fails_closed_with_a_denial(
     logged = [r for r in caplog.records if r.name == "webhook.server"]
     assert any(getattr(r, "fields", {}).get("error") == "RuntimeError" for r in logged)
     assert all("stakater-nordmart" not in r.getMessage() for r in logged)
+
+
+JUNK: tuple[Any, ...] = (None, True, 7, "x", [], {}, [{}], {"a": [None]})
+
+
+def _node_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    paths = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            paths += _node_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            paths += _node_paths(value, (*path, index))
+    return paths
+
+
+def _replaced(body: Any, path: tuple[Any, ...], junk: Any) -> Any:
+    if not path:
+        return junk
+    copy_ = json.loads(json.dumps(body))
+    node = copy_
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = junk
+    return copy_
+
+
+async def test_any_node_replaced_by_junk_never_gets_a_500(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every node of an UPDATE review (and of the EPs in it), replaced by each kind of JSON value,
+    on every route: always a 200 AdmissionReview or a 4xx Status, never a 500, and no exception
+    anywhere (neither in the server nor in the rules)."""
+    from webhook.policy_source import StaticPolicySource
+    from webhook.server import create_app
+
+    client = await aiohttp_client(create_app(StaticPolicySource(Policy())))
+    old = seed_ep()
+    body = review("UPDATE", seed_ep(), old, uid="junk")
+    for path in _node_paths(body):
+        for junk in JUNK:
+            data = json.dumps(_replaced(body, path, junk)).encode()
+            for route in ADMISSION_PATHS:
+                resp = await client.post(route, data=data)
+                text = await resp.text()
+                assert resp.status in (200, 400), (path, junk, route, text)
+                assert "Traceback" not in text
+                answer = json.loads(text)
+                if resp.status == 200:
+                    assert answer["response"].get("status", {}).get("code") != 500, text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
