@@ -320,11 +320,11 @@ class Reconciler:
 
     def _ensure_secrets(self, run: Run, desired: DesiredEnvironment) -> bool:
         namespace = desired.namespace.name
-        wanted: set[tuple[str, str]] = set()
+        wanted: set[str] = set()
         for obj in desired.secrets:
             store = self._cache_of(obj)
             self.applier.ensure(run.actions, obj, store, run.name, sensitive=True)
-            wanted.add((obj.resource.kind, obj.name))
+            wanted.add(obj.name)
         stale = [
             (resource, store, obj)
             for resource, store in [
@@ -333,7 +333,7 @@ class Reconciler:
             ]
             if store is not None
             for obj in owned(store.list(namespace), run.name)
-            if (resource.kind, obj["metadata"]["name"]) not in wanted
+            if obj["metadata"]["name"] not in wanted  # by name: a generator's Secret is wanted
             and not annotation(obj, COPIED_FROM_ANNOTATION)
         ]
         self._ensure_pull_secret(run, namespace, desired.image_pull_secret)
@@ -341,8 +341,11 @@ class Reconciler:
             self.applier.delete(
                 run.actions, resource, obj, store, why="no longer given by the TronadorConfig"
             )
-        if desired.secret_problems:
-            raise StepFailed("SecretNotProvided", "; ".join(desired.secret_problems))
+        if desired.secret_problems:  # reported; the release goes on without the secret
+            run.steps[SECRETS_READY] = StepOutcome.failed(
+                "SecretNotProvided", "; ".join(desired.secret_problems)
+            )
+            return True
         names = [obj.name for obj in desired.secrets]
         repo = desired.secret_choice.repo
         message = (
@@ -508,7 +511,7 @@ class Reconciler:
     # -- report ------------------------------------------------------------------------------
 
     def _report(self, run: Run) -> Result:
-        current = self.caches.ep_store.get(None, run.name) or run.obj
+        current = run.obj  # the EP as reconciled: if it changed since, the write conflicts
         raw = current.get("status") or {}
         try:
             previous = EnvironmentProvisionerStatus.model_validate(raw) if raw else None
@@ -533,7 +536,7 @@ class Reconciler:
                     return Result()
                 raise
             self.caches.ep_store.write_through(updated)
-            run.actions.ep = updated
+            run.obj = run.actions.ep = updated
             for spec in transition_events(previous, status):
                 run.actions.events.append(spec)
         return Result(requeue_after=run.requeue_after, failed=run.failed)
