@@ -113,7 +113,7 @@ class KubernetesPolicySource:
 
     def relist(self) -> str:
         """Apply the TronadorConfig as it is now; returns the list's resourceVersion."""
-        result: dict[str, Any] = self.api.list_namespaced_custom_object(
+        result: Any = self.api.list_namespaced_custom_object(
             GROUP, VERSION, self.namespace, CONFIG_PLURAL, field_selector=self._selector()
         )
         ours = [item for item in result.get("items", []) if self._is_ours(item)]

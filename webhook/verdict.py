@@ -39,7 +39,7 @@ class Verdict:
         return "patched" if self.patch else "allowed"
 
 
-_REASONS = {
+_REASONS: dict[int, str] = {
     HTTPStatus.BAD_REQUEST: "BadRequest",
     HTTPStatus.FORBIDDEN: "Forbidden",
     HTTPStatus.INTERNAL_SERVER_ERROR: "InternalError",

@@ -46,7 +46,8 @@ CONFIG_RESOURCE = {
 
 
 def example(name: str) -> dict[str, Any]:
-    return yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8"))
+    document: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8"))
+    return document
 
 
 def seed_ep() -> dict[str, Any]:
@@ -98,7 +99,8 @@ def logged_text(records: list[logging.LogRecord]) -> str:
 
 def decoded_patch(response: dict[str, Any]) -> list[dict[str, Any]]:
     assert response["patchType"] == "JSONPatch"
-    return json.loads(base64.b64decode(response["patch"]))
+    patch: list[dict[str, Any]] = json.loads(base64.b64decode(response["patch"]))
+    return patch
 
 
 def client_context(*cas: CertificateAuthority) -> ssl.SSLContext:
@@ -129,7 +131,8 @@ class Answer:
         body = self.json
         assert body["apiVersion"] == "admission.k8s.io/v1"
         assert body["kind"] == "AdmissionReview"
-        return body["response"]
+        response: dict[str, Any] = body["response"]
+        return response
 
 
 @dataclass

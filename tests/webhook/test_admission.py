@@ -30,7 +30,8 @@ async def mutate_then_apply(webhook: RunningWebhook, obj: dict[str, Any]) -> dic
     assert response["allowed"] is True
     if "patch" not in response:
         return obj
-    return jsonpatch.apply_patch(obj, decoded_patch(response))
+    result: dict[str, Any] = jsonpatch.apply_patch(obj, decoded_patch(response))
+    return result
 
 
 async def test_seed_ep_is_defaulted_then_allowed_and_mutating_again_changes_nothing(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import ssl
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from tests.webhook.conftest import TLSFiles
 from tests.webhook.helpers import (
@@ -160,9 +160,7 @@ async def test_no_certificate_means_not_ready_and_no_handshake(
         assert (await webhook.get(routes.READYZ)).status == 200
 
 
-async def test_readyz_reports_a_missing_certificate(
-    tmp_path: Path, aiohttp_client: type[TestClient]
-) -> None:
+async def test_readyz_reports_a_missing_certificate(tmp_path: Path, aiohttp_client: Any) -> None:
     certificates = CertificateReloader(tmp_path / "none.crt", tmp_path / "none.key")
     app: web.Application = create_app(StaticPolicySource(), certificates=certificates)
     client = await aiohttp_client(app)  # plain HTTP: only the readiness logic is under test
