@@ -75,6 +75,7 @@ def without(body: dict[str, Any], *path: str) -> dict[str, Any]:
         (b"null", ("null",)),
         (b"{}", ("kind",)),
     ],
+    ids=["empty", "broken", "binary", "deep", "array", "string", "null", "empty-object"],
 )
 async def test_body_that_is_not_a_review_gets_400(
     webhook: RunningWebhook, path: str, data: bytes, words: tuple[str, ...]
