@@ -1,0 +1,295 @@
+"""The API requests our components really make, recorded by the emulated API server.
+
+The static scan (`apicalls`) sees calls whose resource is a constant. The controller mostly calls
+its REST layer (`controller.kubeapi.Kube`) with a resource held in a variable (the desired
+objects, the informers' kinds), so its needs are taken from runs: each scenario drives the real
+controller, or `tronador certs sync`, or the webhook's policy watch, against the emulated API
+server, and every request it answers becomes a `Request`. For the controller, each call of a
+`Kube` method is also traced to its call site, so a test can demand that every call site in the
+code ran in some scenario (an unexercised site could need a permission nobody saw).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from tests.apiserver import EmulatedAPIServer
+from tests.manifests.apicalls import Permission
+
+Obj = dict[str, Any]
+
+KUBE_METHODS = ("get", "list", "watch", "create", "replace", "delete")
+"""The public request methods of `controller.kubeapi.Kube`."""
+
+
+@dataclass(frozen=True, order=True)
+class Request:
+    """One request the API server answered, as the RBAC authorizer sees it."""
+
+    permission: Permission
+    namespace: str
+    """"" for cluster-scoped requests (and lists across all namespaces)."""
+    name: str
+    """"" when the request names no object (list, watch and create without a field selector)."""
+
+
+def recorded(server: EmulatedAPIServer) -> set[Request]:
+    out = set()
+    for r in server.requests:
+        if not r.plural or r.api_version is None:
+            continue
+        group = r.api_version.rpartition("/")[0]
+        resource = f"{r.plural}/{r.subresource}" if r.subresource else r.plural
+        name = r.name or ""
+        selector = r.query.get("fieldSelector", "")
+        if not name and r.verb in ("list", "watch") and selector.startswith("metadata.name="):
+            # the authorizer sees the name of a list/watch narrowed to one object
+            name = selector.partition("=")[2].partition(",")[0]
+        out.add(Request(Permission(group, resource, r.verb), r.namespace or "", name))
+    return out
+
+
+# --- call sites of the controller's REST layer ---------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Site:
+    module: str
+    function: str
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.module}.{self.function} -> Kube.{self.method}"
+
+
+@contextlib.contextmanager
+def traced_kube() -> Iterator[set[Site]]:
+    """Record, while active, every call site of a `Kube` request method."""
+    from controller.kubeapi import Kube
+
+    sites: set[Site] = set()
+    lock = threading.Lock()
+    originals = {m: getattr(Kube, m) for m in KUBE_METHODS}
+
+    def wrap(method: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            frame = sys._getframe(1)
+            site = Site(frame.f_globals.get("__name__", "?"), frame.f_code.co_name, method)
+            with lock:
+                sites.add(site)
+            return original(*args, **kwargs)
+
+        return traced
+
+    for method, original in originals.items():
+        setattr(Kube, method, wrap(method, original))
+    try:
+        yield sites
+    finally:
+        for method, original in originals.items():
+            setattr(Kube, method, original)
+
+
+# --- scenarios -----------------------------------------------------------------------------------
+
+
+def controller_scenarios() -> tuple[set[Request], set[Site]]:
+    """Every request of the controller's life cycles, in both release flavours: provision with
+    release values from another namespace, a failed then a successful release, a changed secret
+    value, a new image tag, a secret that changes type, a repository that loses its pull
+    secret, deletion; and a left-behind namespace whose default ServiceAccount is adopted."""
+    from controller.settings import ReleaseFlavour
+
+    requests: set[Request] = set()
+    with traced_kube() as sites:
+        for flavour in (ReleaseFlavour.FLUX_V2, ReleaseFlavour.LEGACY):
+            with _cluster() as cluster:
+                _life_cycle(cluster, flavour)
+                requests |= recorded(cluster.server)
+        with _cluster() as cluster:
+            _adoption(cluster)
+            requests |= recorded(cluster.server)
+    return requests, sites
+
+
+def _config_patch(cluster: Any, patch: Obj) -> None:
+    from tests.controller.harness import EP_API, SYSTEM_NS
+
+    cluster.server.patch(EP_API, "tronadorconfigs", "tronador-config", SYSTEM_NS, patch)
+
+
+def _life_cycle(cluster: Any, flavour: Any) -> None:
+    from tests.controller.harness import EP_API, EP_NAME, NS, settings
+
+    def secret(name: str) -> Obj | None:
+        return cluster.server.get("v1", "secrets", name, NS)  # type: ignore[no-any-return]
+
+    def release() -> Obj:
+        return cluster.release(flavour) or {}  # type: ignore[no-any-return]
+
+    cluster.seed_config()
+    cluster.server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared"}})
+    cluster.server.seed(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "common-values", "namespace": "shared"},
+            "data": {"values.yaml": "replicas: 1\n"},
+        }
+    )
+    values_from = [{"configMapKeyRef": {"name": "common-values", "namespace": "shared"}}]
+    cluster.create_ep(
+        lambda ep: ep["spec"]["application"]["release"].update(valuesFrom=values_from)
+    )
+    cluster.start(settings(flavour))
+    cluster.wait(release)
+    cluster.play_flux(flavour, success=False)
+    cluster.wait(lambda: cluster.status().get("applicationStatus") == "failed")
+    cluster.play_flux(flavour)
+    cluster.wait(lambda: cluster.status().get("applicationStatus") == "deployed")
+
+    config = cluster.server.get(EP_API, "tronadorconfigs", "tronador-config", "tronador-system")
+    items = config["spec"]["secrets"]
+    items[0]["stringData"]["password"] = "changed"  # same type: the Secret is updated
+    _config_patch(cluster, {"spec": {"secrets": items}})
+    cluster.wait(
+        lambda: (
+            (secret("nordmart-git-auth") or {}).get("data", {}).get("password") == "Y2hhbmdlZA=="
+        )
+    )
+    items[0]["type"] = "Opaque"  # a new type: the Secret is deleted and created again
+    _config_patch(cluster, {"spec": {"secrets": items}})
+    cluster.wait(lambda: (secret("nordmart-git-auth") or {}).get("type") == "Opaque")
+
+    # the shared values change, then a new image tag: the copy and the release are updated
+    cluster.server.patch(
+        "v1", "configmaps", "common-values", "shared", {"data": {"values.yaml": "replicas: 2\n"}}
+    )
+    generation = release()["metadata"].get("generation")
+    image = {"application": {"deployment": {"image": {"tag": "SNAPSHOT-PR-74-new"}}}}
+    ep_patch: Obj = {"spec": {"application": {"release": {"values": image}}}}
+    cluster.server.patch(EP_API, "environmentprovisioners", EP_NAME, None, ep_patch)
+    cluster.wait(lambda: release()["metadata"].get("generation") != generation)
+    # the values from elsewhere are dropped: their copy goes
+    ep_patch = {"spec": {"application": {"release": {"valuesFrom": None}}}}
+    cluster.server.patch(EP_API, "environmentprovisioners", EP_NAME, None, ep_patch)
+    cluster.wait(lambda: not cluster.server.list("v1", "configmaps", NS))
+
+    # another git secret and no pull secret: the source's secret changes, two Secrets go, and
+    # the pull secret's reference leaves the default ServiceAccount
+    mapping = [{"repos": ["stakater-nordmart-inventory"], "authSecret": "org-git-auth"}]
+    _config_patch(cluster, {"spec": {"mappings": mapping, "orgLevelSecrets": None}})
+    cluster.wait(lambda: secret("nexus-pull-secret") is None and secret("org-git-auth"))
+
+    cluster.server.delete(EP_API, "environmentprovisioners", EP_NAME)
+    cluster.wait(lambda: cluster.ep() is None)
+
+
+def _adoption(cluster: Any) -> None:
+    from tests.controller.harness import EP_NAME, NS, settings
+
+    labels = {
+        "app.kubernetes.io/managed-by": "tronador.stakater.com",
+        "tronador.stakater.com/environment": EP_NAME,
+    }
+    cluster.seed_config()
+    cluster.server.seed(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": labels}}
+    )
+    cluster.server.seed(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": NS},
+            "imagePullSecrets": [{"name": "theirs"}],
+        }
+    )
+    cluster.create_ep()
+    cluster.start(settings())
+
+    def pull_secrets() -> list[Obj]:
+        account = cluster.server.get("v1", "serviceaccounts", "default", NS) or {}
+        return account.get("imagePullSecrets", [])  # type: ignore[no-any-return]
+
+    cluster.wait(lambda: len(pull_secrets()) == 2)
+
+
+@contextlib.contextmanager
+def _cluster() -> Iterator[Any]:
+    from tests.controller.harness import Cluster
+
+    server = EmulatedAPIServer().start()
+    cluster = Cluster(server)
+    try:
+        yield cluster
+    finally:
+        cluster.stop_all()
+        server.stop()
+
+
+def certs_scenario(webhook_configurations: list[Obj], namespace: str) -> set[Request]:
+    """`tronador certs sync` as the init container runs it, twice (create, then keep), with the
+    rendered webhook configurations in the cluster; then `tronador certs status`."""
+    from certs import cli
+    from tronador.cli import build_parser
+
+    with _server() as server:
+        server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        for config in webhook_configurations:
+            server.seed(config)
+        client = server.api_client()
+        try:
+            for argv in (["certs", "sync"], ["certs", "sync"], ["certs", "status"]):
+                args = build_parser().parse_args([*argv, "--namespace", namespace])
+                with contextlib.redirect_stdout(None):
+                    assert cli.run(args, api_client=client) in (0, 3), argv
+        finally:
+            client.close()
+        return recorded(server)
+
+
+def webhook_policy_scenario(namespace: str) -> set[Request]:
+    """The webhook's policy source: the first list, then a watch that sees a change."""
+    from kubernetes import client as k8s
+
+    from tronador.api.constants import API_VERSION, CONFIG_KIND, CONFIG_NAME
+    from webhook.policy_watch import KubernetesPolicySource
+
+    with _server() as server:
+        server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        api_client = server.api_client()
+        source = KubernetesPolicySource(
+            k8s.CustomObjectsApi(api_client), namespace, watch_timeout_seconds=1
+        )
+        try:
+            source.start()
+            server.wait_for(lambda: source.synced)
+            server.seed(
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": CONFIG_KIND,
+                    "metadata": {"name": CONFIG_NAME, "namespace": namespace},
+                    "spec": {},
+                }
+            )
+            server.wait_for(lambda: source.policy is not None)
+        finally:
+            source.stop()
+            api_client.close()
+        return recorded(server)
+
+
+@contextlib.contextmanager
+def _server() -> Iterator[EmulatedAPIServer]:
+    server = EmulatedAPIServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
