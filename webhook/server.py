@@ -158,7 +158,7 @@ async def _read_json(request: web.Request) -> object:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise _Rejected(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            HTTPStatus.BAD_REQUEST,
             f"the body is larger than {routes.MAX_BODY_BYTES} bytes",
         ) from None
     if not body:
