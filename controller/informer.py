@@ -31,14 +31,14 @@ def object_key(obj: Obj) -> Key:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
-def _rv(obj: Obj | None) -> str:
+def resource_version_of(obj: Obj | None) -> str:
     return str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _older(incoming: Obj, cached: Obj | None) -> bool:
     """Whether `incoming` is older than `cached`. resourceVersions are opaque, but every API
     server in use issues increasing integers; anything else is taken as newer."""
-    new, old = _rv(incoming), _rv(cached)
+    new, old = resource_version_of(incoming), resource_version_of(cached)
     if not (new.isdigit() and old.isdigit()):
         return False
     return int(new) < int(old)
@@ -105,7 +105,7 @@ class Store:
                 self._put(obj)
                 if old is None:
                     changes.append(("ADDED", obj, None))
-                elif _rv(old) != _rv(obj):
+                elif resource_version_of(old) != resource_version_of(obj):
                     changes.append(("MODIFIED", obj, old))
         return changes
 
@@ -123,7 +123,9 @@ class Store:
             if not self._accept(obj):
                 self._pop(key)
                 return old is not None, old
-            if old is not None and (_older(obj, old) or _rv(old) == _rv(obj)):
+            if old is not None and (
+                _older(obj, old) or resource_version_of(old) == resource_version_of(obj)
+            ):
                 return False, old
             self._put(obj)
             return True, old
@@ -256,7 +258,7 @@ class Informer:
                     if obj.get("code") == 410:
                         return None
                     raise ApiError(int(obj.get("code") or 500), str(obj.get("reason")), str(obj))
-                resource_version = _rv(obj) or resource_version
+                resource_version = resource_version_of(obj) or resource_version
                 if event_type == "BOOKMARK":
                     continue
                 obj.setdefault("apiVersion", self.resource.api_version)

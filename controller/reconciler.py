@@ -34,7 +34,7 @@ from controller.diff import (
     owner_reference_missing,
 )
 from controller.events import EventRecorder
-from controller.informer import Store
+from controller.informer import Store, resource_version_of
 from controller.kubeapi import ApiError, Kube, Obj
 from controller.resources import (
     CONFIG_MAPS,
@@ -70,6 +70,7 @@ from tronador.api import (
     TronadorConfig,
 )
 from tronador.api.constants import FINALIZER
+from tronador.rules.findings import violations_from_pydantic
 from tronador.rules.validate import validate_environment_provisioner
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,6 @@ class Reconciler:
         if fresh is None:
             store.mark_deleted(err.namespace, err.name)
         else:
-            store.apply("MODIFIED", fresh)
             store.write_through(fresh)
 
     def _reconcile_once(self, name: str) -> Result:
@@ -162,10 +162,14 @@ class Reconciler:
             if (obj.get("metadata") or {}).get("deletionTimestamp"):
                 return self._finalize(run)
             ep = self._parse(run)
-            if ep is None:
-                return self._report(run)
-            self._ensure_finalizer(run)
-            self._provision(run, ep)
+            if ep is not None:
+                self._ensure_finalizer(run)
+                self._provision(run, ep)
+        except StepFailed as failure:  # outside the provisioning steps: the finalizer, cleanup
+            run.fail(READY, run.phase, failure.reason, failure.message, failure.retry)
+        finally:
+            self.applier.emit(run.actions)
+        try:
             return self._report(run)
         finally:
             self.applier.emit(run.actions)
@@ -174,16 +178,12 @@ class Reconciler:
 
     def _parse(self, run: Run) -> EnvironmentProvisioner | None:
         findings = validate_environment_provisioner(run.obj, Policy())
-        ep: EnvironmentProvisioner | None = None
         if findings.allowed:
             try:
-                ep = EnvironmentProvisioner.model_validate(run.obj)
+                return EnvironmentProvisioner.model_validate(run.obj)
             except ValidationError as exc:
-                message = str(exc).splitlines()[0]
-            else:
-                return ep
-        else:
-            message = findings.message()
+                findings.violations.extend(violations_from_pydantic(exc))
+        message = findings.message()
         run.fail(
             READY, PHASE_INVALID, "InvalidSpec", f"The EnvironmentProvisioner is invalid: {message}"
         )
@@ -196,7 +196,8 @@ class Reconciler:
         try:
             return TronadorConfig.model_validate(obj), None
         except ValidationError as exc:
-            return None, f"TronadorConfig is invalid: {str(exc).splitlines()[0]}"
+            problems = "; ".join(str(v) for v in violations_from_pydantic(exc))
+            return None, f"TronadorConfig is invalid: {problems}"
 
     def _values_sources(
         self, ep: EnvironmentProvisioner
@@ -410,9 +411,10 @@ class Reconciler:
         stored: dict[str, Obj] = {}
         for obj in desired.release:
             store = self._cache_of(obj)
-            before = store.get(namespace, obj.name)
+            before = resource_version_of(store.get(namespace, obj.name))
             stored[obj.resource.kind] = self.applier.ensure(run.actions, obj, store, run.name)
-            if obj is desired.helm_release and before is not stored["HelmRelease"]:
+            written = resource_version_of(stored[obj.resource.kind]) != before
+            if obj is desired.helm_release and written:
                 for warning in desired.warnings:
                     run.actions.tell("ValuesSkipped", warning, "Warning")
         self._remove_stale_release_objects(run, desired)

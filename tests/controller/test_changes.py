@@ -201,3 +201,14 @@ def test_a_failed_release_is_reported_once(cluster: Cluster, flavour: ReleaseFla
     (warning,) = warnings()
     assert warning[1] in ("DeployFailed", "InstallFailed")
     assert "failed" in warning[2]
+
+
+def test_an_invalid_config_keeps_the_copied_secrets(cluster: Cluster) -> None:
+    _deployed(cluster, ReleaseFlavour.FLUX_V2)
+    cluster.server.patch(
+        EP_API, "tronadorconfigs", "tronador-config", "tronador-system", {"spec": {"bogus": 1}}
+    )
+    cluster.wait(lambda: cluster.condition("SecretsReady").get("reason") == "InvalidConfig")
+    assert "bogus" in cluster.condition("SecretsReady")["message"]
+    assert cluster.server.get("v1", "secrets", "nordmart-git-auth", NS) is not None
+    assert cluster.condition("Ready")["status"] == "False"
