@@ -38,7 +38,7 @@ json_values = st.recursive(
 json_objects = st.dictionaries(st.text(max_size=10), json_values, max_size=5)
 
 NAMES = st.sampled_from(
-    ["inventory-74", "a", "x" * 63, "x" * 64, "Upper", "-bad", "ok-1", "", "under_score"]
+    [*["inventory-74"] * 8, "a", "x" * 63, "x" * 64, "Upper", "-bad", "ok-1", "", "under_score"]
 )
 LABEL_KEYS = st.sampled_from(
     [
@@ -58,7 +58,7 @@ LABEL_VALUES = st.sampled_from(
 ) | st.text(max_size=8)
 GIT_URLS = st.sampled_from(
     [
-        "https://github.com/stakater-lab/stakater-nordmart-inventory",
+        *["https://github.com/stakater-lab/stakater-nordmart-inventory"] * 6,
         "https://github.com/stakater-lab/x.git",
         "ssh://git@github.com/acme/chart.git",
         "git@github.com:acme/chart.git",
@@ -91,18 +91,27 @@ TAGS = st.sampled_from(
 )
 
 
+def one_in(n: int) -> st.SearchStrategy[bool]:
+    """True about once in `n` draws (hypothesis biases integers toward 0, not sampled_from)."""
+    return st.sampled_from([False] * (n - 1) + [True])
+
+
 def maybe(strategy: st.SearchStrategy[Any], wrong_rate: int = 6) -> st.SearchStrategy[Any]:
-    """Mostly `strategy`, sometimes any JSON value (a wrong type or shape)."""
-    return st.one_of(*([strategy] * wrong_rate), json_values)
+    """`strategy`, but about once in `wrong_rate + 1` draws any JSON value (a wrong type or
+    shape). (`st.one_of` would not do: it merges repeated branches.)"""
+    return one_in(wrong_rate + 1).flatmap(lambda wrong: json_values if wrong else strategy)
 
 
 @st.composite
-def optional_fields(draw: st.DrawFn, fields: dict[str, st.SearchStrategy[Any]]) -> dict:
+def optional_fields(
+    draw: st.DrawFn, fields: dict[str, st.SearchStrategy[Any]], required: tuple[str, ...] = ()
+) -> dict:
+    """A mapping of `fields`, each left out now and then (required ones rarely)."""
     out: dict[str, Any] = {}
     for key, strategy in fields.items():
-        if draw(st.integers(0, 9)) < 8:
+        if not draw(one_in(25 if key in required else 4)):
             out[key] = draw(strategy)
-    if draw(st.integers(0, 19)) == 0:
+    if draw(one_in(20)):
         out[draw(st.text(min_size=1, max_size=8))] = draw(json_values)  # an unknown field
     return out
 
@@ -137,22 +146,26 @@ values_from = st.lists(
 chart = optional_fields(
     {
         "git": maybe(GIT_URLS),
-        "path": maybe(st.sampled_from(["deploy", "charts/app", "/abs", "../up", "a/../b", ""])),
+        "path": maybe(
+            st.sampled_from(["deploy"] * 4 + ["charts/app", "/abs", "../up", "a/../b", ""])
+        ),
         "ref": maybe(st.sampled_from(["main", "run-pipeline", "feature/x_y", "PR-74", ""])),
         "secretRef": maybe(st.just({"name": "git-auth"})),
-    }
+    },
+    required=("git", "path", "ref"),
 )
 release = optional_fields(
     {
         "chart": maybe(chart),
-        "releaseName": maybe(st.sampled_from(["run-pipeline", "", "Bad_Name", "x" * 54])),
+        "releaseName": maybe(st.sampled_from(["run-pipeline"] * 4 + ["", "Bad_Name", "x" * 54])),
         "values": maybe(helm_values) | st.none(),
         "valuesFrom": maybe(values_from),
-    }
+    },
+    required=("chart",),
 )
 spec = optional_fields(
     {
-        "application": maybe(optional_fields({"release": maybe(release)})),
+        "application": maybe(optional_fields({"release": maybe(release)}, ("release",))),
         "namespaceLabels": maybe(st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=4)) | st.none(),
     }
 )
@@ -173,7 +186,8 @@ metadata = optional_fields(
         "annotations": maybe(annotations),
         "generation": st.integers(1, 5),
         "resourceVersion": st.just("42"),
-    }
+    },
+    required=("name",),
 )
 environment_provisioners = optional_fields(
     {
@@ -181,7 +195,8 @@ environment_provisioners = optional_fields(
         "kind": maybe(st.just("EnvironmentProvisioner"), wrong_rate=15),
         "metadata": maybe(metadata),
         "spec": maybe(spec),
-    }
+    },
+    required=("apiVersion", "kind", "metadata", "spec"),
 )
 """EP-shaped dicts: every field may be missing, wrongly typed or unknown."""
 
@@ -195,7 +210,7 @@ def _valid(policy: Policy) -> bool:
 REGISTRIES = st.sampled_from(
     ["docker.io", "ghcr.io/acme", "mirror.example.com", "nexus.example.com/dockerhub", "quay.io"]
 )
-policies = st.builds(
+_generated_policies = st.builds(
     lambda tenant, required, defaults, prefixes, rewrites: Policy.model_validate(
         {
             "tenant": tenant,
@@ -224,4 +239,5 @@ policies = st.builds(
     ),
     st.lists(st.fixed_dictionaries({"from": REGISTRIES, "to": REGISTRIES}), max_size=2),
 ).filter(_valid)
-"""Policies the TronadorConfig validation accepts."""
+policies = st.one_of(st.just(Policy()), _generated_policies)
+"""Policies the TronadorConfig validation accepts (the defaults half of the time)."""
