@@ -12,6 +12,7 @@ calls `enqueue_all()` when it gains leadership.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import threading
 from collections.abc import Callable
@@ -37,6 +38,20 @@ from tronador.api.constants import CONFIG_NAME, ENVIRONMENT_LABEL
 
 log = logging.getLogger(__name__)
 
+POOL_HEADROOM = 16
+"""Connections beyond one per worker: a long-lived one per watch, plus events and spares."""
+
+
+def _pooled(api_client: ApiClient, size: int) -> ApiClient | None:
+    """A client like `api_client` whose connection pool fits `size` concurrent requests (each
+    watch holds a connection), or None when `api_client`'s already does."""
+    configuration = api_client.configuration
+    if (configuration.connection_pool_maxsize or 0) >= size:
+        return None
+    configuration = copy.deepcopy(configuration)
+    configuration.connection_pool_maxsize = size
+    return ApiClient(configuration)
+
 
 class Controller:
     def __init__(
@@ -49,7 +64,12 @@ class Controller:
     ) -> None:
         self.settings = settings or Settings()
         self.is_leader = is_leader or (lambda: True)
-        self.kube = Kube(api_client, self.settings.request_timeout, write_allowed=self.is_leader)
+        self._own_client = _pooled(api_client, self.settings.workers + POOL_HEADROOM)
+        self.kube = Kube(
+            self._own_client or api_client,
+            self.settings.request_timeout,
+            write_allowed=self.is_leader,
+        )
         self.caches = Caches(self.kube, self.settings)
         self.queue = WorkQueue(Backoff(self.settings.backoff_base, self.settings.backoff_max))
         self.recorder = EventRecorder(
@@ -59,8 +79,8 @@ class Controller:
         self.caches.add_handler(self._on_change)
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.reconciles = 0
-        """Reconciles run so far (for tests and benchmarks)."""
+        self._count_lock = threading.Lock()
+        self._reconciles = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -100,11 +120,19 @@ class Controller:
         self.caches.stop()
         for thread in self._threads:
             thread.join(timeout)
+        if self._own_client is not None:
+            self._own_client.close()
         log.info("controller stopped")
 
     def run_until_stopped(self) -> None:
         while not self._stopped.wait(1.0):
             pass
+
+    @property
+    def reconciles(self) -> int:
+        """Reconciles run so far (for tests and benchmarks)."""
+        with self._count_lock:
+            return self._reconciles
 
     @property
     def stopped(self) -> bool:
@@ -194,7 +222,8 @@ class Controller:
             log.exception("reconcile crashed", extra={"fields": {"ep": key, "retry_in": delay}})
             return
         finally:
-            self.reconciles += 1
+            with self._count_lock:
+                self._reconciles += 1
         self._requeue(key, result)
 
     def _requeue(self, key: str, result: Result) -> None:

@@ -52,6 +52,7 @@ class Cluster:
     def __init__(self, server: EmulatedAPIServer) -> None:
         self.server = server
         self.controllers: list[Controller] = []
+        self.clients: list[Any] = []
         server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})
 
     def seed_config(self, mutate: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -68,6 +69,7 @@ class Cluster:
 
     def start(self, settings_: Settings) -> Controller:
         client = self.server.api_client()
+        self.clients.append(client)
         controller = Controller(client, settings_).start(sync_timeout=10)
         self.controllers.append(controller)
         return controller
@@ -75,8 +77,10 @@ class Cluster:
     def stop_all(self) -> None:
         for controller in self.controllers:
             controller.stop(timeout=5)
-            controller.kube.api_client.close()
+        for client in self.clients:
+            client.close()
         self.controllers.clear()
+        self.clients.clear()
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -150,6 +150,7 @@ def test_a_replica_that_is_not_leader_writes_nothing(cluster: Cluster) -> None:
     cluster.create_ep()
     leading = [False]
     client = cluster.server.api_client()
+    cluster.clients.append(client)
     controller = Controller(client, settings(), is_leader=lambda: leading[0]).start(10)
     cluster.controllers.append(controller)
     cluster.wait_settled(controller)
