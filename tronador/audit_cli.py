@@ -1,0 +1,297 @@
+"""`tronador audit`: which EnvironmentProvisioners do not comply with the (new) policy.
+
+Reads EPs from the cluster (or from files, e.g. `kubectl get ep -o yaml`), re-checks each with
+the webhook's own rules (`tronador.rules.audit`) and lists the ones that would be denied now.
+Read-only: writing the `PolicyCompliant` condition is the controller's job.
+
+The policy is the `--config` file's; without it, the cluster's TronadorConfig
+`tronador-config` in `--namespace` (built-in defaults when there is none); with `--from-file`
+and no `--config`, the built-in defaults (no cluster needed).
+
+Exit codes: 0 every EP complies, 1 at least one does not, 2 the audit could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from tronador.api import Policy, TronadorConfig
+from tronador.api.constants import (
+    CONFIG_NAME,
+    CONFIG_PLURAL,
+    DEFAULT_SYSTEM_NAMESPACE,
+    EP_KIND,
+    EP_PLURAL,
+    GROUP,
+    VERSION,
+)
+from tronador.config_loading import ConfigFileError, load_tronador_config
+from tronador.rules.audit import AuditResult, audit_environment_provisioners
+from tronador.rules.config_rules import validate_tronador_config
+from tronador.yamlio import DocumentError, load_all
+
+EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
+LIST_PAGE = 500
+
+
+class AuditError(Exception):
+    """The audit cannot run (unreadable file, unreachable cluster, broken policy)."""
+
+
+@dataclass(frozen=True)
+class PolicyChoice:
+    policy: Policy
+    source: str
+    """Where it came from, in words: `file cfg.yaml`, `TronadorConfig ns/name`, `defaults`."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n")[0] if __doc__ else None
+    parser.add_argument(
+        "--from-file",
+        action="append",
+        metavar="FILE",
+        default=[],
+        help="audit the EPs in this YAML file ('-' for stdin; repeatable; List documents "
+        "such as `kubectl get ep -o yaml` work) instead of the cluster's",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TronadorConfig YAML whose policy to audit against (e.g. a proposed change); "
+        "default: the cluster's TronadorConfig",
+    )
+    parser.add_argument(
+        "--namespace",
+        default=os.environ.get("POD_NAMESPACE", DEFAULT_SYSTEM_NAMESPACE),
+        help=f"namespace of the TronadorConfig {CONFIG_NAME!r} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster, then KUBECONFIG)"
+    )
+    parser.add_argument("--context", help="kubeconfig context")
+    parser.add_argument(
+        "-o", "--output", choices=("text", "json"), default="text", help="output format"
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="list compliant EPs too (default: only the others)"
+    )
+
+
+# --- inputs (I/O) -----------------------------------------------------------------------------
+
+
+def _read_text(path: str) -> tuple[str, str]:
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        return Path(path).read_text(encoding="utf-8"), path
+    except OSError as exc:
+        raise AuditError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise AuditError(f"{path}: not UTF-8 text") from None
+
+
+def environment_provisioners_in(docs: Iterable[Any]) -> tuple[list[Any], int]:
+    """The EP documents (List items included) and how many other documents were skipped."""
+    found: list[Any] = []
+    skipped = 0
+    for doc in docs:
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        if kind == EP_KIND:
+            found.append(doc)
+        elif isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+            items, more = environment_provisioners_in(doc["items"])
+            found.extend(items)
+            skipped += more
+        else:
+            skipped += 1
+    return found, skipped
+
+
+def load_file_environment_provisioners(paths: Sequence[str], err: TextIO) -> list[Any]:
+    eps: list[Any] = []
+    for path in paths:
+        text, source = _read_text(path)
+        try:
+            docs = load_all(text, source)
+        except DocumentError as exc:
+            raise AuditError(str(exc)) from None
+        found, skipped = environment_provisioners_in(docs)
+        if skipped:
+            print(f"note: {source}: skipped {skipped} document(s) that are not EPs", file=err)
+        eps.extend(found)
+    return eps
+
+
+def load_cluster_environment_provisioners(api_client: Any) -> list[Any]:
+    """Every EP in the cluster, page by page."""
+    from kubernetes import client
+
+    api = client.CustomObjectsApi(api_client)
+    items: list[Any] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"limit": LIST_PAGE}
+        if token:
+            kwargs["_continue"] = token
+        try:
+            page = api.list_cluster_custom_object(GROUP, VERSION, EP_PLURAL, **kwargs)
+        except Exception as exc:
+            raise AuditError(f"cannot list {EP_PLURAL}.{GROUP}: {_describe(exc)}") from None
+        items.extend(page.get("items") or [])
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return items
+
+
+def load_cluster_policy(api_client: Any, namespace: str) -> PolicyChoice:
+    """The cluster's TronadorConfig policy; the built-in defaults when there is none."""
+    from kubernetes import client
+
+    api = client.CustomObjectsApi(api_client)
+    where = f"{namespace}/{CONFIG_NAME}"
+    try:
+        obj = api.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, CONFIG_PLURAL, CONFIG_NAME
+        )
+    except Exception as exc:
+        if getattr(exc, "status", None) == 404:
+            return PolicyChoice(Policy(), f"built-in defaults (no TronadorConfig {where})")
+        raise AuditError(f"cannot read TronadorConfig {where}: {_describe(exc)}") from None
+    findings = validate_tronador_config(obj, namespace)
+    if not findings.allowed:
+        raise AuditError(f"TronadorConfig {where} is invalid: {findings.message()}")
+    return PolicyChoice(TronadorConfig.model_validate(obj).spec.policy, f"TronadorConfig {where}")
+
+
+def _name_of(ep: Any) -> str:
+    metadata = ep.get("metadata") if isinstance(ep, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status", None)
+    reason = getattr(exc, "reason", None)
+    if status:
+        return f"{status} {reason or ''}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def render_text(results: Sequence[AuditResult], source: str, show_all: bool) -> str:
+    shown = [r for r in results if show_all or not r.compliant]
+    bad = sum(1 for r in results if not r.compliant)
+    lines: list[str] = []
+    if shown:
+        width = max(len("NAME"), *(len(r.name or "<unnamed>") for r in shown))
+        lines.append(f"{'NAME':<{width}}  COMPLIANT  REASON")
+        for r in shown:
+            lines.append(f"{r.name or '<unnamed>':<{width}}  {r.compliant!s:<9}  {r.reason}")
+            lines.extend(f"  error: {v}" for v in r.violations)
+    lines.append(
+        f"{bad} of {len(results)} EnvironmentProvisioner(s) do not comply with the policy "
+        f"({source})"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def render_json(results: Sequence[AuditResult], source: str) -> str:
+    report = {
+        "policySource": source,
+        "total": len(results),
+        "nonCompliant": sum(1 for r in results if not r.compliant),
+        "results": [
+            {
+                "name": r.name,
+                "compliant": r.compliant,
+                "reason": r.reason,
+                "violations": [
+                    {"path": v.path, "rule": v.rule, "message": v.message} for v in r.violations
+                ],
+                "warnings": list(r.warnings),
+                "condition": r.condition,
+            }
+            for r in results
+        ],
+    }
+    return json.dumps(report, indent=2) + "\n"
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def _api_client(args: argparse.Namespace) -> Any:
+    from kubernetes.config import ConfigException
+
+    from tronador.kube import load_api_client
+
+    try:
+        return load_api_client(args.kubeconfig, args.context)
+    except (ConfigException, OSError) as exc:
+        raise AuditError(f"cannot reach a cluster: {exc}") from None
+
+
+def audit(args: argparse.Namespace, api_client: Any, err: TextIO) -> tuple[list[AuditResult], str]:
+    """Gather the policy and the EPs the options name, and audit them."""
+    if args.config:
+        try:
+            choice = PolicyChoice(load_tronador_config(args.config).spec.policy, args.config)
+        except ConfigFileError as exc:
+            raise AuditError(str(exc)) from None
+    elif args.from_file:
+        choice = PolicyChoice(Policy(), "built-in defaults (no --config)")
+    else:
+        api_client = api_client if api_client is not None else _api_client(args)
+        choice = load_cluster_policy(api_client, args.namespace)
+    if args.from_file:
+        eps = load_file_environment_provisioners(args.from_file, err)
+    else:
+        api_client = api_client if api_client is not None else _api_client(args)
+        eps = load_cluster_environment_provisioners(api_client)
+    eps.sort(key=_name_of)
+    return audit_environment_provisioners(eps, choice.policy, datetime.now(UTC)), choice.source
+
+
+def run(
+    args: argparse.Namespace,
+    *,
+    api_client: Any = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """`tronador audit`. `api_client` is for tests (default: in-cluster or kubeconfig)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        results, source = audit(args, api_client, err)
+    except AuditError as exc:
+        print(f"tronador audit: error: {exc}", file=err)
+        return EXIT_ERROR
+    if args.output == "json":
+        out.write(render_json(results, source))
+    else:
+        out.write(render_text(results, source, args.all))
+    return EXIT_NON_COMPLIANT if any(not r.compliant for r in results) else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point until `tronador audit` is registered in tronador/cli.py."""
+    parser = argparse.ArgumentParser(prog="tronador audit")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
