@@ -57,7 +57,7 @@ class Store:
         with self._lock:
             return self._by_namespace.get(namespace or "", {}).get(name)
 
-    def list(self, namespace: str | None = None) -> list[Obj]:
+    def objects(self, namespace: str | None = None) -> list[Obj]:
         with self._lock:
             if namespace is not None:
                 return list(self._by_namespace.get(namespace, {}).values())
@@ -101,12 +101,12 @@ class Store:
                     self._pop(key)
                     changes.append(("DELETED", old, old))
             for key, obj in fresh.items():
-                old = current.get(key)
+                before = current.get(key)
                 self._put(obj)
-                if old is None:
+                if before is None:
                     changes.append(("ADDED", obj, None))
-                elif resource_version_of(old) != resource_version_of(obj):
-                    changes.append(("MODIFIED", obj, old))
+                elif resource_version_of(before) != resource_version_of(obj):
+                    changes.append(("MODIFIED", obj, before))
         return changes
 
     def apply(self, event_type: str, obj: Obj) -> tuple[bool, Obj | None]:

@@ -327,20 +327,20 @@ class Reconciler:
             self.applier.ensure(run.actions, obj, store, run.name, sensitive=True)
             wanted.add(obj.name)
         stale = [
-            (resource, store, obj)
+            (resource, store, existing)
             for resource, store in [
                 (SECRETS, self.caches.store(SECRETS)),
                 *self.caches.generated_kinds(),
             ]
             if store is not None
-            for obj in owned(store.list(namespace), run.name)
-            if obj["metadata"]["name"] not in wanted  # by name: a generator's Secret is wanted
-            and not annotation(obj, COPIED_FROM_ANNOTATION)
+            for existing in owned(store.objects(namespace), run.name)
+            if existing["metadata"]["name"] not in wanted  # by name: a generator's Secret is
+            and not annotation(existing, COPIED_FROM_ANNOTATION)  # wanted
         ]
         self._ensure_pull_secret(run, namespace, desired.image_pull_secret)
-        for resource, store, obj in stale:
+        for resource, store, existing in stale:
             self.applier.delete(
-                run.actions, resource, obj, store, why="no longer given by the TronadorConfig"
+                run.actions, resource, existing, store, why="no longer given by the TronadorConfig"
             )
         if desired.secret_problems:  # reported; the release goes on without the secret
             run.steps[SECRETS_READY] = StepOutcome.failed(
@@ -404,10 +404,12 @@ class Reconciler:
             )
         for resource in (SECRETS, CONFIG_MAPS):
             store = self.caches.ensure(resource)
-            for obj in owned(store.list(namespace), run.name):
-                key = (resource.kind, obj["metadata"]["name"])
-                if annotation(obj, COPIED_FROM_ANNOTATION) and key not in copies:
-                    self.applier.delete(run.actions, resource, obj, store, why="no longer used")
+            for existing in owned(store.objects(namespace), run.name):
+                key = (resource.kind, existing["metadata"]["name"])
+                if annotation(existing, COPIED_FROM_ANNOTATION) and key not in copies:
+                    self.applier.delete(
+                        run.actions, resource, existing, store, why="no longer used"
+                    )
         stored: dict[str, Obj] = {}
         for obj in desired.release:
             store = self._cache_of(obj)
@@ -439,7 +441,7 @@ class Reconciler:
         names = {(o.resource.kind, o.name) for o in desired.release}
         for obj_desired in desired.release:
             store = self._cache_of(obj_desired)
-            for obj in owned(store.list(desired.namespace.name), run.name):
+            for obj in owned(store.objects(desired.namespace.name), run.name):
                 if (obj_desired.resource.kind, obj["metadata"]["name"]) not in names:
                     self.applier.delete(
                         run.actions, obj_desired.resource, obj, store, why="release renamed"
@@ -460,7 +462,7 @@ class Reconciler:
         namespace = run.name
         remaining: list[Obj] = []
         for resource, store in self.caches.release_stores():
-            for obj in owned(store.list(namespace), run.name):
+            for obj in owned(store.objects(namespace), run.name):
                 lingering = self.applier.delete(
                     run.actions, resource, obj, store, why="the EnvironmentProvisioner is deleted"
                 )

@@ -75,7 +75,7 @@ class ApplicationState:
 def _conditions(obj: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     status = (obj or {}).get("status") or {}
     return {
-        c.get("type"): c
+        str(c["type"]): c
         for c in status.get("conditions") or []
         if isinstance(c, dict) and c.get("type")
     }

@@ -49,4 +49,4 @@ def test_a_relist_reports_only_what_changed() -> None:
 def test_objects_the_filter_refuses_are_not_cached() -> None:
     store = Store(accept=lambda o: o["metadata"]["name"] == "default")
     store.replace_all([_obj("default", 1), _obj("builder", 1)])
-    assert [o["metadata"]["name"] for o in store.list("ns")] == ["default"]
+    assert [o["metadata"]["name"] for o in store.objects("ns")] == ["default"]
