@@ -421,8 +421,8 @@ class LeaderElector:
         return self.config.identity
 
     def is_leader(self) -> bool:
-        """True while this process leads: it acquired the Lease and its last successful
-        renewal started less than `renew_deadline` ago."""
+        """True while this process leads: it acquired the Lease, its last successful renewal
+        started less than `renew_deadline` ago, and it has not seen another holder since."""
         with self._mutex:
             return self._leading_now(self.clock.monotonic())
 
@@ -453,7 +453,14 @@ class LeaderElector:
             self._leading
             and self._renewed_at is not None
             and now < self._renewed_at + self.config.renew_deadline
+            and self._observed is not None
+            and self._observed.holder_identity == self.identity
         )
+
+    def _lost_to_another(self) -> bool:
+        with self._mutex:
+            holder = self._observed.holder_identity if self._observed else ""
+        return holder != self.identity
 
     # -- one step (also the unit under test) --
 
@@ -569,12 +576,13 @@ class LeaderElector:
         return False
 
     def _renew(self) -> None:
-        """Renew every retry_period until a renewal misses the deadline or stop() is called."""
-        while not self._stop.is_set():
+        """Renew every retry_period until a renewal misses the deadline, another candidate is
+        seen holding the Lease, or stop() is called."""
+        while not self._wait(self.config.retry_period):
             with self._mutex:
                 deadline = (self._renewed_at or 0.0) + self.config.renew_deadline
             renewed = False
-            while not self._stop.is_set():
+            while not self._stop.is_set() and not self._lost_to_another():
                 left = deadline - self.clock.monotonic()
                 if left <= 0:
                     break
@@ -582,20 +590,28 @@ class LeaderElector:
                     renewed = True
                     break
                 left = deadline - self.clock.monotonic()
-                if self._wait(min(self._retry_delay(jitter=False, cap=left), left)):
+                if self._lost_to_another() or self._wait(
+                    min(self._retry_delay(jitter=False, cap=left), left)
+                ):
                     break
             self._report_transition()
             if not renewed:
                 if not self._stop.is_set():
                     log.warning(
-                        "failed to renew the leader lease before the deadline",
-                        extra={"fields": {"lease": self.lock.describe()}},
+                        "lost the leader lease",
+                        extra={
+                            "fields": {
+                                "lease": self.lock.describe(),
+                                "holder": self.leader(),
+                                "cause": "another holder"
+                                if self._lost_to_another()
+                                else "renew deadline passed",
+                            }
+                        },
                     )
                 return
             with self._mutex:
                 self._counts["renewals"] += 1
-            if self._wait(self.config.retry_period):
-                return
 
     def run(self) -> None:
         """Run the election until stop() (or until leadership is lost when `rejoin` is False).

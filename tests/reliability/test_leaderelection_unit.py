@@ -255,3 +255,18 @@ def test_settings_are_checked(settings: dict, problem: str) -> None:
 def test_lease_duration_is_recorded_rounded_up() -> None:
     assert LeaderElectionConfig(lease_duration=1.2, renew_deadline=1).lease_duration_seconds == 2
     assert LeaderElectionConfig().lease_duration_seconds == 15
+
+
+def test_leader_that_sees_another_holder_stops_at_once(
+    lease: MemoryLease, clock: FakeClock
+) -> None:
+    a = elector("a", lease, clock)
+    lead(a)
+    assert lease.record is not None
+    # Someone force-wrote the Lease (an operator, or a takeover a paused leader missed).
+    lease.record = replace(lease.record, holder_identity="b", lease_transitions=1)
+    lease.version += 1
+    clock.advance(1)
+    assert not a.try_acquire_or_renew()
+    assert not a.is_leader()  # long before its renew deadline
+    assert a.leader() == "b"
