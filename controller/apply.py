@@ -80,7 +80,7 @@ class Applier:
                 except ApiError as err:
                     if not err.already_exists:
                         raise
-                    actual = self._reread(resource, desired.name, desired.namespace, store)
+                    actual = self.reread(resource, desired.name, desired.namespace, store)
                 else:
                     store.write_through(created)
                     self._told(actions, "Created", resource, desired.name)
@@ -146,7 +146,7 @@ class Applier:
         store.write_through(updated)
         return updated
 
-    def _reread(self, resource: Resource, name: str, namespace: str | None, store: Store) -> Obj:
+    def reread(self, resource: Resource, name: str, namespace: str | None, store: Store) -> Obj:
         fresh = self.kube.get(resource, name, namespace)
         if fresh is None:
             raise ApiError(

@@ -24,7 +24,7 @@ from controller.resources import (
     resource_for,
 )
 from controller.settings import ReleaseFlavour, ReleaseOptions
-from tronador.api import EnvironmentProvisioner, TronadorConfig, ValuesFromSource
+from tronador.api import EnvironmentProvisioner, KeyReference, TronadorConfig, ValuesFromSource
 from tronador.api.constants import (
     API_VERSION,
     ENVIRONMENT_LABEL,
@@ -303,25 +303,28 @@ def flux_git_repository(
     return DesiredObject(GIT_REPOSITORIES, with_hash(body))
 
 
+def _key_ref(source: ValuesFromSource) -> tuple[ValuesKind, KeyReference] | None:
+    if source.config_map_key_ref is not None:
+        return "ConfigMap", source.config_map_key_ref
+    if source.secret_key_ref is not None:
+        return "Secret", source.secret_key_ref
+    return None
+
+
+def _foreign_ref(source: ValuesFromSource, namespace: str) -> ValuesSourceRef | None:
+    """The source to copy when `source` names a ConfigMap/Secret outside `namespace`."""
+    found = _key_ref(source)
+    if found is None or not found[1].namespace or found[1].namespace == namespace:
+        return None
+    kind, ref = found
+    key = ref.key or DEFAULT_VALUES_KEY
+    return ValuesSourceRef(kind, str(ref.namespace), ref.name, key, bool(ref.optional))
+
+
 def values_source_refs(ep: EnvironmentProvisioner, namespace: str) -> list[ValuesSourceRef]:
     """The valuesFrom ConfigMaps/Secrets outside the EP's namespace (Flux v2 must copy them)."""
-    refs: list[ValuesSourceRef] = []
-    for source in ep.release.values_from or []:
-        for kind, ref in (
-            ("ConfigMap", source.config_map_key_ref),
-            ("Secret", source.secret_key_ref),
-        ):
-            if ref is not None and ref.namespace and ref.namespace != namespace:
-                refs.append(
-                    ValuesSourceRef(
-                        kind,  # type: ignore[arg-type]
-                        ref.namespace,
-                        ref.name,
-                        ref.key or DEFAULT_VALUES_KEY,
-                        bool(ref.optional),
-                    )
-                )
-    return refs
+    refs = (_foreign_ref(source, namespace) for source in ep.release.values_from or [])
+    return [ref for ref in refs if ref is not None]
 
 
 def values_copy(
@@ -355,13 +358,14 @@ def _flux_values_from(
     source: ValuesFromSource, namespace: str, chart_path: str, spec: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One EP valuesFrom item as Flux v2 valuesFrom items (or valuesFiles), or a warning."""
-    for kind, ref in (("ConfigMap", source.config_map_key_ref), ("Secret", source.secret_key_ref)):
-        if ref is None:
-            continue
-        item: dict[str, Any] = {"kind": kind, "name": ref.name}
-        if ref.namespace and ref.namespace != namespace:
-            key = ref.key or DEFAULT_VALUES_KEY
-            item["name"] = ValuesSourceRef(kind, ref.namespace, ref.name, key, False).copy_name  # type: ignore[arg-type]
+    found = _key_ref(source)
+    if found is not None:
+        kind, ref = found
+        foreign = _foreign_ref(source, namespace)
+        item: dict[str, Any] = {
+            "kind": kind,
+            "name": foreign.copy_name if foreign is not None else ref.name,
+        }
         if ref.key:
             item["valuesKey"] = ref.key
         if ref.optional:

@@ -255,10 +255,7 @@ class Reconciler:
                     if err.rejected:
                         raise rejection(err) from None
                     raise
-                ns = self.kube.get(NAMESPACES, wanted.name)
-                if ns is None:
-                    raise
-                store.write_through(ns)
+                ns = self.applier.reread(NAMESPACES, wanted.name, None, store)
             else:
                 store.write_through(created)
                 run.actions.tell("NamespaceCreated", f"Created Namespace '{wanted.name}'")
@@ -370,8 +367,7 @@ class Reconciler:
                 except ApiError as err:
                     if not err.already_exists:
                         raise
-                    current = self.kube.get(SERVICE_ACCOUNTS, "default", namespace)
-                    store.write_through(current)
+                    current = self.applier.reread(SERVICE_ACCOUNTS, "default", namespace, store)
                     body = service_account_with_pull_secret(current, namespace, wanted)
                     if body is None:
                         return
