@@ -144,7 +144,7 @@ def load_cluster_environment_provisioners(api_client: Any) -> list[Any]:
         if token:
             kwargs["_continue"] = token
         try:
-            page = api.list_cluster_custom_object(GROUP, VERSION, EP_PLURAL, **kwargs)
+            page: Any = api.list_cluster_custom_object(GROUP, VERSION, EP_PLURAL, **kwargs)
         except Exception as exc:
             raise AuditError(f"cannot list {EP_PLURAL}.{GROUP}: {_describe(exc)}") from None
         items.extend(page.get("items") or [])

@@ -267,15 +267,20 @@ class KubernetesLeaseLock:
         self._lease = lease
         return LeaseRecord.from_spec(lease.spec)
 
+    def _body(self, metadata: dict[str, Any], record: LeaseRecord) -> Any:
+        wire = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self.name, "namespace": self.namespace, **metadata},
+            "spec": record.to_spec(),
+        }
+        body = self._model.from_dict(wire)
+        if body is None:  # from_dict answers None only for None input
+            raise LockError("cannot build the Lease body")
+        return body
+
     def create(self, record: LeaseRecord, timeout: float | None) -> None:
-        body = self._model.from_dict(
-            {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": self.name, "namespace": self.namespace},
-                "spec": record.to_spec(),
-            }
-        )
+        body = self._body({}, record)
         try:
             self._lease = self._api.create_namespaced_lease(
                 self.namespace, body, _request_timeout=_timeout(timeout)
@@ -287,19 +292,13 @@ class KubernetesLeaseLock:
         if self._lease is None:
             raise LockError("update before get: no resourceVersion to update against")
         metadata = self._lease.metadata.to_dict() if self._lease.metadata else {}
-        body = self._model.from_dict(
+        body = self._body(
             {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {
-                    "name": self.name,
-                    "namespace": self.namespace,
-                    "resourceVersion": metadata.get("resource_version"),
-                    "labels": metadata.get("labels"),
-                    "annotations": metadata.get("annotations"),
-                },
-                "spec": record.to_spec(),
-            }
+                "resourceVersion": metadata.get("resource_version"),
+                "labels": metadata.get("labels"),
+                "annotations": metadata.get("annotations"),
+            },
+            record,
         )
         try:
             self._lease = self._api.replace_namespaced_lease(
