@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jsonpatch
-import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.reliability.strategies import (
@@ -83,9 +82,6 @@ def placeholder_in_image_annotation(obj: Any) -> bool:
 
 
 def assert_mutation_properties(obj: dict[str, Any], policy: Policy) -> None:
-    if chained_rewrites(policy) or placeholder_in_image_annotation(obj):
-        RUNS["known issue skipped"] += 1
-        assume(False)
     before = copy.deepcopy(obj)
     patch = mutate_environment_provisioner(obj, policy)
     assert obj == before, "mutate must not change its input"
@@ -175,12 +171,9 @@ def test_registry_rewrites_are_idempotent(values: dict[str, Any], policy: Policy
     assert_mutation_properties(obj, policy)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue: check_policy accepts chained imageRegistryRewrites (a target that "
-    "another rewrite matches), so every mutate rewrites the image again",
-)
-def test_known_issue_chained_rewrites_are_not_idempotent() -> None:
+def test_chained_rewrites_are_idempotent() -> None:
+    """Found by this fuzzing: a rewrite target that another rewrite matches used to be
+    rewritten again on every mutate."""
     policy = Policy.model_validate(
         {
             "imageRegistryRewrites": [
@@ -195,12 +188,9 @@ def test_known_issue_chained_rewrites_are_not_idempotent() -> None:
     assert_idempotent(obj, policy)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue: an image-name annotation that holds a placeholder is substituted "
-    "again on every mutate (the value grows on each update)",
-)
-def test_known_issue_placeholder_in_the_image_annotation_is_not_idempotent() -> None:
+def test_placeholder_in_the_image_annotation_is_idempotent_and_denied() -> None:
+    """Found by this fuzzing: an image annotation holding a placeholder used to be substituted
+    again on every mutate, growing the value."""
     obj = {
         "metadata": {
             "name": "a",
@@ -210,6 +200,11 @@ def test_known_issue_placeholder_in_the_image_annotation_is_not_idempotent() -> 
     }
     assert placeholder_in_image_annotation(obj)
     assert_idempotent(obj, Policy())
+    findings = validate_environment_provisioner(obj, Policy())
+    assert any(
+        v.rule == "unresolved-placeholder" and v.path.startswith("metadata.annotations")
+        for v in findings.violations
+    )
 
 
 def assert_idempotent(obj: dict[str, Any], policy: Policy) -> None:

@@ -53,16 +53,26 @@ def _full_reference(image: str) -> str:
     return f"{_DOCKER_HUB}/{image}"
 
 
+def _under(full: str, prefix: str) -> bool:
+    return full == prefix or full.startswith(prefix + "/")
+
+
 def rewrite_registry(image: str, rewrites: list[RegistryRewrite]) -> str:
-    """Apply the first matching rewrite; an image no rewrite matches is returned as given."""
+    """Apply the first matching rewrite; an image no rewrite matches is returned as given.
+
+    An image already under some rewrite's target is left alone, so chained rewrites (a target
+    another rewrite matches) cannot rewrite it again on the next mutate: idempotent by design.
+    """
     if not image or PLACEHOLDER_RE.search(image):
         return image
     full = _full_reference(image)
+    if any(_under(full, _full_reference(r.to.rstrip("/"))) for r in rewrites):
+        return image
     for rewrite in rewrites:
         prefix = rewrite.from_.rstrip("/")
         if prefix in _DOCKER_HUB_ALIASES:
             prefix = _DOCKER_HUB
-        if full == prefix or full.startswith(prefix + "/"):
+        if _under(full, prefix):
             return rewrite.to.rstrip("/") + full[len(prefix) :]
     return image
 

@@ -16,6 +16,7 @@ from tronador.api.constants import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
 )
+from tronador.api.formats import PLACEHOLDER_RE
 from tronador.rules import jsonpatch_ops as ops
 from tronador.rules.images import (
     IMAGE_KEYS,
@@ -120,4 +121,8 @@ def _image_value_operations(
 
 
 def _string_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A usable annotation value; one still holding a placeholder is ignored (validation denies
+    it), else every mutate would substitute it again and the value would grow."""
+    if isinstance(value, str) and value and not PLACEHOLDER_RE.search(value):
+        return value
+    return None

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tronador.api import EnvironmentProvisioner, Policy
+from tronador.api.constants import IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION
 from tronador.api.formats import DNS1123_LABEL, LABEL_VALUE, PLACEHOLDER_RE, label_key_problem
 from tronador.rules.findings import Findings, Severity, field_path, violations_from_pydantic
 from tronador.rules.giturl import URL_EXPECTATION, parse_git_url
@@ -44,6 +45,7 @@ def validate_environment_provisioner(obj: Any, policy: Policy, old: Any = None) 
     view = _EPView(obj)
     _check_name(obj, findings)
     _check_placeholders(obj.get("spec"), findings)
+    _check_image_annotations(obj.get("metadata"), findings)
     _check_labels(view, findings)
     _check_chart(view, policy, findings)
     _check_tenant(view, policy, findings)
@@ -104,6 +106,20 @@ def _check_placeholders(spec: Any, findings: Findings) -> None:
                 field_path(path),
                 "unresolved-placeholder",
                 f"placeholder {match.group(0)!r} was never substituted",
+            )
+
+
+def _check_image_annotations(metadata: Any, findings: Findings) -> None:
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if not isinstance(annotations, dict):
+        return
+    for key in (IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION):
+        value = annotations.get(key)
+        if isinstance(value, str) and PLACEHOLDER_RE.search(value):
+            findings.deny(
+                field_path(["metadata", "annotations", key]),
+                "unresolved-placeholder",
+                f"{value!r} holds a placeholder; it must be the image built for the PR",
             )
 
 
