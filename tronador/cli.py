@@ -27,6 +27,7 @@ COMPONENT_COMMANDS: dict[str, tuple[str, str]] = {
     "webhook": ("webhook.cli", "Run the admission webhook server (HTTPS)."),
     "controller": ("controller.cli", "Run the controller that provisions EPs."),
     "certs": ("certs.cli", "Issue, rotate and inspect the webhook's serving certificate."),
+    "audit": ("tronador.audit_cli", "List EPs that do not comply with the cluster's policy."),
 }
 """Subcommands whose module provides `add_arguments(parser)` and `run(args) -> int`."""
 
