@@ -152,13 +152,18 @@ def webhook_tables(result: dict[str, Any]) -> str:
         correct = data.get("correctness", {})
         wrong = {k: v for k, v in correct.items() if v != "ok"}
         rows.append([
-            name, _mib(memory.get("VmRSS")), _mib(memory.get("VmHWM")),
+            name, _mib(data.get("memory_start_kib")), _mib(data.get("memory_after_seed_runs_kib")),
+            _mib(memory.get("VmRSS")), _mib(memory.get("VmHWM")),
             "all ok" if correct and not wrong else (wrong or "-"),
         ])  # fmt: skip
     parts += [
-        "### Server memory after the run, and answer checks",
-        table(["server", "RSS MiB", "peak RSS MiB", "full answer check"], rows),
-    ]
+        "### Server memory (RSS from /proc) and answer checks",
+        table(
+            ["server", "at start MiB", "after seed runs MiB", "after the run MiB", "peak MiB",
+             "full answer check"],
+            rows,
+        ),
+    ]  # fmt: skip
 
     rows = []
     for case, entry in result["in_process_us"].items():

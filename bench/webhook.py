@@ -73,6 +73,12 @@ class Server:
     argv: Callable[[int, TLSFiles], list[str]]
     answers_patch: bool
     """False for the limit, which answers `allowed` without mutating."""
+    env: tuple[tuple[str, str], ...] = ()
+
+
+MALLOC_ENV = (("MALLOC_MMAP_THRESHOLD_", "131072"), ("MALLOC_TRIM_THRESHOLD_", "131072"))
+"""glibc malloc tuning: allocations over 128 KiB get their own mapping, and free memory over
+128 KiB at the top of the heap goes back to the system (the dynamic defaults keep it)."""
 
 
 def _module(module: str) -> Callable[[int, TLSFiles], list[str]]:
@@ -97,7 +103,9 @@ SERVERS = {
     "limit": Server("limit", _module("bench.servers.limit"), answers_patch=False),
     "kopf": Server("kopf", _module("bench.servers.kopf_peer"), answers_patch=True),
     "ours": Server("ours", _ours, answers_patch=True),
+    "ours-malloc": Server("ours-malloc", _ours, answers_patch=True, env=MALLOC_ENV),
 }
+"""`ours-malloc` is ours with MALLOC_ENV, to show what the environment alone does to RSS."""
 
 
 def _missing_requirement(name: str) -> str | None:
@@ -225,6 +233,7 @@ def _load(
     if busy_before is not None and busy_after is not None and _pinning(settings):
         # What else ran on the server's CPU meanwhile (other processes of a noisy machine).
         result["server_cpu_others_s"] = round(max(0.0, busy_after - busy_before - server_cpu), 2)
+    result["server_rss_after_kib"] = machine.rss_kib(pid).get("VmRSS")
     errors = result["errors"]
     result["error_total"] = (
         sum(errors[k] for k in ("connect", "read", "write", "timeout")) + result["bad_responses"]
@@ -250,7 +259,10 @@ def _start(server: Server, settings: Settings, tls: TLSFiles, logs: Path) -> Run
     port = _free_port()
     log = (logs / f"{server.name}.log").open("wb")
     process = subprocess.Popen(
-        _pinned(SERVER_CPU, server.argv(port, tls), settings), stdout=log, stderr=log
+        _pinned(SERVER_CPU, server.argv(port, tls), settings),
+        stdout=log,
+        stderr=log,
+        env={**os.environ, **dict(server.env)},
     )
     out: dict[str, Any] = {"runs": [], "fixed_rate": [], "correctness": {}}
     return Running(server, process, f"https://127.0.0.1:{port}", log, out)
@@ -296,6 +308,7 @@ def run_servers(
                 for case in selected:
                     answer = _post(r.base + case.path, case.body, context)
                     r.out["correctness"][case.name] = check_answer(r.server, case, answer) or "ok"
+                r.out["memory_start_kib"] = machine.rss_kib(r.process.pid).get("VmRSS")
             except (RuntimeError, OSError, urllib.error.URLError) as exc:
                 r.out["failed"] = str(exc)
                 print(f"  {r.server.name} failed: {exc}", file=sys.stderr, flush=True)
@@ -333,6 +346,12 @@ def run_servers(
             _stop(r)
     for data in results.values():
         data["summary"] = summarize(data.get("runs", []))
+        seed_runs = [
+            r["server_rss_after_kib"]
+            for r in data.get("runs", [])
+            if r["case"].endswith("/seed") and r.get("round") == 0
+        ]
+        data["memory_after_seed_runs_kib"] = max(seed_runs) if seed_runs else None
     return results
 
 

@@ -55,3 +55,17 @@ def test_webhook_benchmark_python_generator_needs_no_wrk(tmp_path: Path) -> None
     assert result["settings"]["generator"] == "python"
     runs = result["servers"]["limit"]["runs"]
     assert runs and all(r["generator"] == "python" and r["requests"] > 0 for r in runs)
+
+
+def test_controller_benchmark_smoke_counts_calls_and_idle_writes(tmp_path: Path) -> None:
+    result = _run(tmp_path, "controller")
+    assert result["ok"]
+    assert set(result) >= {"machine", "settings", "emulator_probe", "sizes", "growth"}
+    for size in result["sizes"]:
+        for phase in ("create", "update"):
+            figures = size[phase]
+            assert figures["all_deployed"], (size["n"], phase)
+            assert {"time_to_all_deployed_s", "calls", "reconciles_per_ep"} <= set(figures)
+            assert figures["calls"]["per_ep_by_verb"]
+        assert {"writes", "reads", "reconciles"} <= set(size["idle"])
+        assert size["controller_memory_kib"]["VmHWM"] > 0
