@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     ctl.add_argument("--sizes", type=_ints, help="numbers of EPs, e.g. 10,100,500,1000")
     ctl.add_argument("--idle", type=float, help="seconds of idle resync to watch")
     ctl.add_argument("--resync", type=float, help="the controller's resync period, seconds")
+    ctl.add_argument("--workers", type=int, help="the controller's workers (default 4)")
+    ctl.add_argument("--flavour", choices=("flux-v2", "legacy"), help="HelmRelease kind")
 
     args = parser.parse_args(argv)
     if args.benchmark == "webhook":
@@ -83,7 +85,13 @@ def _controller(args: argparse.Namespace) -> int:
     from bench import controller
 
     settings = controller.SMOKE if args.smoke else controller.Settings()
-    overrides = {"sizes": args.sizes, "idle": args.idle, "resync": args.resync}
+    overrides = {
+        "sizes": args.sizes,
+        "idle": args.idle,
+        "resync": args.resync,
+        "workers": args.workers,
+        "flavour": args.flavour,
+    }
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     result = controller.run(settings)
     name = "controller-smoke" if args.smoke else "controller"
