@@ -100,6 +100,7 @@ def traced_kube() -> Iterator[set[Site]]:
 # --- scenarios -----------------------------------------------------------------------------------
 
 
+@functools.cache
 def controller_scenarios() -> tuple[set[Request], set[Site]]:
     """Every request of the controller's life cycles, in both release flavours: provision with
     release values from another namespace, a failed then a successful release, a changed secret
