@@ -6,10 +6,12 @@ import argparse
 import logging
 import os
 import signal
+import threading
 from collections.abc import Mapping
 from types import FrameType
 
-from controller.manager import Controller
+from controller.health import parse_address
+from controller.runtime import Replica
 from controller.settings import (
     ReleaseFlavour,
     ReleaseOptions,
@@ -20,6 +22,14 @@ from controller.settings import (
 )
 from tronador import logs
 from tronador.kube import load_api_client
+from tronador.leaderelection import (
+    DEFAULT_LEASE_DURATION,
+    DEFAULT_LEASE_NAME,
+    DEFAULT_RENEW_DEADLINE,
+    DEFAULT_RETRY_PERIOD,
+    LeaderElectionConfig,
+    default_identity,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +96,47 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] = os.e
         "default 3)",
     )
     parser.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=env_or("TRONADOR_LEADER_ELECT", "true").lower() not in ("false", "0", "no"),
+        help="take part in leader election on a Lease; only the leader writes "
+        "(env TRONADOR_LEADER_ELECT; default on)",
+    )
+    parser.add_argument(
+        "--lease-name",
+        default=env_or("TRONADOR_LEASE_NAME", DEFAULT_LEASE_NAME),
+        help=f"the election's Lease (default {DEFAULT_LEASE_NAME})",
+    )
+    parser.add_argument(
+        "--lease-namespace",
+        default=env.get("TRONADOR_LEASE_NAMESPACE") or None,
+        help="the Lease's namespace (default: --namespace)",
+    )
+    parser.add_argument(
+        "--lease-duration",
+        type=_seconds,
+        default=DEFAULT_LEASE_DURATION,
+        help="how long a standby waits for an unrenewed Lease before taking over (default 15s)",
+    )
+    parser.add_argument(
+        "--renew-deadline",
+        type=_seconds,
+        default=DEFAULT_RENEW_DEADLINE,
+        help="how long the leader keeps leading without a successful renewal (default 10s)",
+    )
+    parser.add_argument(
+        "--retry-period",
+        type=_seconds,
+        default=DEFAULT_RETRY_PERIOD,
+        help="how often standbys try to acquire and the leader renews (default 2s)",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        default=env_or("TRONADOR_METRICS_ADDRESS", ":8080"),
+        help="where /healthz, /readyz and /metrics are served; port 0 picks a free port, "
+        "an empty value serves nothing (env TRONADOR_METRICS_ADDRESS; default :8080)",
+    )
+    parser.add_argument(
         "--kubeconfig",
         default=env.get("KUBECONFIG") or None,
         help="kubeconfig file (env KUBECONFIG; default: in-cluster, then ~/.kube/config)",
@@ -113,26 +164,50 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
+def election_from_args(args: argparse.Namespace) -> LeaderElectionConfig | None:
+    """The election's settings, or None with --no-leader-elect. ValueError when invalid."""
+    if not args.leader_elect:
+        return None
+    return LeaderElectionConfig(
+        identity=default_identity(),
+        lease_name=args.lease_name,
+        namespace=args.lease_namespace or args.namespace,
+        lease_duration=args.lease_duration,
+        renew_deadline=args.renew_deadline,
+        retry_period=args.retry_period,
+    ).validated()
+
+
 def run(args: argparse.Namespace) -> int:
     logs.configure(args.log_level)
     try:
         settings = settings_from_args(args)
+        election = election_from_args(args)
+        if args.metrics_address:
+            parse_address(args.metrics_address)
     except ValueError as exc:
         log.error("invalid settings", extra={"fields": {"error": str(exc)}})
         return 2
-    controller = Controller(load_api_client(args.kubeconfig), settings)
+    replica = Replica(
+        load_api_client(args.kubeconfig),
+        settings,
+        election=election,
+        metrics_address=args.metrics_address or None,
+    )
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", extra={"fields": {"signal": signal.Signals(signum).name}})
-        controller.stop()
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while not controller.stopped:
+    while not stopping.is_set():
         try:
-            controller.start()
+            replica.start()
             break
         except TimeoutError:
             log.warning("caches not synced yet; still waiting (is the API server reachable?)")
-    controller.run_until_stopped()
+    stopping.wait()
+    replica.stop()  # steps down and releases the Lease first, so a standby takes over at once
     return 0

@@ -122,14 +122,25 @@ class Kube:
         api_client: ApiClient,
         request_timeout: float = 30.0,
         write_allowed: Callable[[], bool] | None = None,
+        on_error: Callable[[ApiError], None] | None = None,
     ) -> None:
         self.api_client = api_client
         self.request_timeout = request_timeout
         self._write_allowed = write_allowed or (lambda: True)
+        self._on_error = on_error
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request (see `_request`); failures are counted through `on_error`."""
+        try:
+            return self._request(method, path, **kwargs)
+        except ApiError as err:
+            if self._on_error is not None:
+                self._on_error(err)
+            raise
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _call(
+    def _request(
         self,
         method: str,
         path: str,

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -23,6 +24,13 @@ from kubernetes.client import ApiClient
 from controller.caches import Caches
 from controller.events import EventRecorder
 from controller.kubeapi import ApiError, Kube, NotLeader, Obj
+from controller.metrics import (
+    RESULT_ERROR,
+    RESULT_REQUEUE,
+    RESULT_SUCCESS,
+    ControllerMetrics,
+    phase_counts,
+)
 from controller.queue import Backoff, WorkQueue
 from controller.reconciler import Reconciler, Result
 from controller.resources import (
@@ -64,11 +72,13 @@ class Controller:
     ) -> None:
         self.settings = settings or Settings()
         self.is_leader = is_leader or (lambda: True)
+        self.metrics = ControllerMetrics()
         self._own_client = _pooled(api_client, self.settings.workers + POOL_HEADROOM)
         self.kube = Kube(
             self._own_client or api_client,
             self.settings.request_timeout,
             write_allowed=self.is_leader,
+            on_error=lambda err: self.metrics.api_error(err.status),
         )
         self.caches = Caches(self.kube, self.settings)
         self.queue = WorkQueue(Backoff(self.settings.backoff_base, self.settings.backoff_max))
@@ -79,6 +89,7 @@ class Controller:
         self.caches.add_handler(self._on_change)
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._started = threading.Event()
         self._count_lock = threading.Lock()
         self._reconciles = 0
 
@@ -95,6 +106,7 @@ class Controller:
         for index in range(self.settings.workers):
             self._spawn(self._work, f"worker-{index}")
         self._spawn(self._resync, "resync")
+        self._started.set()
         log.info(
             "controller started",
             extra={
@@ -137,6 +149,19 @@ class Controller:
     @property
     def stopped(self) -> bool:
         return self._stopped.is_set()
+
+    @property
+    def ready(self) -> bool:
+        """Started (caches synced, workers running) and not stopped."""
+        return self._started.is_set() and not self._stopped.is_set()
+
+    def render_metrics(self) -> str:
+        """The Prometheus text of `/metrics`."""
+        return self.metrics.render(
+            queue_depth=len(self.queue),
+            phases=phase_counts(self.caches.ep_store.objects()),
+            leader=self.is_leader(),
+        )
 
     # -- queueing ----------------------------------------------------------------------------
 
@@ -198,13 +223,16 @@ class Controller:
         if not self.is_leader():
             self.queue.forget(key)
             return
+        started = time.monotonic()
+        outcome = RESULT_ERROR
         try:
             result = self.reconciler.reconcile(key)
         except NotLeader:
             self.queue.forget(key)
+            outcome = ""
             return
         except ApiError as err:
-            delay = self.queue.add_rate_limited(key)
+            delay = self._retry(key, err.retry_after)
             log.warning(
                 "reconcile failed; retrying",
                 extra={
@@ -218,17 +246,31 @@ class Controller:
             )
             return
         except Exception:
-            delay = self.queue.add_rate_limited(key)
+            delay = self._retry(key)
             log.exception("reconcile crashed", extra={"fields": {"ep": key, "retry_in": delay}})
             return
+        else:
+            outcome = (
+                RESULT_ERROR
+                if result.failed
+                else RESULT_REQUEUE
+                if result.requeue_after is not None
+                else RESULT_SUCCESS
+            )
         finally:
+            if outcome:
+                self.metrics.reconciled(outcome, time.monotonic() - started)
             with self._count_lock:
                 self._reconciles += 1
         self._requeue(key, result)
 
+    def _retry(self, key: str, retry_after: float | None = None) -> float:
+        self.metrics.retried()
+        return self.queue.add_rate_limited(key, retry_after)
+
     def _requeue(self, key: str, result: Result) -> None:
         if result.failed:
-            self.queue.add_rate_limited(key)
+            self._retry(key)
             return
         self.queue.forget(key)
         if result.requeue_after is not None:

@@ -71,12 +71,15 @@ class WorkQueue:
                 heapq.heappush(self._heap, (when, key))
                 self._cond.notify()
 
-    def add_rate_limited(self, key: str) -> float:
-        """Requeue `key` after its next backoff delay; returns the delay."""
+    def add_rate_limited(self, key: str, at_least: float | None = None) -> float:
+        """Requeue `key` after its next backoff delay, or after `at_least` seconds (a server's
+        Retry-After, capped at the maximum backoff) when that is longer; returns the delay."""
         with self._cond:
             failures = self._failures.get(key, 0) + 1
             self._failures[key] = failures
         delay = self._backoff.delay(failures)
+        if at_least is not None:
+            delay = max(delay, min(at_least, self._backoff.maximum))
         self.add_after(key, delay)
         return delay
 

@@ -61,6 +61,7 @@ from controller.status import (
     build_status,
     flux_application_state,
     legacy_application_state,
+    policy_condition,
     transition_events,
 )
 from tronador.api import (
@@ -70,10 +71,14 @@ from tronador.api import (
     TronadorConfig,
 )
 from tronador.api.constants import FINALIZER
+from tronador.rules.expiry import decide
 from tronador.rules.findings import violations_from_pydantic
 from tronador.rules.validate import validate_environment_provisioner
 
 log = logging.getLogger(__name__)
+
+EXPIRY_SLACK = 0.05
+"""Seconds added to an EP's time to expiry when requeueing it, so the clock has passed it."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ class Run:
     application: ApplicationState | None = None
     requeue_after: float | None = None
     failed: bool = False
+    policy: Policy | None = None
+    """The cluster's policy, to audit the EP against (None: no valid TronadorConfig)."""
 
     @property
     def name(self) -> str:
@@ -106,6 +113,11 @@ class Run:
         self.steps[condition] = StepOutcome.failed(reason, message)
         self.phase = phase
         self.failed = self.failed or retry
+
+    def requeue_within(self, seconds: float) -> None:
+        """Be reconciled again at the latest in `seconds`."""
+        if self.requeue_after is None or seconds < self.requeue_after:
+            self.requeue_after = seconds
 
 
 class Reconciler:
@@ -161,10 +173,14 @@ class Reconciler:
         try:
             if (obj.get("metadata") or {}).get("deletionTimestamp"):
                 return self._finalize(run)
+            config, config_problem = self._config()
+            run.policy = config.spec.policy if config is not None else None
+            if self._expire(run):
+                return Result(requeue_after=0.0)  # the finalizer's cleanup follows
             ep = self._parse(run)
             if ep is not None:
                 self._ensure_finalizer(run)
-                self._provision(run, ep)
+                self._provision(run, ep, config, config_problem)
         except StepFailed as failure:  # outside the provisioning steps: the finalizer, cleanup
             run.fail(READY, run.phase, failure.reason, failure.message, failure.retry)
         finally:
@@ -214,6 +230,39 @@ class Reconciler:
                 fetched[ref] = None
         return fetched
 
+    # -- expire ------------------------------------------------------------------------------
+
+    def _expire(self, run: Run) -> bool:
+        """Delete the EP when its TTL has elapsed (its finalizer then cleans up as usual) and
+        say so first; otherwise be requeued at its expiry when that comes before the resync."""
+        now = self.clock()
+        decision = decide(run.obj, run.policy, now)
+        if not decision.expired:
+            left = decision.recheck_after(now)
+            if left is not None and left.total_seconds() < self.settings.resync_period:
+                run.requeue_within(max(left.total_seconds(), 0.0) + EXPIRY_SLACK)
+            return False
+        log.warning(
+            "environment expired; deleting it",
+            extra={
+                "fields": {
+                    "ep": run.name,
+                    "reason": str(decision.reason),
+                    "detail": decision.message,
+                    "ttl": decision.ttl.text,
+                    "ttl_source": str(decision.ttl.source),
+                }
+            },
+        )
+        run.actions.tell("Expired", f"Deleting the environment: {decision.message}")
+        self.applier.emit(run.actions)  # while the EP still exists
+        lingering = self.kube.delete(ENVIRONMENT_PROVISIONERS, run.name)
+        if lingering is None:
+            self.caches.ep_store.mark_deleted(None, run.name)
+        else:
+            self.caches.ep_store.write_through(lingering)
+        return True
+
     # -- act ---------------------------------------------------------------------------------
 
     def _ensure_finalizer(self, run: Run) -> None:
@@ -225,8 +274,13 @@ class Reconciler:
         body.pop("status", None)
         run.obj = self.applier.replace(ENVIRONMENT_PROVISIONERS, body, self.caches.ep_store)
 
-    def _provision(self, run: Run, ep: EnvironmentProvisioner) -> None:
-        config, config_problem = self._config()
+    def _provision(
+        self,
+        run: Run,
+        ep: EnvironmentProvisioner,
+        config: TronadorConfig | None,
+        config_problem: str | None,
+    ) -> None:
         desired = desired_environment(ep, config, self.settings.release, self._values_sources(ep))
         steps: tuple[tuple[str, str, Callable[[Run, DesiredEnvironment], bool]], ...] = (
             (NAMESPACE_READY, PHASE_CREATING_NAMESPACE, self._ensure_namespace),
@@ -518,13 +572,18 @@ class Reconciler:
         except ValidationError:
             previous = None
         generation = (current.get("metadata") or {}).get("generation")
+        now = self.clock()
+        audit = None
+        if run.policy is not None and run.phase != PHASE_DELETING:
+            audit = policy_condition(current, run.policy, now)
         report = StatusReport(
             phase=run.phase,
             steps=run.steps,
             namespace_labels=run.namespace_labels,
             application=run.application,
+            policy_compliant=audit,
         )
-        status = build_status(previous, report, generation, self.clock())
+        status = build_status(previous, report, generation, now)
         wire = status.to_wire()
         if wire != raw:
             body = copy.deepcopy(current)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tronador.api import Condition, EnvironmentProvisionerStatus
+from tronador.api import Condition, EnvironmentProvisionerStatus, Policy
 from tronador.api.base import ConditionStatus
+from tronador.rules.audit import audit_environment_provisioner
 
 NAMESPACE_READY = "NamespaceReady"
 SECRETS_READY = "SecretsReady"
@@ -271,6 +272,15 @@ class StatusReport:
     steps: dict[str, StepOutcome]
     namespace_labels: dict[str, str] | None = None
     application: ApplicationState | None = None
+    policy_compliant: Condition | None = None
+    """The `PolicyCompliant` condition (see `policy_condition`); None keeps the previous one."""
+
+
+def policy_condition(ep: dict[str, Any], policy: Policy, now: datetime) -> Condition:
+    """The EP's `PolicyCompliant` condition under `policy`, from the webhook's own rules
+    (`tronador.rules.audit`); its lastTransitionTime is kept while its status stays."""
+    condition = audit_environment_provisioner(ep, policy, now).condition
+    return Condition.model_validate(condition)
 
 
 def build_status(
@@ -288,6 +298,8 @@ def build_status(
             conditions = set_condition(conditions, type_, report.steps[type_], generation, now)
     ready = report.steps.get(READY) or ready_outcome(report.steps)
     conditions = set_condition(conditions, READY, ready, generation, now)
+    if report.policy_compliant is not None:
+        conditions = _put(conditions, report.policy_compliant)
     application = report.application
     return EnvironmentProvisionerStatus(
         application_status=application.status if application else previous.application_status,
@@ -301,6 +313,13 @@ def build_status(
         conditions=conditions,
         observed_generation=generation,
     )
+
+
+def _put(conditions: list[Condition], condition: Condition) -> list[Condition]:
+    """`conditions` with the one of `condition`'s type replaced in place (or appended)."""
+    if any(c.type == condition.type for c in conditions):
+        return [condition if c.type == condition.type else c for c in conditions]
+    return [*conditions, condition]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from controller.cli import add_arguments, settings_from_args
+from controller.cli import add_arguments, election_from_args, settings_from_args
 from controller.settings import ReleaseFlavour, Settings, parse_seconds
 from tronador.cli import build_parser
 
@@ -58,3 +58,56 @@ def test_bad_intervals_are_refused() -> None:
 def test_the_tronador_cli_has_the_controller_subcommand() -> None:
     args = build_parser().parse_args(["controller", "--workers", "2"])
     assert args.workers == 2
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, {})
+    return parser.parse_args(argv)
+
+
+def test_leader_election_is_on_by_default_with_client_go_timings() -> None:
+    election = election_from_args(_args(["--namespace", "tronador"]))
+    assert election is not None
+    assert (election.lease_name, election.namespace) == ("tronador-controller", "tronador")
+    assert (election.lease_duration, election.renew_deadline, election.retry_period) == (15, 10, 2)
+    assert election.identity
+
+
+def test_leader_election_flags() -> None:
+    assert election_from_args(_args(["--no-leader-elect"])) is None
+    election = election_from_args(
+        _args(
+            [
+                "--lease-name",
+                "l",
+                "--lease-namespace",
+                "elsewhere",
+                "--lease-duration",
+                "30s",
+                "--renew-deadline",
+                "20s",
+                "--retry-period",
+                "5s",
+            ]
+        )
+    )
+    assert election is not None
+    assert (election.lease_name, election.namespace) == ("l", "elsewhere")
+    assert (election.lease_duration, election.renew_deadline, election.retry_period) == (30, 20, 5)
+    with pytest.raises(ValueError, match="lease_duration must be greater"):
+        election_from_args(_args(["--renew-deadline", "20s"]))
+
+
+def test_identity_names_the_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POD_NAME", "tronador-controller-7d9f-abcde")
+    first = election_from_args(_args([]))
+    second = election_from_args(_args([]))
+    assert first is not None and second is not None
+    assert first.identity.startswith("tronador-controller-7d9f-abcde_")
+    assert first.identity != second.identity
+
+
+def test_metrics_address() -> None:
+    assert _args([]).metrics_address == ":8080"
+    assert _args(["--metrics-address", "127.0.0.1:0"]).metrics_address == "127.0.0.1:0"

@@ -129,7 +129,9 @@ def test_cross_namespace_values_sources_are_copied_for_flux_v2(cluster: Cluster)
     release = {"application": {"release": {"valuesFrom": None}}}
     cluster.server.patch(EP_API, "environmentprovisioners", EP_NAME, None, {"spec": release})
     cluster.wait(lambda: cluster.server.get("v1", "configmaps", "values-team-shared", NS) is None)
-    assert "valuesFrom" not in (cluster.release(ReleaseFlavour.FLUX_V2) or {})["spec"]
+    cluster.wait(  # the copy goes before the release is rewritten
+        lambda: "valuesFrom" not in (cluster.release(ReleaseFlavour.FLUX_V2) or {})["spec"]
+    )
 
 
 def test_an_invalid_ep_is_reported_and_not_provisioned(cluster: Cluster) -> None:

@@ -77,3 +77,10 @@ def test_shutdown_wakes_blocked_workers() -> None:
     queue.shutdown()
     worker.join(timeout=5)
     assert results == [None]
+
+
+def test_retry_after_lengthens_the_backoff_up_to_its_maximum() -> None:
+    queue = WorkQueue(Backoff(base=1.0, maximum=8.0, rng=lambda: 1.0), clock=lambda: 0.0)
+    assert queue.add_rate_limited("a", at_least=5.0) == 5.0
+    assert queue.add_rate_limited("b", at_least=0.5) == 1.0  # the backoff is longer
+    assert queue.add_rate_limited("c", at_least=3600.0) == 8.0
