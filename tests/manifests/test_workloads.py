@@ -114,19 +114,6 @@ def test_every_container_requests_cpu_and_memory_with_a_memory_limit(variant: li
     assert resource_problems(variant) == []
 
 
-def test_webhook_and_controller_start_from_the_agreed_resources(base: list[Obj]) -> None:
-    webhook = pod_spec(_webhook_deployment(base))["containers"][0]
-    controller = pod_spec(_deployment(base, "tronador-controller"))["containers"][0]
-    assert webhook["resources"] == {
-        "requests": {"cpu": "50m", "memory": "64Mi"},
-        "limits": {"memory": "128Mi"},
-    }
-    assert controller["resources"] == {
-        "requests": {"cpu": "100m", "memory": "128Mi"},
-        "limits": {"memory": "256Mi"},
-    }
-
-
 def test_resource_check_reports_a_missing_limit_or_one_below_the_request(base: list[Obj]) -> None:
     containers = pod_spec(_webhook_deployment(base))["containers"]
     del containers[0]["resources"]["limits"]
