@@ -109,18 +109,29 @@ def _takeover(fleet: Fleet, release: bool) -> tuple[Replica, Replica, float]:
     return leader, standby, took
 
 
+def _releases(server: EmulatedAPIServer) -> int:
+    return sum(
+        1
+        for r in server.writes()
+        if r.plural == "leases" and ((r.body or {}).get("spec") or {}).get("holderIdentity") == ""
+    )
+
+
 def test_only_the_leader_writes_and_the_standby_takes_over_when_it_dies(fleet: Fleet) -> None:
     _, _, took = _takeover(fleet, release=False)
     print(f"\n  takeover after the leader died (lease 1 s): {took:.2f} s")
+    assert _releases(fleet.server) == 0
     assert took >= SHORT["lease_duration"] * 0.5  # it waited for the lease to lapse
     assert took < GENEROUS
 
 
 def test_a_clean_stop_releases_the_lease_for_an_immediate_takeover(fleet: Fleet) -> None:
-    _, _, took = _takeover(fleet, release=True)
+    _, standby, took = _takeover(fleet, release=True)
     print(f"\n  takeover after a clean stop (lease released): {took:.2f} s")
     lease = fleet.server.get("coordination.k8s.io/v1", "leases", "tronador-controller", SYSTEM_NS)
-    assert (lease is not None and lease["spec"]["holderIdentity"] == "replica-b") or lease
+    assert lease is not None
+    assert lease["spec"]["holderIdentity"] == _identity(standby)
+    assert _releases(fleet.server) == 1  # the stopping leader gave the Lease up
 
 
 def _kubeconfig(path: Path, url: str) -> Path:
