@@ -98,6 +98,15 @@ def test_repos_are_bare_names_mapped_once() -> None:
         ({"allowedChartGitPrefixes": ["github.com/acme"]}, "chart-url-prefix"),
         ({"imageRegistryRewrites": [{"from": "docker.io", "to": "mirror"}]}, "registry-rewrite"),
         ({"defaultTTL": "3 days"}, "duration"),
+        (
+            {
+                "imageRegistryRewrites": [
+                    {"from": "ghcr.io/acme", "to": "mirror.example.com"},
+                    {"from": "mirror.example.com", "to": "docker.io"},
+                ]
+            },
+            "registry-rewrite-chain",
+        ),
         ({"tenant": {"required": "maybe"}}, "schema"),
         ({"unknownKnob": True}, "unknown-field"),
     ],

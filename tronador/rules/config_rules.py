@@ -12,7 +12,7 @@ from tronador.api.formats import DNS1123_SUBDOMAIN, LABEL_VALUE, label_key_probl
 from tronador.rules.durations import parse_duration
 from tronador.rules.findings import Findings, field_path, violations_from_pydantic
 from tronador.rules.giturl import parse_git_url
-from tronador.rules.images import registry_host_problem
+from tronador.rules.images import registry_host_problem, rewrite_chain
 
 CLUSTER_SCOPED_KINDS = frozenset(
     {
@@ -219,6 +219,15 @@ def check_policy(policy: Policy, findings: Findings) -> None:
                 findings.deny(
                     f"{base}.imageRegistryRewrites[{index}].{field}", "registry-rewrite", problem
                 )
+    chain = rewrite_chain(policy.image_registry_rewrites)
+    if chain is not None:
+        i, j = chain
+        findings.deny(
+            f"{base}.imageRegistryRewrites[{i}].to",
+            "registry-rewrite-chain",
+            f"{policy.image_registry_rewrites[i].to!r} is itself rewritten by "
+            f"imageRegistryRewrites[{j}]; rewrite straight to the final registry",
+        )
     if policy.default_ttl is not None and parse_duration(policy.default_ttl) is None:
         findings.deny(
             f"{base}.defaultTTL",

@@ -57,6 +57,25 @@ def _under(full: str, prefix: str) -> bool:
     return full == prefix or full.startswith(prefix + "/")
 
 
+def registry_prefix(value: str) -> str:
+    """A rewrite's `from` or `to` as a registry prefix: `index.docker.io/` -> `docker.io`."""
+    value = value.rstrip("/")
+    host, slash, rest = value.partition("/")
+    if host in _DOCKER_HUB_ALIASES:
+        return f"{_DOCKER_HUB}{slash}{rest}"
+    return value
+
+
+def rewrite_chain(rewrites: list[RegistryRewrite]) -> tuple[int, int] | None:
+    """(i, j) when rewrite i's target is matched by rewrite j's source: such a policy would
+    rewrite an image again on every mutate."""
+    for i, first in enumerate(rewrites):
+        for j, second in enumerate(rewrites):
+            if _under(registry_prefix(first.to), registry_prefix(second.from_)):
+                return i, j
+    return None
+
+
 def rewrite_registry(image: str, rewrites: list[RegistryRewrite]) -> str:
     """Apply the first matching rewrite; an image no rewrite matches is returned as given.
 
@@ -66,14 +85,12 @@ def rewrite_registry(image: str, rewrites: list[RegistryRewrite]) -> str:
     if not image or PLACEHOLDER_RE.search(image):
         return image
     full = _full_reference(image)
-    if any(_under(full, _full_reference(r.to.rstrip("/"))) for r in rewrites):
+    if any(_under(full, registry_prefix(r.to)) for r in rewrites):
         return image
     for rewrite in rewrites:
-        prefix = rewrite.from_.rstrip("/")
-        if prefix in _DOCKER_HUB_ALIASES:
-            prefix = _DOCKER_HUB
+        prefix = registry_prefix(rewrite.from_)
         if _under(full, prefix):
-            return rewrite.to.rstrip("/") + full[len(prefix) :]
+            return registry_prefix(rewrite.to) + full[len(prefix) :]
     return image
 
 
