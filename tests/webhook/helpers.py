@@ -106,7 +106,7 @@ def decoded_patch(response: dict[str, Any]) -> list[dict[str, Any]]:
 def client_context(*cas: CertificateAuthority) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     for ca in cas:
-        context.load_verify_locations(cadata=ca.pem.decode("ascii"))
+        context.load_verify_locations(cadata=ca.cert_pem.decode("ascii"))
     return context
 
 

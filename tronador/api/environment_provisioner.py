@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tronador.api.base import ApiModel, Condition, ObjectMeta, SecretReference
+from tronador.api.base import ApiModel, Conditions, ObjectMeta, SecretReference
 from tronador.api.constants import API_VERSION, EP_KIND
 from tronador.api.formats import LabelValue, ReleaseName
 
@@ -99,13 +99,7 @@ class EnvironmentProvisionerStatus(ApiModel):
     namespace_labels: dict[str, str] | None = Field(
         default=None, description="Labels the controller applied to the namespace."
     )
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["type"],
-        },
-    )
+    conditions: Conditions
     observed_generation: int | None = None
 
 

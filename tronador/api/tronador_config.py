@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from tronador.api.base import ApiModel, Condition, ObjectMeta
+from tronador.api.base import ApiModel, Conditions, ObjectMeta
 from tronador.api.constants import API_VERSION, CONFIG_KIND, DEFAULT_TENANT_LABEL
 
 
@@ -90,13 +90,7 @@ class TronadorConfigSpec(ApiModel):
 
 
 class TronadorConfigStatus(ApiModel):
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["type"],
-        },
-    )
+    conditions: Conditions
     observed_generation: int | None = None
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from tronador.api import Policy, TronadorConfig
 from tronador.api.constants import CONFIG_NAME
 from tronador.api.formats import DNS1123_SUBDOMAIN, LABEL_VALUE, label_key_problem
 from tronador.rules.durations import parse_duration
-from tronador.rules.findings import Findings, field_path, violations_from_pydantic
+from tronador.rules.findings import Findings, field_path, parse_model
 from tronador.rules.giturl import parse_git_url
 from tronador.rules.images import registry_host_problem, rewrite_chain
 
@@ -64,21 +62,10 @@ def _dig(node: Any, path: tuple[str, ...]) -> Any:
     return node
 
 
-def parse_config(obj: Any, findings: Findings) -> TronadorConfig | None:
-    if not isinstance(obj, dict):
-        findings.deny("", "schema", "a TronadorConfig must be a mapping")
-        return None
-    try:
-        return TronadorConfig.model_validate(obj)
-    except ValidationError as exc:
-        findings.violations.extend(violations_from_pydantic(exc))
-        return None
-
-
 def validate_tronador_config(obj: Any, namespace: str | None = None) -> Findings:
     """Check a TronadorConfig; `namespace` is the controller's namespace, when known."""
     findings = Findings()
-    config = parse_config(obj, findings)
+    config = parse_model(TronadorConfig, obj, findings)
     if config is None:
         return findings
     if config.metadata.name != CONFIG_NAME:

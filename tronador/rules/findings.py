@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tronador.api.formats import format_for_pattern
 
@@ -108,3 +109,18 @@ def violations_from_pydantic(exc: ValidationError, root: str = "") -> list[Viola
         rule, message = _describe(error)
         out.append(Violation(field_path(error["loc"], root), rule, message, Severity.MALFORMED))
     return out
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_model(model: type[Model], obj: Any, findings: Findings) -> Model | None:
+    """The typed object, or None with its schema problems added to `findings`."""
+    if not isinstance(obj, dict):
+        findings.deny("", "schema", f"a {model.__name__} must be a mapping")
+        return None
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        findings.violations.extend(violations_from_pydantic(exc))
+        return None

@@ -7,29 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from tronador.api import EnvironmentProvisioner, Policy
 from tronador.api.constants import IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION
 from tronador.api.formats import DNS1123_LABEL, LABEL_VALUE, PLACEHOLDER_RE, label_key_problem
-from tronador.rules.findings import Findings, Severity, field_path, violations_from_pydantic
+from tronador.rules.findings import Findings, Severity, field_path, parse_model
 from tronador.rules.giturl import URL_EXPECTATION, parse_git_url
 from tronador.rules.images import IMAGE_KEYS, walk_strings
 
 CHART_GIT = "spec.application.release.chart.git"
 NAMESPACE_LABELS = "spec.namespaceLabels"
-
-
-def parse_environment_provisioner(obj: Any, findings: Findings) -> EnvironmentProvisioner | None:
-    """The typed EP, or None with the schema problems added to `findings`."""
-    if not isinstance(obj, dict):
-        findings.deny("", "schema", "an EnvironmentProvisioner must be a mapping")
-        return None
-    try:
-        return EnvironmentProvisioner.model_validate(obj)
-    except ValidationError as exc:
-        findings.violations.extend(violations_from_pydantic(exc))
-        return None
 
 
 def validate_environment_provisioner(obj: Any, policy: Policy, old: Any = None) -> Findings:
@@ -39,7 +25,7 @@ def validate_environment_provisioner(obj: Any, policy: Policy, old: Any = None) 
     in the same object are both reported.
     """
     findings = Findings()
-    parse_environment_provisioner(obj, findings)
+    parse_model(EnvironmentProvisioner, obj, findings)
     if not isinstance(obj, dict):
         return findings
     view = _EPView(obj)
