@@ -20,7 +20,6 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 from tronador.api import Policy, TronadorConfig
@@ -36,7 +35,7 @@ from tronador.api.constants import (
 from tronador.config_loading import ConfigFileError, load_tronador_config
 from tronador.rules.audit import AuditResult, audit_environment_provisioners
 from tronador.rules.config_rules import validate_tronador_config
-from tronador.yamlio import DocumentError, load_all
+from tronador.yamlio import DocumentError, load_all, read_text
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 LIST_PAGE = 500
@@ -90,14 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_text(path: str) -> tuple[str, str]:
-    if path == "-":
-        return sys.stdin.read(), "<stdin>"
     try:
-        return Path(path).read_text(encoding="utf-8"), path
-    except OSError as exc:
-        raise AuditError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise AuditError(f"{path}: not UTF-8 text") from None
+        return read_text(path)
+    except DocumentError as exc:
+        raise AuditError(str(exc)) from None
 
 
 def environment_provisioners_in(docs: Iterable[Any]) -> tuple[list[Any], int]:

@@ -19,7 +19,7 @@ from tronador.rules.findings import Findings
 from tronador.rules.render import RenderError, RenderInputs, render_environment_provisioner
 from tronador.rules.review import review_environment_provisioner
 from tronador.rules.validate import validate_environment_provisioner
-from tronador.yamlio import DocumentError, dump, load_all
+from tronador.yamlio import DocumentError, dump, load_all, read_text
 
 EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
 
@@ -37,14 +37,10 @@ class CliError(Exception):
 
 
 def _read(path: str) -> tuple[str, str]:
-    if path == "-":
-        return sys.stdin.read(), "<stdin>"
     try:
-        return Path(path).read_text(encoding="utf-8"), path
-    except OSError as exc:
-        raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CliError(f"{path}: not UTF-8 text") from None
+        return read_text(path)
+    except DocumentError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _documents(path: str) -> list[tuple[str, Any]]:

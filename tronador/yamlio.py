@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -43,3 +45,15 @@ def load_all(text: str, source: str) -> list[Any]:
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise DocumentError(f"{where}: not valid YAML: {problem}") from None
+
+
+def read_text(path: str) -> tuple[str, str]:
+    """(text, source name) of a file, or of standard input for `-`."""
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        return Path(path).read_text(encoding="utf-8"), path
+    except OSError as exc:
+        raise DocumentError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise DocumentError(f"{path}: not UTF-8 text") from None
