@@ -96,8 +96,16 @@ def _takeover(fleet: Fleet, release: bool) -> tuple[Replica, Replica, float]:
     before = fleet.counters[_identity(leader)].sent
     started = time.monotonic()
     leader.stop(release=release, timeout=5)
+    # A change the standby sees before it leads: it must not be lost (a new leader reconciles
+    # every EP), long before the next resync.
+    labels = {"spec": {"namespaceLabels": {"changed": "while-leaderless"}}}
+    server.patch("tronador.stakater.com/v1alpha1", "environmentprovisioners", "pr-1", None, labels)
     server.wait_for(standby.is_leader, timeout=GENEROUS, interval=0.005)
     took = time.monotonic() - started
+    server.wait_for(
+        lambda: (server.get("v1", "namespaces", "pr-1") or {})["metadata"]["labels"].get("changed"),
+        timeout=GENEROUS,
+    )
 
     server.seed(ep_body("pr-4"))
     names.append("pr-4")
