@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from controller.runtime import Replica
-from tests.apiserver import EmulatedAPIServer
+from tests.apiserver import EmulatedAPIServer, Fault
 from tests.controller.fleet import (
     WriteCounter,
     all_provisioned,
@@ -188,3 +188,31 @@ def test_sigterm_releases_the_lease_and_exits_zero(
             process.kill()
         assert process.stderr is not None
         process.stderr.close()
+
+
+def test_a_leader_that_cannot_renew_stops_writing(fleet: Fleet) -> None:
+    """Lease renewals fail (the Lease endpoint answers 503): the leader steps down within its
+    renew deadline and writes nothing more; nobody writes until the Lease can be had again."""
+    server = fleet.server
+    seed_cluster(server)
+    seed_eps(server, ["pr-1"])
+    for identity in ("replica-a", "replica-b"):
+        fleet.add(identity).start(sync_timeout=10)
+    leader = server.wait_for(fleet.leader, timeout=GENEROUS)
+    server.wait_for(lambda: all_provisioned(server, ["pr-1"]), timeout=GENEROUS)
+    outage = server.faults.add(Fault(path_regex="/leases", status=503, times=None))
+    server.wait_for(lambda: not leader.is_leader(), timeout=GENEROUS, interval=0.005)
+    assert fleet.leader() is None
+    sent = {identity: counter.sent for identity, counter in fleet.counters.items()}
+    server.seed(ep_body("pr-2"))
+    server.wait_for(
+        lambda: all(r.controller.caches.ep_store.get(None, "pr-2") for r in fleet.replicas),
+        timeout=GENEROUS,
+    )
+    for replica in fleet.replicas:  # both saw pr-2 and were asked to reconcile it
+        server.wait_for(lambda r=replica: r.controller.queue.pending == 0, timeout=GENEROUS)
+    assert {i: c.sent for i, c in fleet.counters.items()} == sent  # nobody wrote
+    assert server.get("v1", "namespaces", "pr-2") is None
+    outage.times = outage.fired
+    server.wait_for(fleet.leader, timeout=GENEROUS)
+    server.wait_for(lambda: all_provisioned(server, ["pr-1", "pr-2"]), timeout=GENEROUS)
