@@ -11,7 +11,8 @@ to see whether memory grows. Not a test.
 - The controller runs in this process against the emulated API server, while EPs are created,
   updated (a new image tag), given a Flux status and deleted continuously. The emulator's own
   request log and old Events are trimmed as it goes, so what grows is the controller's.
-  The controller's RSS therefore includes the emulator's (about constant: a bounded set of EPs).
+  The controller's RSS therefore includes the emulator's and the churn's; `--baseline` runs all
+  of it but the controller, to tell the two apart.
 
 Prints RSS over time and the growth per hour (least squares over the samples after warm-up),
 and writes JSON to bench/out/soak.json (soak-smoke.json with --smoke).
@@ -204,7 +205,14 @@ def growth_per_hour(samples: list[dict[str, Any]], key: str, warmup: float) -> d
     }
 
 
-def run(duration: float, interval: float, live: int, rate: float, workers: int) -> dict[str, Any]:
+def run(
+    duration: float,
+    interval: float,
+    live: int,
+    rate: float,
+    workers: int,
+    with_controller: bool = True,
+) -> dict[str, Any]:
     counters = Counters()
     stop = threading.Event()
     samples: list[dict[str, Any]] = []
@@ -215,9 +223,11 @@ def run(duration: float, interval: float, live: int, rate: float, workers: int) 
         try:
             wait_webhook(url, context, process)
             seed_cluster(server)
-            controller = Controller(
-                client, dataclasses.replace(settings(), workers=4, resync_period=30.0)
-            ).start(sync_timeout=30)
+            controller = None
+            if with_controller:
+                controller = Controller(
+                    client, dataclasses.replace(settings(), workers=4, resync_period=30.0)
+                ).start(sync_timeout=30)
             threads = [
                 threading.Thread(
                     target=lambda: asyncio.run(_load(url, context, stop, counters, workers)),
@@ -240,7 +250,7 @@ def run(duration: float, interval: float, live: int, rate: float, workers: int) 
                     "controller_kib": rss_kib(os.getpid()).get("VmRSS"),
                     "admissions": counters.admissions,
                     "eps_created": counters.created,
-                    "reconciles": controller.reconciles,
+                    "reconciles": controller.reconciles if controller else 0,
                 }
                 samples.append(sample)
                 print(
@@ -255,7 +265,8 @@ def run(duration: float, interval: float, live: int, rate: float, workers: int) 
             stop.set()
             for thread in threads:
                 thread.join(15)
-            controller.stop(timeout=10)
+            if controller is not None:
+                controller.stop(timeout=10)
         finally:
             stop.set()
             client.close()
@@ -291,13 +302,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-eps", type=int, default=40, help="EPs alive at a time")
     parser.add_argument("--churn", type=float, default=20.0, help="EP operations a second")
     parser.add_argument("--load-workers", type=int, default=8, help="concurrent admissions")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="everything but the controller: the growth of this process without it "
+        "(the emulated API server and the churn), to subtract",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     duration = 20.0 if args.smoke else args.duration
     interval = min(args.interval, 2.0) if args.smoke else args.interval
-    result = run(duration, interval, args.live_eps, args.churn, args.load_workers)
+    result = run(
+        duration, interval, args.live_eps, args.churn, args.load_workers, not args.baseline
+    )
+    result["baseline"] = args.baseline
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / ("soak-smoke.json" if args.smoke else "soak.json")
+    stem = "soak-baseline" if args.baseline else "soak"
+    path = args.out / (f"{stem}-smoke.json" if args.smoke else f"{stem}.json")
     path.write_text(json.dumps(result, indent=2) + "\n")
     print()
     for name, line in result["growth"].items():
