@@ -7,7 +7,7 @@ import argparse
 import contextlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -327,6 +327,13 @@ def invocation_problems(objects: list[Obj]) -> list[str]:
     return [f"{i.where}: {i.error}" for i in invocations(objects) if i.args is None]
 
 
+def _field_ref(container: Obj, name: str) -> str | None:
+    for var in container.get("env") or []:
+        if var.get("name") == name:
+            return ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+    return None
+
+
 def _mount_dir(container: Obj, path: str) -> Obj | None:
     """The volumeMount a file path lies in."""
     best = None
@@ -486,15 +493,21 @@ def probe_problems(objects: list[Obj], readyz: str, healthz: str) -> list[str]:
 
 
 def availability_problems(objects: list[Obj]) -> list[str]:
-    """The webhook server runs at least two replicas, spread over nodes, kept by a PDB, and
-    rolls out without dropping below its replica count."""
+    """The webhook server runs at least two replicas, and so may a leader-elected controller;
+    such workloads spread over nodes, keep a PDB, and roll out without dropping a replica."""
     problems = []
-    for server in webhook_servers(objects):
-        workload, where = server.workload, describe(server.workload)
+    servers = [(i.workload, 2) for i in webhook_servers(objects)]
+    controllers = [
+        (i.workload, 1)
+        for i in invocations(objects)
+        if i.command == "controller" and (i.workload.get("spec") or {}).get("replicas", 1) > 1
+    ]
+    for workload, minimum in servers + controllers:
+        where = describe(workload)
         spec = workload.get("spec") or {}
         replicas = spec.get("replicas", 1)
-        if workload["kind"] == "Deployment" and replicas < 2:
-            problems.append(f"{where}: {replicas} replica(s); at least 2")
+        if workload["kind"] == "Deployment" and replicas < minimum:
+            problems.append(f"{where}: {replicas} replica(s); at least {minimum}")
         rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
         if (spec.get("strategy") or {}).get("type") == "Recreate" or str(
             rolling.get("maxUnavailable", "25%")
@@ -523,6 +536,49 @@ def availability_problems(objects: list[Obj]) -> list[str]:
                 problems.append(
                     f"{describe(pdb)}: minAvailable {min_available!r} (want 1..{replicas - 1})"
                 )
+    return problems
+
+
+def controller_problems(objects: list[Obj], answer: Callable[[str, bool], int]) -> list[str]:
+    """Two controllers never both write: more than one replica only with `--leader-elect`, and
+    without it a Recreate rollout; the election identity names the pod. The probes reach the
+    health server (`answer(path, ready)` is the HTTP status it gives): readiness on a path
+    that fails while the replica is not ready, liveness on one that does not."""
+    from controller.health import parse_address
+
+    problems = []
+    for run in invocations(objects):
+        if run.command != "controller" or run.args is None:
+            continue
+        args, spec = run.args, run.workload.get("spec") or {}
+        replicas = spec.get("replicas", 1)
+        if not args.leader_elect:
+            if replicas > 1:
+                problems.append(f"{run.where}: {replicas} replicas without --leader-elect")
+            if (spec.get("strategy") or {}).get("type") != "Recreate":
+                problems.append(f"{run.where}: without --leader-elect, a rollout overlaps two")
+        elif _field_ref(run.container, "POD_NAME") != "metadata.name":
+            problems.append(f"{run.where}: POD_NAME is not the pod's name (election identity)")
+        if not args.metrics_address:
+            problems.append(f"{run.where}: no --metrics-address, nothing to probe")
+            continue
+        port = parse_address(args.metrics_address)[1]
+        for kind, when_not_ready in (("readinessProbe", False), ("livenessProbe", True)):
+            probe = (run.container.get(kind) or {}).get("httpGet")
+            if not probe:
+                problems.append(f"{run.where}: no {kind} httpGet")
+                continue
+            declared = _container_port(run.container, probe.get("port"))
+            if declared is None or declared.get("containerPort") != port:
+                problems.append(f"{run.where}: {kind} port {probe.get('port')!r} is not {port}")
+            if probe.get("scheme", "HTTP") != "HTTP":
+                problems.append(f"{run.where}: {kind} scheme {probe['scheme']!r}")
+            path = str(probe.get("path"))
+            if answer(path, True) != 200:
+                problems.append(f"{run.where}: {kind} path {path} answers {answer(path, True)}")
+            elif (answer(path, False) == 200) != when_not_ready:
+                state = "fails" if when_not_ready else "passes"
+                problems.append(f"{run.where}: {kind} path {path} {state} while not ready")
     return problems
 
 

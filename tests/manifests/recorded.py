@@ -294,3 +294,25 @@ def _server() -> Iterator[EmulatedAPIServer]:
         yield server
     finally:
         server.stop()
+
+
+def election_scenario(config: Any) -> set[Request]:
+    """The controller's leader election with `config` (a `LeaderElectionConfig`, timings
+    shortened): acquire the Lease, renew it, release it on stop."""
+    import dataclasses
+
+    from tronador.leaderelection import LeaderElector
+
+    fast = dataclasses.replace(config, lease_duration=2.0, renew_deadline=1.0, retry_period=0.05)
+    with _server() as server:
+        server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": fast.namespace}})
+        api_client = server.api_client()
+        elector = LeaderElector.for_kubernetes(api_client, fast.validated())
+        try:
+            elector.start()
+            server.wait_for(elector.is_leader)
+            server.wait_for(lambda: elector.status().renewals > 0)
+        finally:
+            elector.stop(5)
+            api_client.close()
+        return recorded(server)

@@ -14,6 +14,7 @@ from controller.kubeapi import Kube
 from controller.settings import Settings
 from tests.manifests import apicalls
 from tests.manifests.apicalls import KUBE_VERBS, Permission, permission_for
+from tests.manifests.checks import invocations
 from tests.manifests.rbac import (
     authorized,
     grants_by_account,
@@ -28,6 +29,7 @@ from tests.manifests.recorded import (
     Request,
     certs_scenario,
     controller_scenarios,
+    election_scenario,
     webhook_policy_scenario,
 )
 from tests.manifests.render import Obj, find, of_kind, webhooks
@@ -392,3 +394,28 @@ def test_authorization_check_reports_a_request_outside_the_granted_names(base: l
     requests = webhook_policy_scenario(NS)
     problems = unauthorized(base, WEBHOOK, requests)
     assert problems and all("tronadorconfigs" in p for p in problems)
+
+
+def _election(objects: list[Obj]) -> set[Request]:
+    from controller.cli import election_from_args
+
+    run = next(i for i in invocations(objects) if i.command == "controller")
+    config = election_from_args(run.args)
+    assert config is not None, "the controller runs without leader election"
+    return election_scenario(config)
+
+
+def test_every_request_of_the_controllers_leader_election_is_authorized(base: list[Obj]) -> None:
+    requests = _election(base)
+    assert {r.permission for r in requests} == {
+        Permission("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "update")
+    }
+    assert unauthorized(base, CONTROLLER, requests) == []
+
+
+def test_authorization_check_reports_a_lease_the_role_does_not_name(base: list[Obj]) -> None:
+    deployment = find(base, "Deployment", "tronador-controller", NS)
+    assert deployment is not None
+    deployment["spec"]["template"]["spec"]["containers"][0]["args"] += ["--lease-name", "other"]
+    problems = unauthorized(base, CONTROLLER, _election(base))
+    assert problems and all("leases" in p and "name other" in p for p in problems)

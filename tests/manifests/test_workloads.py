@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+
 import pytest
 
 from tests.manifests.checks import (
     availability_problems,
+    controller_problems,
     invocation_problems,
     invocations,
     lifecycle_problems,
@@ -19,6 +24,7 @@ from tests.manifests.render import Obj, find, of_kind, pod_spec, webhooks
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 
 NS = DEFAULT_SYSTEM_NAMESPACE
+CONTROLLER = "Deployment/tronador-system/tronador-controller container controller"
 
 
 def _deployment(objects: list[Obj], name: str) -> Obj:
@@ -205,11 +211,21 @@ def test_availability_check_reports_a_single_replica(base: list[Obj]) -> None:
 
 
 def test_availability_check_reports_a_missing_or_blocking_pdb(base: list[Obj]) -> None:
-    pdb = of_kind(base, "PodDisruptionBudget")[0]
+    pdb = find(base, "PodDisruptionBudget", "tronador-webhook", NS)
+    assert pdb is not None
     pdb["spec"]["minAvailable"] = 2  # with 2 replicas: no node could ever be drained
     assert any("minAvailable 2" in p for p in availability_problems(base))
     base.remove(pdb)
-    assert any("no PodDisruptionBudget" in p for p in availability_problems(base))
+    assert availability_problems(base) == [
+        "Deployment/tronador-system/tronador-webhook: no PodDisruptionBudget"
+    ]
+
+
+def test_availability_check_covers_a_controller_with_standbys(base: list[Obj]) -> None:
+    base.remove(find(base, "PodDisruptionBudget", "tronador-controller", NS))
+    assert availability_problems(base) == [
+        "Deployment/tronador-system/tronador-controller: no PodDisruptionBudget"
+    ]
 
 
 def test_availability_check_reports_missing_spread_and_unsafe_rollouts(base: list[Obj]) -> None:
@@ -221,7 +237,80 @@ def test_availability_check_reports_missing_spread_and_unsafe_rollouts(base: lis
     assert any("maxUnavailable" in p for p in problems)
 
 
-def test_controller_never_runs_twice(base: list[Obj]) -> None:
-    spec = _deployment(base, "tronador-controller")["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"]["type"] == "Recreate"
+# --- the controller ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def health() -> Iterator[Callable[[str, bool], int]]:
+    """The controller's real health server: path, ready -> the HTTP status it answers."""
+    from controller.health import HealthServer
+
+    state = {"ready": False}
+    server = HealthServer("127.0.0.1:0", ready=lambda: state["ready"], metrics=str).start()
+
+    def answer(path: str, ready: bool) -> int:
+        state["ready"] = ready
+        url = f"http://127.0.0.1:{server.port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        yield answer
+    finally:
+        server.stop()
+
+
+def _controller(objects: list[Obj]) -> Obj:
+    return pod_spec(_deployment(objects, "tronador-controller"))["containers"][0]
+
+
+def test_controllers_never_write_at_once_and_are_probed(
+    variant: list[Obj], health: Callable[[str, bool], int]
+) -> None:
+    assert controller_problems(variant, health) == []
+
+
+def test_controller_check_reports_standbys_without_leader_election(
+    base: list[Obj], health: Callable[[str, bool], int]
+) -> None:
+    _controller(base)["args"][1] = "--no-leader-elect"
+    assert controller_problems(base, health) == [
+        f"{CONTROLLER}: 2 replicas without --leader-elect",
+        f"{CONTROLLER}: without --leader-elect, a rollout overlaps two",
+    ]
+
+
+def test_controller_check_reports_an_identity_not_naming_the_pod(
+    base: list[Obj], health: Callable[[str, bool], int]
+) -> None:
+    env = _controller(base)["env"]
+    env[:] = [e for e in env if e["name"] != "POD_NAME"]
+    assert controller_problems(base, health) == [
+        f"{CONTROLLER}: POD_NAME is not the pod's name (election identity)"
+    ]
+
+
+def test_controller_check_reports_probes_that_do_not_gate(
+    base: list[Obj], health: Callable[[str, bool], int]
+) -> None:
+    container = _controller(base)
+    container["readinessProbe"]["httpGet"]["path"] = "/healthz"
+    container["livenessProbe"]["httpGet"]["path"] = "/readyz"
+    assert controller_problems(base, health) == [
+        f"{CONTROLLER}: readinessProbe path /healthz passes while not ready",
+        f"{CONTROLLER}: livenessProbe path /readyz fails while not ready",
+    ]
+
+
+def test_controller_check_reports_probes_missing_the_health_server(
+    base: list[Obj], health: Callable[[str, bool], int]
+) -> None:
+    container = _controller(base)
+    container["readinessProbe"]["httpGet"]["path"] = "/ready"
+    container["args"][-1] = ":9090"
+    problems = controller_problems(base, health)
+    assert f"{CONTROLLER}: readinessProbe path /ready answers 404" in problems
+    assert f"{CONTROLLER}: livenessProbe port 'http' is not 9090" in problems
