@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ctl.add_argument("--flavour", choices=("flux-v2", "legacy"), help="HelmRelease kind")
 
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the servers and the controller process are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.benchmark == "webhook":
         return _webhook(args)
     return _controller(args)
