@@ -30,6 +30,11 @@ import kubernetes.client
 ROOT = Path(__file__).resolve().parents[2]
 OUR_PACKAGES = ("tronador", "webhook", "controller", "certs")
 
+RAW_REQUESTS = ("call_api", "param_serialize")
+"""ApiClient methods that send a request no generated method describes."""
+RAW_REQUEST_LAYERS = ("controller.kubeapi",)
+"""Where raw requests are allowed: the layer whose callers `scan_kube_calls` reads."""
+
 HTTP_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 
 
@@ -344,6 +349,16 @@ def scan_module(module: str) -> ScanResult:
     parents = _parents(tree)
     classes_here = _api_classes_named(tree)
     for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in RAW_REQUESTS
+            and module not in RAW_REQUEST_LAYERS
+        ):
+            result.problems.append(
+                f"{module}:{node.lineno}: a raw request ({node.attr}) the scan cannot read; "
+                "go through a typed client method or controller.kubeapi.Kube"
+            )
+            continue
         if not isinstance(node, ast.Attribute) or node.attr not in methods:
             continue
         where = f"{module}:{node.lineno}"

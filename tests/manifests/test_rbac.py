@@ -125,6 +125,23 @@ def test_scanner_reports_a_group_it_cannot_resolve(extra_module: dict[str, str])
     )
 
 
+def test_scanner_reports_raw_requests_outside_the_rest_layer(
+    extra_module: dict[str, str],
+) -> None:
+    result = _scan(
+        extra_module,
+        """
+        def run(api_client) -> None:
+            api_client.call_api("DELETE", "/api/v1/namespaces/x")
+        """,
+    )
+    assert result.calls == []
+    assert result.problems == [
+        "fake.module:3: a raw request (call_api) the scan cannot read; go through a typed "
+        "client method or controller.kubeapi.Kube"
+    ]
+
+
 def test_scanner_sees_methods_referenced_without_a_call(extra_module: dict[str, str]) -> None:
     result = _scan(
         extra_module,
