@@ -193,7 +193,11 @@ class Reconciler:
     # -- observe -----------------------------------------------------------------------------
 
     def _parse(self, run: Run) -> EnvironmentProvisioner | None:
-        findings = validate_environment_provisioner(run.obj, Policy())
+        # Format rules only (policy is audited, not enforced, on existing EPs), except the
+        # namespaces open to valuesFrom: the controller must never copy a Secret it was not
+        # allowed to.
+        opened = (run.policy or Policy()).values_from_namespaces
+        findings = validate_environment_provisioner(run.obj, Policy(values_from_namespaces=opened))
         if findings.allowed:
             try:
                 return EnvironmentProvisioner.model_validate(run.obj)

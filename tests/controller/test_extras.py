@@ -105,7 +105,10 @@ def test_cross_namespace_values_sources_are_copied_for_flux_v2(cluster: Cluster)
     def with_values_from(ep: dict[str, Any]) -> None:
         ep["spec"]["application"]["release"]["valuesFrom"] = [ref]
 
-    cluster.seed_config()
+    def open_team(config: dict[str, Any]) -> None:
+        config["spec"]["policy"]["valuesFromNamespaces"] = ["team"]
+
+    cluster.seed_config(open_team)
     cluster.create_ep(with_values_from)
     cluster.start(settings())
     hr = cluster.wait(lambda: cluster.release(ReleaseFlavour.FLUX_V2))
@@ -132,6 +135,36 @@ def test_cross_namespace_values_sources_are_copied_for_flux_v2(cluster: Cluster)
     cluster.wait(  # the copy goes before the release is rewritten
         lambda: "valuesFrom" not in (cluster.release(ReleaseFlavour.FLUX_V2) or {})["spec"]
     )
+
+
+def test_values_sources_in_a_namespace_the_policy_does_not_open_are_never_copied(
+    cluster: Cluster,
+) -> None:
+    cluster.server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    cluster.server.seed(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "team"},
+            "stringData": {"values.yaml": "password: hunter2\n"},
+        }
+    )
+
+    def with_values_from(ep: dict[str, Any]) -> None:
+        ep["spec"]["application"]["release"]["valuesFrom"] = [
+            {"secretKeyRef": {"name": "db", "namespace": "team"}}
+        ]
+
+    cluster.seed_config()
+    cluster.create_ep(with_values_from)
+    cluster.start(settings())
+    status = cluster.wait(lambda: (cluster.ep() or {}).get("status"))
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    assert "valuesFrom[0].secretKeyRef.namespace: 'team' is not open" in ready["message"]
+    assert "(rule values-from-namespace)" in ready["message"]
+    assert cluster.server.list("v1", "secrets", NS) == []
+    assert cluster.release(ReleaseFlavour.FLUX_V2) is None
 
 
 def test_an_invalid_ep_is_reported_and_not_provisioned(cluster: Cluster) -> None:

@@ -135,7 +135,9 @@ def _life_cycle(cluster: Any, flavour: Any) -> None:
     def release() -> Obj:
         return cluster.release(flavour) or {}  # type: ignore[no-any-return]
 
-    cluster.seed_config()
+    cluster.seed_config(
+        lambda config: config["spec"]["policy"].update(valuesFromNamespaces=["shared"])
+    )
     cluster.server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared"}})
     cluster.server.seed(
         {

@@ -218,3 +218,23 @@ def test_wrong_api_version_is_rejected() -> None:
     ep["apiVersion"] = "tronador.stakater.com/v1"
     rules = rules_of(validate_environment_provisioner(ep, Policy()))
     assert rules["schema"].startswith("apiVersion: 'tronador.stakater.com/v1' is not allowed")
+
+
+def test_values_from_may_reference_only_opened_namespaces() -> None:
+    ep = seed()
+    ep["spec"]["application"]["release"]["valuesFrom"] = [
+        {"secretKeyRef": {"name": "db", "namespace": "kube-system"}},
+        {"configMapKeyRef": {"name": "shared", "namespace": "team"}},
+        {"configMapKeyRef": {"name": "own", "namespace": "stakater-nordmart-inventory-74"}},
+        {"configMapKeyRef": {"name": "implicit"}},
+    ]
+    findings = validate_environment_provisioner(ep, Policy())
+    assert [str(v) for v in findings.violations] == [
+        "spec.application.release.valuesFrom[0].secretKeyRef.namespace: 'kube-system' is not "
+        "open to valuesFrom (policy.valuesFromNamespaces: none) (rule values-from-namespace)",
+        "spec.application.release.valuesFrom[1].configMapKeyRef.namespace: 'team' is not "
+        "open to valuesFrom (policy.valuesFromNamespaces: none) (rule values-from-namespace)",
+    ]
+    assert findings.severity is Severity.POLICY
+    opened = Policy.model_validate({"valuesFromNamespaces": ["team", "kube-system"]})
+    assert validate_environment_provisioner(ep, opened).allowed

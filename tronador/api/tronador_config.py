@@ -47,6 +47,11 @@ class Policy(ApiModel):
     image_registry_rewrites: list[RegistryRewrite] = Field(
         default_factory=list, description="Image registry rewrites applied to release values."
     )
+    values_from_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Namespaces whose ConfigMaps/Secrets an EP's valuesFrom may reference, "
+        "besides the EP's own; empty allows none, so an EP cannot read other teams' secrets.",
+    )
     default_ttl: str | None = Field(
         default=None,
         alias="defaultTTL",

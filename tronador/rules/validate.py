@@ -43,6 +43,8 @@ def validate_environment_provisioner(obj: Any, policy: Policy, old: Any = None) 
                 f"label {key!r} is required by the cluster's policy",
                 Severity.POLICY,
             )
+    for path, message in values_from_namespace_problems(obj, policy):
+        findings.deny(path, "values-from-namespace", message, Severity.POLICY)
     _warn_mutable_tags(view, findings)
     if isinstance(old, dict):
         _check_immutable(view, _EPView(old), policy, findings)
@@ -66,6 +68,36 @@ class _EPView:
         self.values: dict[str, Any] = _mapping(release.get("values"))
         sources = release.get("valuesFrom")
         self.values_from: list[Any] = sources if isinstance(sources, list) else []
+
+
+def values_from_namespace_problems(obj: Any, policy: Policy) -> list[tuple[str, str]]:
+    """(path, message) for each valuesFrom ConfigMap/Secret reference into a namespace the
+    policy does not open. The controller copies what they reference into the EP's namespace,
+    so without this rule anyone who may create an EP could read any Secret in the cluster."""
+    if not isinstance(obj, dict):
+        return []
+    metadata = _mapping(obj.get("metadata"))
+    own = metadata.get("name")
+    allowed = set(policy.values_from_namespaces)
+    problems = []
+    for index, source in enumerate(_EPView(obj).values_from):
+        for key in ("configMapKeyRef", "secretKeyRef"):
+            ref = _mapping(_mapping(source).get(key))
+            namespace = ref.get("namespace")
+            if (
+                isinstance(namespace, str)
+                and namespace not in (own, "")
+                and (namespace not in allowed)
+            ):
+                opened = ", ".join(sorted(allowed)) or "none"
+                problems.append(
+                    (
+                        f"spec.application.release.valuesFrom[{index}].{key}.namespace",
+                        f"{namespace!r} is not open to valuesFrom (policy.valuesFromNamespaces: "
+                        f"{opened})",
+                    )
+                )
+    return problems
 
 
 def _mapping(value: Any) -> dict[str, Any]:
