@@ -363,6 +363,7 @@ def run_size(n: int, settings: Settings, logs: Path) -> dict[str, Any]:
     try:
         started = time.perf_counter()
         child = Child(argv, log)
+        _settle(server, 0.5, limit=10)  # the last informers' watches may start just after
         out["startup"] = {
             "seconds": round(time.perf_counter() - started, 3),
             "calls": _calls(list(server.requests), 1),

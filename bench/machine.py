@@ -10,7 +10,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("aiohttp", "kopf", "cryptography", "pydantic", "pydantic-core", "jsonpatch", "PyYAML")
+PACKAGES = (
+    "aiohttp", "kopf", "kubernetes", "cryptography", "pydantic", "pydantic-core", "jsonpatch",
+    "PyYAML",
+)  # fmt: skip
 
 
 def _cpu_model() -> str:
