@@ -3,6 +3,7 @@ the generated CRD schema carries it, and a failed match is explained in a person
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Annotated
@@ -20,7 +21,12 @@ class NamedFormat:
     def matches(self, value: str) -> bool:
         if self.max_length is not None and len(value) > self.max_length:
             return False
-        return re.fullmatch(self.pattern.strip("^$"), value) is not None
+        return _compiled(self.pattern).fullmatch(value) is not None
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern.strip("^$"))
 
 
 DNS1123_LABEL = NamedFormat(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from tronador.api import RegistryRewrite
@@ -18,16 +18,39 @@ _DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.doc
 Path = tuple[str | int, ...]
 
 
-def walk_strings(node: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
-    """Every string leaf of a JSON-like tree, with its path."""
+Key = str | int | None
+"""The key (or list index) a string stands under; None for a bare string."""
+
+
+def _scan(node: Any, trail: list[str | int], visit: Callable[[list[str | int], str], None]) -> None:
+    """Call `visit` on every string leaf. The path is one list pushed and popped in place, so a
+    large values tree costs a visit per node, not a tuple per node (see bench/RESULTS.md)."""
     if isinstance(node, str):
-        yield path, node
+        visit(trail, node)
     elif isinstance(node, dict):
         for key, value in node.items():
-            yield from walk_strings(value, (*path, key))
+            trail.append(key)
+            _scan(value, trail, visit)
+            trail.pop()
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from walk_strings(value, (*path, index))
+            trail.append(index)
+            _scan(value, trail, visit)
+            trail.pop()
+
+
+def find_strings(
+    node: Any, wanted: Callable[[Key, str], bool], root: Path = ()
+) -> list[tuple[Path, str]]:
+    """(path, text) of each string leaf under `node` for which `wanted(key, text)` holds."""
+    found: list[tuple[Path, str]] = []
+
+    def visit(trail: list[str | int], text: str) -> None:
+        if wanted(trail[-1] if trail else None, text):
+            found.append(((*root, *trail), text))
+
+    _scan(node, [], visit)
+    return found
 
 
 def substitute_placeholders(text: str, image_name: str | None, image_tag: str | None) -> str:
@@ -104,12 +127,15 @@ def registry_host_problem(value: str) -> str | None:
 
 
 def transform_image_values(
-    values: Any, transform: Callable[[Path, str], str]
+    values: Any, transform: Callable[[Key, str], str]
 ) -> list[tuple[Path, str, str]]:
-    """(path, old, new) for each string leaf of `values` that `transform` changes."""
-    changes = []
-    for path, old in walk_strings(values):
-        new = transform(path, old)
+    """(path, old, new) for each string leaf of `values` that `transform(key, text)` changes."""
+    changes: list[tuple[Path, str, str]] = []
+
+    def visit(trail: list[str | int], old: str) -> None:
+        new = transform(trail[-1] if trail else None, old)
         if new != old:
-            changes.append((path, old, new))
+            changes.append((tuple(trail), old, new))
+
+    _scan(values, [], visit)
     return changes

@@ -20,7 +20,7 @@ from tronador.api.formats import PLACEHOLDER_RE
 from tronador.rules import jsonpatch_ops as ops
 from tronador.rules.images import (
     IMAGE_KEYS,
-    Path,
+    Key,
     rewrite_registry,
     substitute_placeholders,
     transform_image_values,
@@ -105,10 +105,10 @@ def _image_value_operations(
     image_tag = _string_or_none(annotations.get(IMAGE_TAG_ANNOTATION))
     rewrites = policy.image_registry_rewrites
 
-    def transform(path: Path, text: str) -> str:
-        if image_name or image_tag:
+    def transform(key: Key, text: str) -> str:
+        if (image_name or image_tag) and "{{" in text:
             text = substitute_placeholders(text, image_name, image_tag)
-        if rewrites and path and path[-1] in IMAGE_KEYS:
+        if rewrites and key in IMAGE_KEYS:
             text = rewrite_registry(text, rewrites)
         return text
 

@@ -12,7 +12,7 @@ from tronador.api.constants import IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION
 from tronador.api.formats import DNS1123_LABEL, LABEL_VALUE, PLACEHOLDER_RE, label_key_problem
 from tronador.rules.findings import Findings, Severity, field_path, parse_model
 from tronador.rules.giturl import URL_EXPECTATION, parse_git_url
-from tronador.rules.images import IMAGE_KEYS, walk_strings
+from tronador.rules.images import IMAGE_KEYS, find_strings
 
 CHART_GIT = "spec.application.release.chart.git"
 NAMESPACE_LABELS = "spec.namespaceLabels"
@@ -118,7 +118,7 @@ def _check_name(obj: dict[str, Any], findings: Findings) -> None:
 
 
 def _check_placeholders(spec: Any, findings: Findings) -> None:
-    for path, text in walk_strings(spec, ("spec",)):
+    for path, text in find_strings(spec, lambda _key, text: "{{" in text, ("spec",)):
         for match in PLACEHOLDER_RE.finditer(text):
             findings.deny(
                 field_path(path),
@@ -200,14 +200,14 @@ def _check_tenant(ep: _EPView, policy: Policy, findings: Findings) -> None:
         )
 
 
+def _mutable_tag(key: Any, text: str) -> bool:
+    return (key == "tag" and text == "latest") or (key in IMAGE_KEYS and text.endswith(":latest"))
+
+
 def _warn_mutable_tags(ep: _EPView, findings: Findings) -> None:
-    for path, text in walk_strings(ep.values):
-        mutable = (path and path[-1] == "tag" and text == "latest") or (
-            path and path[-1] in IMAGE_KEYS and text.endswith(":latest")
-        )
-        if mutable:
-            where = field_path(["spec", "application", "release", "values", *path])
-            findings.warn(where, "tag 'latest' is mutable; a new push will not redeploy")
+    for path, _text in find_strings(ep.values, _mutable_tag):
+        where = field_path(["spec", "application", "release", "values", *path])
+        findings.warn(where, "tag 'latest' is mutable; a new push will not redeploy")
     for index, source in enumerate(ep.values_from):
         if isinstance(source, dict) and source.get("externalSourceRef") is not None:
             findings.warn(
