@@ -47,9 +47,9 @@ from controller.settings import parse_seconds
 from tests.apiserver import EmulatedAPIServer
 from tests.controller.fleet import ep_body, seed_cluster
 from tests.controller.harness import EP_API, FLUX_HR, flux_status, settings
+from tronador.api.constants import EP_PLURAL
 
 OUT = Path(__file__).resolve().parent / "out"
-EP_PLURAL = "environmentprovisioners"
 
 
 @dataclasses.dataclass
