@@ -16,16 +16,6 @@ from tronador.api.constants import API_VERSION, EP_PLURAL, GROUP, VERSION
 CONFIGS = "tronadorconfigs"
 
 
-@pytest.fixture
-def core(k8s_client: k.ApiClient) -> k.CoreV1Api:
-    return k.CoreV1Api(k8s_client)
-
-
-@pytest.fixture
-def custom(k8s_client: k.ApiClient) -> k.CustomObjectsApi:
-    return k.CustomObjectsApi(k8s_client)
-
-
 def ep(name: str, **spec: object) -> dict:
     return {
         "apiVersion": API_VERSION,

@@ -15,17 +15,6 @@ from tests.apiserver import EmulatedAPIServer, Fault
 from tests.apiserver.helpers import error_status
 from tronador.api.constants import API_VERSION, EP_PLURAL, GROUP, VERSION
 
-
-@pytest.fixture
-def core(k8s_client: k.ApiClient) -> k.CoreV1Api:
-    return k.CoreV1Api(k8s_client)
-
-
-@pytest.fixture
-def custom(k8s_client: k.ApiClient) -> k.CustomObjectsApi:
-    return k.CustomObjectsApi(k8s_client)
-
-
 # -- faults ------------------------------------------------------------------------------------
 
 

@@ -16,16 +16,6 @@ from tests.apiserver.helpers import WatchCollector, error_status, summary
 from tronador.api.constants import EP_PLURAL, GROUP, VERSION
 
 
-@pytest.fixture
-def core(k8s_client: k.ApiClient) -> k.CoreV1Api:
-    return k.CoreV1Api(k8s_client)
-
-
-@pytest.fixture
-def custom(k8s_client: k.ApiClient) -> k.CustomObjectsApi:
-    return k.CustomObjectsApi(k8s_client)
-
-
 def secret(name: str, **labels: str) -> dict:
     return {"metadata": {"name": name, "labels": labels}}
 

@@ -12,16 +12,6 @@ from tronador.api.constants import API_VERSION, EP_PLURAL, GROUP, VERSION
 CONFIGS = "tronadorconfigs"
 
 
-@pytest.fixture
-def core(k8s_client: k.ApiClient) -> k.CoreV1Api:
-    return k.CoreV1Api(k8s_client)
-
-
-@pytest.fixture
-def custom(k8s_client: k.ApiClient) -> k.CustomObjectsApi:
-    return k.CustomObjectsApi(k8s_client)
-
-
 def make_ep(custom: k.CustomObjectsApi, name: str = "ep1", **metadata: object) -> dict:
     body = {"metadata": {"name": name, **metadata}, "spec": {"replicas": 1}}
     return custom.create_cluster_custom_object(GROUP, VERSION, EP_PLURAL, body)

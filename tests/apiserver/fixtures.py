@@ -26,3 +26,13 @@ def k8s_client(apiserver: EmulatedAPIServer) -> Iterator[kubernetes.client.ApiCl
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture
+def core(k8s_client: kubernetes.client.ApiClient) -> kubernetes.client.CoreV1Api:
+    return kubernetes.client.CoreV1Api(k8s_client)
+
+
+@pytest.fixture
+def custom(k8s_client: kubernetes.client.ApiClient) -> kubernetes.client.CustomObjectsApi:
+    return kubernetes.client.CustomObjectsApi(k8s_client)
