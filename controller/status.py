@@ -99,6 +99,20 @@ def _pending(kind: str, name: str, who: str) -> ApplicationState:
     )
 
 
+def _not_yet_observed(hr: dict[str, Any] | None, name: str, who: str) -> ApplicationState | None:
+    """Pending while the release has no status, progressing while its status describes an
+    older generation; None once the operator has observed the current spec."""
+    if hr is None or not hr.get("status"):
+        return _pending("HelmRelease", name, who)
+    generation = _stale(hr)
+    if generation is not None:
+        message = f"Waiting for {who} to apply generation {generation} of HelmRelease '{name}'"
+        return ApplicationState(
+            APP_PROGRESSING, message, StepOutcome.waiting("Progressing", message)
+        )
+    return None
+
+
 _LEGACY_FAILED_PHASES = {
     "ChartFetchFailed": APP_CHART_FETCH_FAILED,
     "DeployFailed": APP_FAILED,
@@ -120,14 +134,10 @@ def legacy_application_state(hr: dict[str, Any] | None, name: str) -> Applicatio
     """Mirror a helm.fluxcd.io/v1 HelmRelease: `status.releaseStatus`, the phase, and the
     `Released` condition's message (e.g. "Release was successful for Helm release ...")."""
     who = "the Helm Operator"
-    if hr is None or not hr.get("status"):
-        return _pending("HelmRelease", name, who)
-    generation = _stale(hr)
-    if generation is not None:
-        message = f"Waiting for {who} to apply generation {generation} of HelmRelease '{name}'"
-        return ApplicationState(
-            APP_PROGRESSING, message, StepOutcome.waiting("Progressing", message)
-        )
+    waiting = _not_yet_observed(hr, name, who)
+    if waiting is not None:
+        return waiting
+    assert hr is not None
     status = hr["status"]
     conditions = _conditions(hr)
     phase = status.get("phase")
@@ -188,14 +198,10 @@ def flux_application_state(
             return ApplicationState(
                 APP_CHART_FETCH_FAILED, message, StepOutcome.failed(reason, message)
             )
-    if hr is None or not hr.get("status"):
-        return _pending("HelmRelease", name, who)
-    generation = _stale(hr)
-    if generation is not None:
-        message = f"Waiting for {who} to apply generation {generation} of HelmRelease '{name}'"
-        return ApplicationState(
-            APP_PROGRESSING, message, StepOutcome.waiting("Progressing", message)
-        )
+    waiting = _not_yet_observed(hr, name, who)
+    if waiting is not None:
+        return waiting
+    assert hr is not None
     ready = _conditions(hr).get("Ready")
     if ready is None:
         return _pending("HelmRelease", name, who)

@@ -64,7 +64,6 @@ class SecretReference(ApiModel):
 Conditions = Annotated[
     list[Condition],
     Field(
-        default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     ),
 ]

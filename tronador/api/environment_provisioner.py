@@ -99,7 +99,7 @@ class EnvironmentProvisionerStatus(ApiModel):
     namespace_labels: dict[str, str] | None = Field(
         default=None, description="Labels the controller applied to the namespace."
     )
-    conditions: Conditions
+    conditions: Conditions = Field(default_factory=list)
     observed_generation: int | None = None
 
 

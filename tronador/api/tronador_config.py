@@ -95,7 +95,7 @@ class TronadorConfigSpec(ApiModel):
 
 
 class TronadorConfigStatus(ApiModel):
-    conditions: Conditions
+    conditions: Conditions = Field(default_factory=list)
     observed_generation: int | None = None
 
 
