@@ -9,7 +9,14 @@ from typing import Any
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(c) for c in header]] + [[_cell(c) for c in row] for row in rows]
+    """A Markdown table; a row shorter than the header (a note such as "skipped: ...") is padded
+    with empty cells, a longer one is an error."""
+    for row in rows:
+        if len(row) > len(header):
+            raise ValueError(f"row has {len(row)} cells for {len(header)} columns: {row!r}")
+    cells = [[str(c) for c in header]] + [
+        [_cell(c) for c in row] + [""] * (len(header) - len(row)) for row in rows
+    ]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = [
         "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells
@@ -58,7 +65,7 @@ def webhook_tables(result: dict[str, Any]) -> str:
     for name, data in servers.items():
         if "failed" in data or "skipped" in data:
             why = f"FAILED: {data['failed']}" if "failed" in data else f"skipped: {data['skipped']}"
-            rows.append([name, why[:70], *[""] * 7])
+            rows.append([name, why[:70]])
             continue
         for run in data.get("summary", data["runs"]):
             lat = run["latency_us"]

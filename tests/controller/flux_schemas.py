@@ -1,19 +1,18 @@
-"""Validating objects against the Flux CRDs in shared/schemas/flux: the served version's
+"""Validating objects against the Flux CRDs in tests/data/schemas/flux: the served version's
 openAPIV3Schema with jsonschema, and the CEL rules we can meet, as Python predicates."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "flux"
-if not SCHEMA_DIR.is_dir():
-    SCHEMA_DIR = Path("/work/shared/schemas/flux")
+from tests.seeds import SCHEMAS
+
+SCHEMA_DIR = SCHEMAS / "flux"
 
 _FILES = {
     "helm.fluxcd.io": "helm.fluxcd.io_helmreleases.yaml",

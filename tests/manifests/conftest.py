@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from tests.manifests.render import BASE, CERT_MANAGER_OVERLAY, KUBECTL, NO_KUBECTL, Obj, render
+from tests.manifests.render import BASE, CERT_MANAGER_OVERLAY, Obj, need_kubectl, render
 
 
 @pytest.fixture
 def base() -> list[Obj]:
-    if KUBECTL is None:
-        pytest.skip(NO_KUBECTL)
+    need_kubectl()
     return render(BASE)
 
 
 @pytest.fixture
 def cert_manager() -> list[Obj]:
-    if KUBECTL is None:
-        pytest.skip(NO_KUBECTL)
+    need_kubectl()
     return render(CERT_MANAGER_OVERLAY)
 
 
 @pytest.fixture(params=["base", "cert-manager"])
 def variant(request: pytest.FixtureRequest) -> list[Obj]:
     """Each installable variant in turn."""
-    if KUBECTL is None:
-        pytest.skip(NO_KUBECTL)
+    need_kubectl()
     return render(BASE if request.param == "base" else CERT_MANAGER_OVERLAY)

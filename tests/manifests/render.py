@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from tests.tools import need_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 BASE = MANIFESTS
@@ -19,7 +21,11 @@ CERT_MANAGER_OVERLAY = MANIFESTS / "overlays" / "cert-manager"
 SAMPLES = MANIFESTS / "samples"
 
 KUBECTL = shutil.which("kubectl")
-NO_KUBECTL = "kubectl is not installed: the manifest tests render with `kubectl kustomize`"
+
+
+def need_kubectl() -> None:
+    need_tool("kubectl", "the manifest tests render with `kubectl kustomize`")
+
 
 Obj = dict[str, Any]
 
@@ -31,7 +37,7 @@ class RenderError(RuntimeError):
 @cache
 def _render(path: Path) -> tuple[Obj, ...]:
     if KUBECTL is None:
-        raise RenderError(NO_KUBECTL)
+        raise RenderError("kubectl is not installed: rendering needs `kubectl kustomize`")
     done = subprocess.run(
         [KUBECTL, "kustomize", str(path)],
         capture_output=True,

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-
 from controller.settings import Settings
 from tests.manifests.checks import UNVALIDATED_GROUPS, schema_problems
 from tests.manifests.render import (
-    KUBECTL,
-    NO_KUBECTL,
     SAMPLES,
     Obj,
     find,
     group_of,
     name_of,
     namespace_of,
+    need_kubectl,
     of_kind,
     render,
 )
@@ -80,8 +77,7 @@ def test_base_leaves_the_tronador_config_to_the_admin(variant: list[Obj]) -> Non
 
 
 def test_sample_config_is_the_singleton_and_passes_the_webhook_rules() -> None:
-    if KUBECTL is None:
-        pytest.skip(NO_KUBECTL)
+    need_kubectl()
     samples = render(SAMPLES)
     assert [o["kind"] for o in samples] == [CONFIG_KIND]
     config = samples[0]
@@ -92,8 +88,7 @@ def test_sample_config_is_the_singleton_and_passes_the_webhook_rules() -> None:
 
 
 def test_sample_config_carries_no_secret_values() -> None:
-    if KUBECTL is None:
-        pytest.skip(NO_KUBECTL)
+    need_kubectl()
     config = render(SAMPLES)[0]
     assert config["spec"].get("secrets") in (None, [])
 
@@ -116,8 +111,7 @@ def test_schema_check_reports_a_wrong_type_in_a_builtin_kind(base: list[Obj]) ->
 
 
 def test_schema_check_reports_a_custom_object_the_crd_rejects() -> None:
-    if KUBECTL is None:
-        pytest.skip(NO_KUBECTL)
+    need_kubectl()
     samples = render(SAMPLES)
     samples[0]["spec"]["policy"]["tenant"]["required"] = "yes"
     samples[0]["spec"]["polcy"] = {}

@@ -1,14 +1,13 @@
 """Property-based fuzzing of the pure admission rules (mutate, validate, review).
 
 Deterministic (`derandomize=True`) and bounded (300 examples a property) so CI stays fast; the
-example counts are printed by `test_fuzz_summary` at the end (`pytest -s`). For a deeper local
+example counts are printed in the terminal summary. For a deeper local
 run: `TRONADOR_FUZZ_EXAMPLES=5000 TRONADOR_FUZZ_RANDOM=1 pytest tests/reliability -k fuzz`."""
 
 from __future__ import annotations
 
 import copy
 import os
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.reliability.fuzzcount import RUNS
 from tests.reliability.strategies import (
     environment_provisioners,
     json_objects,
@@ -42,7 +42,6 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-RUNS: Counter[str] = Counter()
 _NOW = datetime(2024, 5, 1, tzinfo=UTC)
 DEFAULT = Policy()
 
@@ -236,11 +235,3 @@ def assert_idempotent(obj: dict[str, Any], policy: Policy) -> None:
     patch = mutate_environment_provisioner(obj, policy)
     result = jsonpatch.apply_patch(copy.deepcopy(obj), patch)
     assert mutate_environment_provisioner(result, policy) == []
-
-
-def test_fuzz_summary() -> None:
-    """Prints how many generated cases each property saw (run with -s)."""
-    total = sum(v for k, v in RUNS.items() if not k.startswith("("))
-    print(f"\nfuzz cases run: {total}")
-    for name, count in sorted(RUNS.items()):
-        print(f"  {count:5d}  {name}")

@@ -10,7 +10,6 @@ import base64
 import copy
 import json
 import os
-from collections import Counter
 from typing import Any
 
 import jsonpatch
@@ -18,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.reliability.fuzzcount import RUNS
 from tests.reliability.strategies import (
     environment_provisioners,
     json_objects,
@@ -43,7 +43,6 @@ WEBHOOK_FUZZ = settings(
     ],
 )
 ANSWER_TIMEOUT = 5.0
-RUNS: Counter[str] = Counter()
 
 STRICT_POLICY = Policy.model_validate(
     {
@@ -220,10 +219,3 @@ async def test_mutate_then_validate_through_the_server(
     )
     response = assert_answer(status, answer, review)
     assert response is not None and "patch" not in response
-
-
-def test_webhook_fuzz_summary() -> None:
-    total = sum(v for k, v in RUNS.items() if "answered" not in k)
-    print(f"\nwebhook fuzz cases run: {total}")
-    for name, count in sorted(RUNS.items()):
-        print(f"  {count:5d}  {name}")

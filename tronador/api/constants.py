@@ -9,11 +9,13 @@ API_VERSION = f"{GROUP}/{VERSION}"
 EP_KIND = "EnvironmentProvisioner"
 EP_PLURAL = "environmentprovisioners"
 EP_SINGULAR = "environmentprovisioner"
-EP_SHORT_NAMES = ["ep"]
+EP_SHORT_NAMES = ["tep"]
+"""Not `ep`: that is Endpoints' built-in short name (tests/test_short_names.py pins the choice)."""
 
 CONFIG_KIND = "TronadorConfig"
 CONFIG_PLURAL = "tronadorconfigs"
 CONFIG_SINGULAR = "tronadorconfig"
+CONFIG_SHORT_NAMES = ["tcfg"]
 CONFIG_NAME = "tronador-config"
 """The one TronadorConfig the cluster honours; it lives in the controller's namespace."""
 DEFAULT_SYSTEM_NAMESPACE = "tronador-system"

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from tronador.api.constants import (
     CONFIG_KIND,
     CONFIG_PLURAL,
+    CONFIG_SHORT_NAMES,
     CONFIG_SINGULAR,
     EP_KIND,
     EP_PLURAL,
@@ -175,7 +176,7 @@ def tronador_config_crd() -> dict[str, Any]:
         plural=CONFIG_PLURAL,
         singular=CONFIG_SINGULAR,
         scope="Namespaced",
-        short_names=[],
+        short_names=CONFIG_SHORT_NAMES,
         schema=_root_schema(TronadorConfigSpec, TronadorConfigStatus, False),
         columns=[
             {
