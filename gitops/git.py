@@ -102,10 +102,10 @@ class WorkClone:
             raise GitError(f"git {args[0]} failed: {self.last_line(done.stderr)}")
         return done
 
-    def last_line(self, stderr: str) -> str:
+    def last_line(self, stderr: str, first: tuple[str, ...] = ("fatal:", "error:")) -> str:
         """The line of git's stderr that says what went wrong (fatal/error first)."""
         lines = [line.strip() for line in self.scrub(stderr).splitlines() if line.strip()]
-        for prefix in ("fatal:", "error:", "remote:"):
+        for prefix in (*first, "fatal:", "error:", "remote:"):
             picked = [line for line in lines if line.startswith(prefix)]
             if picked:
                 return picked[0]
@@ -169,6 +169,6 @@ class WorkClone:
         if any(marker in reason.lower() for marker in _STALE):
             return PushResult.STALE
         if rejected:
-            detail = self.last_line(done.stderr)
+            detail = self.last_line(done.stderr, first=("remote:",))
             raise NotLanded(f"push refused: {self.scrub(rejected[0].split(chr(9))[-1])}; {detail}")
         raise GitError(f"push failed: {self.last_line(done.stderr)}")

@@ -237,12 +237,15 @@ def _source_time_in(text: str) -> datetime | None:
     metadata = doc.get("metadata") if isinstance(doc, dict) else None
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     value = annotations.get(SOURCE_TIME_ANNOTATION) if isinstance(annotations, dict) else None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Change(Enum):
