@@ -1,4 +1,5 @@
-"""`python -m bench webhook|controller [--smoke]`: run a benchmark, print its tables, write JSON."""
+"""`python -m bench webhook|controller|publish [--smoke]`: run a benchmark, print its tables,
+write JSON."""
 
 from __future__ import annotations
 
@@ -45,11 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     ctl.add_argument("--workers", type=int, help="the controller's workers (default 4)")
     ctl.add_argument("--flavour", choices=("flux-v2", "legacy"), help="HelmRelease kind")
 
+    pub = sub.add_parser("publish", help="N concurrent `tronador publish` into one git repo")
+    pub.add_argument("--smoke", action="store_true", help="3 publishers, one round")
+    pub.add_argument("--publishers", type=int, help="concurrent publishers (default 10)")
+    pub.add_argument("--rounds", type=int, help="rounds (default 3)")
+
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the servers and the controller process are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.benchmark == "webhook":
         return _webhook(args)
+    if args.benchmark == "publish":
+        return _publish(args)
     return _controller(args)
 
 
@@ -103,6 +111,23 @@ def _controller(args: argparse.Namespace) -> int:
     (args.out / f"{name}.md").write_text(tables, encoding="utf-8")
     print(tables)
     return 0 if result.get("ok", True) else 1
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bench import publish
+
+    settings = publish.SMOKE if args.smoke else publish.Settings()
+    overrides = {"publishers": args.publishers, "rounds": args.rounds}
+    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    result = publish.run(settings)
+    name = "publish-smoke" if args.smoke else "publish"
+    report.write_json(args.out / f"{name}.json", result)
+    tables = publish.tables(result)
+    (args.out / f"{name}.md").write_text(tables, encoding="utf-8")
+    print(tables)
+    return 0 if result["ok"] else 1
 
 
 if __name__ == "__main__":
