@@ -116,6 +116,8 @@ class WorkClone:
         if not (self.dir / ".git").exists():
             self.run("init", "-q")
             self.run("remote", "add", "origin", self.remote)
+        else:
+            self.run("remote", "set-url", "origin", self.remote)
 
     def sync(self) -> bool:
         """Check out the remote branch's current tip, discarding local work; False when the

@@ -85,6 +85,7 @@ def test_strip_credentials() -> None:
         None,
         "tok",
     )
+    assert strip_credentials("https://u:a%2Fb%40c@h/o/r") == ("https://h/o/r", "u", "a/b@c")
     assert strip_credentials("ssh://git@host/o/r") == ("ssh://git@host/o/r", "git", None)
     assert strip_credentials("git@host:o/r") == ("git@host:o/r", None, None)
     assert strip_credentials("/srv/gitops.git") == ("/srv/gitops.git", None, None)

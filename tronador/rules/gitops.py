@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
@@ -173,7 +173,8 @@ def strip_credentials(url: str) -> tuple[str, str | None, str | None]:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
-    user, secret = parts.username, parts.password
+    user = unquote(parts.username) if parts.username is not None else None
+    secret = unquote(parts.password) if parts.password is not None else None
     if secret is None and parts.scheme in ("http", "https"):
         user, secret = None, user
     if user and parts.scheme not in ("http", "https"):
