@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitops.repos import Run, bare_repo, commits, publish, retire, tronador
+from tests.gitops.repos import (
+    APP_CONFIG,
+    POLICY,
+    Run,
+    bare_repo,
+    commits,
+    publish,
+    retire,
+    tronador,
+)
 from tests.tools import need_tool
 
 
@@ -77,8 +86,6 @@ def test_invalid_tronador_yaml(tmp_path: Path) -> None:
 
 def test_denied_ep_is_never_pushed(tmp_path: Path) -> None:
     bare = bare_repo(tmp_path)
-    from tests.gitops.repos import APP_CONFIG, POLICY
-
     run = tronador(
         "publish", bare, "--config", str(POLICY),
         "--config-file", str(APP_CONFIG), "--repo-url", "https://github.com/someone-else/shop",

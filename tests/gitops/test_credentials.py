@@ -3,12 +3,25 @@ no output, commit, or file of the work clone, whether it came in the URL, a file
 
 from __future__ import annotations
 
+import shlex
+import stat
 from pathlib import Path
 
 import pytest
 
+from gitops.credentials import gather, git_environment
 from tests.gitops.http_git import USERNAME, git_http_server
-from tests.gitops.repos import Run, bare_repo, commits, git, publish, retire
+from tests.gitops.repos import (
+    POLICY,
+    Run,
+    bare_repo,
+    commits,
+    git,
+    publish,
+    render_args,
+    retire,
+    tronador,
+)
 from tests.tools import need_tool
 
 TOKEN = "ghp_s3cretT0kenValue1234567890"
@@ -53,8 +66,6 @@ def test_token_from_the_environment_or_a_credentials_directory(tmp_path: Path) -
     (secrets / "token").write_text(TOKEN + "\n")
     with git_http_server(tmp_path, TOKEN) as (base, _):
         url = f"{base}/gitops.git"
-        from tests.gitops.repos import POLICY, render_args, tronador
-
         by_env = tronador(
             "publish", url, *render_args(1), "--config", str(POLICY),
             "--work-dir", str(tmp_path / "w1"), env={"TRONADOR_GIT_TOKEN": TOKEN},
@@ -82,3 +93,31 @@ def test_a_wrong_or_unreachable_token_url_is_one_line_without_the_token(tmp_path
         assert TOKEN not in run.output
     assert "Authentication failed" in wrong.stderr or "401" in wrong.stderr
     assert len(commits(bare)) == 1
+
+
+def test_an_ssh_key_is_passed_by_git_ssh_command_from_a_private_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = tmp_path / "ssh"
+    secrets.mkdir()
+    (secrets / "ssh-privatekey").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n")
+    (secrets / "known_hosts").write_text("git.example.com ssh-ed25519 AAAA\n")
+    credentials = gather(None, None, str(secrets))
+    assert credentials.token is None
+    with git_environment(credentials) as env:
+        command = shlex.split(env["GIT_SSH_COMMAND"])
+        key = Path(command[command.index("-i") + 1])
+        assert key.read_text() == (secrets / "ssh-privatekey").read_text()
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+        assert f"UserKnownHostsFile={secrets / 'known_hosts'}" in command
+        assert "StrictHostKeyChecking=yes" in command
+        assert "GIT_ASKPASS" not in env
+    assert not key.exists()
+    (secrets / "known_hosts").unlink()
+    with git_environment(gather(None, None, str(secrets))) as env:
+        assert "StrictHostKeyChecking=accept-new" in env["GIT_SSH_COMMAND"]
+    monkeypatch.setenv("TRONADOR_GIT_TOKEN", TOKEN)
+    with git_environment(gather(None, None, None)) as env:
+        assert "TRONADOR_GIT_TOKEN" not in env
+        assert TOKEN not in Path(env["GIT_ASKPASS"]).read_text()
