@@ -13,6 +13,7 @@ from gitops.options import (
     landed_note,
 )
 from tronador.api.constants import EP_KIND
+from tronador.api.formats import DNS1123_LABEL
 from tronador.cli import CliError
 from tronador.rules.gitops import (
     Change,
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--repo-url {args.repo_url!r} is not {URL_EXPECTATION}")
     if not re.fullmatch(r"[0-9]+", args.pr):
         raise CliError(f"--pr {args.pr!r} must be a pull request number")
+    if args.name is not None and not DNS1123_LABEL.matches(args.name):
+        raise CliError(f"--name {args.name!r} is not {DNS1123_LABEL.explanation}")
     subject = Subject(
         kind=EP_KIND,
         name=args.name or environment_name(args.repo_url, args.pr),

@@ -102,4 +102,5 @@ def test_other_unusable_flags(tmp_path: Path) -> None:
     one_line_error(publish(bare, 1, "v1", "--timeout", "0"), 2, "--timeout")
     one_line_error(tronador("publish", bare), 2, "give --file")
     one_line_error(retire(bare, "x"), 2, "--pr")
+    one_line_error(retire(bare, 1, "--name", "../etc"), 2, "--name")
     assert len(commits(bare)) == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tronador.rules.gitops import (
     DEFAULT_PATH_TEMPLATE,
@@ -147,3 +149,25 @@ def test_backoff_is_full_jitter_and_capped() -> None:
     assert backoff_delay(1, 0.5) == pytest.approx(0.025)
     assert backoff_delay(3, 1.0) == pytest.approx(0.2)
     assert backoff_delay(30, 0.99) == pytest.approx(1.98)
+
+
+_PIECES = st.sampled_from(
+    ["{name}", "{repo}", "{pr}", "{tenant}", "/", ".", "..", "a", ".git", "-"]
+)
+_VALUES = st.text(alphabet="ab./-", min_size=0, max_size=4)
+
+
+@given(
+    st.lists(_PIECES, max_size=8).map("".join),
+    st.fixed_dictionaries({"name": _VALUES, "repo": _VALUES, "pr": _VALUES, "tenant": _VALUES}),
+)
+def test_an_accepted_path_never_leaves_the_repository(
+    template: str, fields: dict[str, str]
+) -> None:
+    try:
+        path = render_path(template, fields)
+    except PublishError:
+        return
+    parts = path.split("/")
+    assert path and not path.startswith("/")
+    assert all(part not in ("", ".", "..") and part.lower() != ".git" for part in parts)
