@@ -9,6 +9,7 @@ the git commands, which every pipeline pays with or without contention.
 from __future__ import annotations
 
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -80,6 +81,12 @@ def _publisher(bare: Path, pr: int) -> subprocess.Popen[str]:
     )
 
 
+def _children_cpu_seconds() -> float:
+    """User + system CPU of every finished child process and the git commands they waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _fast_forwards_only(bare: Path) -> bool:
     log = (bare / "logs" / "refs" / "heads" / "main").read_text().splitlines()
     pairs = [line.split()[:2] for line in log]
@@ -93,15 +100,18 @@ def _fast_forwards_only(bare: Path) -> bool:
 def one_round(publishers: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as scratch:
         bare = _bare_repo(Path(scratch))
+        cpu_before = _children_cpu_seconds()
         started = time.perf_counter()
         processes = [_publisher(bare, pr) for pr in range(1, publishers + 1)]
         outputs = [p.communicate(timeout=300) for p in processes]
         elapsed = time.perf_counter() - started
+        cpu = _children_cpu_seconds() - cpu_before
         attempts = [int(m.group(1)) if (m := _ATTEMPTS.search(out)) else 0 for out, _ in outputs]
         files = _git("ls-tree", "-r", "--name-only", "main", cwd=bare).split()
         commits = _git("rev-list", "main", cwd=bare).split()
         return {
             "seconds_to_all_landed": elapsed,
+            "cpu_seconds": cpu,
             "attempts": attempts,
             "retries": sum(attempts) - publishers,
             "failed": [
@@ -115,12 +125,13 @@ def one_round(publishers: int) -> dict[str, Any]:
 
 
 def run(settings: Settings) -> dict[str, Any]:
-    alone = [one_round(1)["seconds_to_all_landed"] for _ in range(settings.rounds)]
+    singles = [one_round(1) for _ in range(settings.rounds)]
     rounds = [one_round(settings.publishers) for _ in range(settings.rounds)]
     return {
         "machine": machine.describe(),
         "settings": asdict(settings),
-        "single_publisher_s": statistics.median(alone),
+        "single_publisher_s": statistics.median(r["seconds_to_all_landed"] for r in singles),
+        "single_publisher_cpu_s": statistics.median(r["cpu_seconds"] for r in singles),
         "rounds": rounds,
         "ok": all(r["all_landed"] and r["fast_forwards_only"] and not r["failed"] for r in rounds),
     }
@@ -132,6 +143,7 @@ def tables(result: dict[str, Any]) -> str:
         [
             i + 1,
             r["seconds_to_all_landed"],
+            r["cpu_seconds"],
             r["retries"],
             max(r["attempts"]),
             "yes" if r["all_landed"] else "NO",
@@ -144,10 +156,19 @@ def tables(result: dict[str, Any]) -> str:
         [
             f"### {n} concurrent publishers into one bare repository",
             f"- CPU: {info['cpu_model']}, nproc {info['nproc']}; Python {info['python']}",
-            f"- one publisher alone: {result['single_publisher_s']:.2f} s (median)",
+            f"- one publisher alone: {result['single_publisher_s']:.2f} s, "
+            f"{result['single_publisher_cpu_s']:.2f} CPU s (median)",
             "",
             report.table(
-                ["round", "s to all landed", "retries", "max attempts", "all landed", "ff only"],
+                [
+                    "round",
+                    "s to all landed",
+                    "CPU s (all processes)",
+                    "retries",
+                    "max attempts",
+                    "all landed",
+                    "ff only",
+                ],
                 rows,
             ),
         ]

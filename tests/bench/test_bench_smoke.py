@@ -77,9 +77,10 @@ def test_publish_benchmark_smoke_lands_every_publisher(tmp_path: Path) -> None:
     need_tool("git", "the publishers run the real git CLI")
     result = _run(tmp_path, "publish")
     assert result["ok"]
-    assert result["single_publisher_s"] > 0
+    assert result["single_publisher_s"] > 0 and result["single_publisher_cpu_s"] > 0
     for round_ in result["rounds"]:
         assert round_["all_landed"] and round_["fast_forwards_only"]
+        assert round_["cpu_seconds"] > 0
         assert len(round_["attempts"]) == result["settings"]["publishers"]
         assert min(round_["attempts"]) >= 1
         assert round_["retries"] == sum(round_["attempts"]) - len(round_["attempts"])
