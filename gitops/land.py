@@ -8,9 +8,24 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from gitops.git import Author, NotLanded, PushResult, WorkClone
+from gitops.git import Author, Deadline, NotLanded, PushResult
 from tronador.rules.gitops import Change, backoff_delay
+
+
+class Clone(Protocol):
+    """What the loop needs of a work clone (gitops.git.WorkClone)."""
+
+    deadline: Deadline
+
+    def init(self) -> None: ...
+    def sync(self) -> bool: ...
+    def read(self, path: str) -> str | None: ...
+    def write(self, path: str, content: str) -> None: ...
+    def remove(self, path: str) -> None: ...
+    def commit(self, message: str, author: Author) -> str: ...
+    def push(self) -> PushResult: ...
 
 
 @dataclass(frozen=True)
@@ -21,7 +36,7 @@ class Landed:
 
 
 def land(
-    clone: WorkClone,
+    clone: Clone,
     path: str,
     decide: Callable[[str | None], Change],
     content: str | None,
