@@ -63,6 +63,11 @@ class WebhookMetrics:
             "certificate expires (Unix time).",
             registry=registry,
         )
+        self.ready = Gauge(
+            "tronador_webhook_ready",
+            "1 while /readyz answers 200 (a serving certificate and a policy are loaded), else 0.",
+            registry=registry,
+        )
         self.policy_last_sync = Gauge(
             "tronador_webhook_policy_last_sync_timestamp_seconds",
             "When the webhook last confirmed that its policy is the TronadorConfig's (Unix time; "
@@ -82,6 +87,10 @@ class WebhookMetrics:
         self.latency.labels(route).observe(seconds)
         for rule in dict.fromkeys(denied_rules):
             self.denials.labels(route, rule).inc()
+
+    def read_readiness_from(self, ready: Callable[[], bool]) -> None:
+        """Read readiness (as /readyz answers it) from `ready` at every scrape."""
+        self.ready.set_function(lambda: 1.0 if ready() else 0.0)
 
     def read_policy_sync_from(self, last_sync: Callable[[], float | None]) -> None:
         """Read the policy's last sync time from `last_sync` at every scrape."""

@@ -175,13 +175,19 @@ async def serve_healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-async def serve_readyz(request: web.Request) -> web.Response:
+def not_ready(app: web.Application) -> list[str]:
+    """Why the webhook is not ready (empty: ready); /readyz and the ready gauge."""
     missing = []
-    certificates = request.app[CERTIFICATES]
+    certificates = app[CERTIFICATES]
     if certificates is not None and not certificates.ready:
         missing.append("no serving certificate loaded")
-    if not request.app[POLICY_SOURCE].synced:
+    if not app[POLICY_SOURCE].synced:
         missing.append("policy not read yet")
+    return missing
+
+
+async def serve_readyz(request: web.Request) -> web.Response:
+    missing = not_ready(request.app)
     if missing:
         return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE, text="; ".join(missing))
     return web.Response(text="ok")
@@ -210,6 +216,7 @@ def create_app(
     app[CERTIFICATES] = certificates
     app[METRICS] = metrics_registry or WebhookMetrics()
     app[METRICS].read_policy_sync_from(lambda: policy_source.last_sync)
+    app[METRICS].read_readiness_from(lambda: not not_ready(app))
     for path, admitter in admitters(namespace).items():
         handler = AdmissionHandler(path, admitter, policy_source, app[METRICS])
         app.router.add_post(path, handler.handle)

@@ -71,6 +71,7 @@ async def test_metrics_count_requests_by_route_operation_verdict_and_rule(
     assert ca_expiry == tls_files.ca.cert.not_valid_after_utc.timestamp()
     synced = value(families, "tronador_webhook_policy_last_sync_timestamp_seconds")
     assert 0 < synced <= time.time()
+    assert value(families, "tronador_webhook_ready") == 1
 
     assert families["process_resident_memory_bytes"].type == "gauge"
     assert value(families, "process_resident_memory_bytes") > 0
