@@ -60,7 +60,7 @@ class WebhookMetrics:
         self.ca_expiry = Gauge(
             "tronador_webhook_ca_expiry_timestamp_seconds",
             "When the CA (in ca.crt next to the serving certificate) that issued the serving "
-            "certificate expires (Unix time).",
+            "certificate expires (Unix time; 0: no ca.crt naming it).",
             registry=registry,
         )
         self.ready = Gauge(

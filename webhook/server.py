@@ -246,8 +246,8 @@ def _reload_certificates(
         current = certificates.current
         if current is not None:
             metrics.certificate_expiry.set(current.not_after.timestamp())
-            if current.ca_not_after is not None:
-                metrics.ca_expiry.set(current.ca_not_after.timestamp())
+            ca_not_after = current.ca_not_after
+            metrics.ca_expiry.set(ca_not_after.timestamp() if ca_not_after is not None else 0)
 
     async def keep_reloading(app: web.Application) -> None:
         while True:

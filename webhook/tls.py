@@ -68,15 +68,34 @@ def load_serving_certificate(cert_file: Path, key_file: Path) -> ServingCertific
 
 
 def issuer_not_after(leaf: x509.Certificate, bundle_file: Path) -> datetime | None:
-    """The latest expiry among the certificates in `bundle_file` whose subject is `leaf`'s
-    issuer (a rotation may hold an old and a new CA of one name); None if there are none or
-    the file cannot be read (the CA is optional: the webhook serves without it)."""
+    """When the CA in `bundle_file` that issued `leaf` expires: the one whose key identifier
+    is the leaf's authority key identifier, else (no identifiers) the latest of those named as
+    the leaf's issuer. None if there is none or the file cannot be read (the CA file is
+    optional: the webhook serves without it)."""
     try:
         bundle = x509.load_pem_x509_certificates(bundle_file.read_bytes())
     except (OSError, ValueError):
         return None
-    issuers = [ca.not_valid_after_utc for ca in bundle if ca.subject == leaf.issuer]
-    return max(issuers, default=None)
+    named = [ca for ca in bundle if ca.subject == leaf.issuer]
+    authority = _authority_key_id(leaf)
+    signers = [ca for ca in named if authority is not None and _key_id(ca) == authority]
+    return max((ca.not_valid_after_utc for ca in signers or named), default=None)
+
+
+def _authority_key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(
+            x509.AuthorityKeyIdentifier
+        ).value.key_identifier
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
 
 
 class CertificateReloader:

@@ -4,11 +4,13 @@ serving certificate, and the last time a policy source confirmed its policy."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
+from cryptography import x509
 
-from certs.pki import bundle_to_pem
+from certs.pki import bundle_to_pem, generate_ca
 from tests.webhook.helpers import seed_config
 from tests.webhook.pki import issue_serving_pair, make_ca
 from webhook.policy_file import FilePolicySource
@@ -18,16 +20,18 @@ from webhook.tls import issuer_not_after, load_serving_certificate
 
 def test_the_ca_expiry_is_the_issuers_even_in_a_rotation_bundle(tmp_path: Path) -> None:
     issuer, stranger = make_ca("tronador CA"), make_ca("someone else")
+    successor = generate_ca(datetime.now(UTC), timedelta(days=30), "tronador CA")  # same name
     pair = issue_serving_pair(issuer)
     (tmp_path / "tls.crt").write_bytes(pair.cert_pem)
     (tmp_path / "tls.key").write_bytes(pair.key_pem)
     bundle = tmp_path / "ca.crt"
-    bundle.write_bytes(bundle_to_pem([stranger.cert, issuer.cert]))
+    bundle.write_bytes(bundle_to_pem([stranger.cert, successor.cert, issuer.cert]))
 
     loaded = load_serving_certificate(tmp_path / "tls.crt", tmp_path / "tls.key")
 
     assert loaded.ca_not_after == issuer.cert.not_valid_after_utc
-    leaf = issuer.cert  # a self-signed CA is its own issuer
+    assert successor.cert.not_valid_after_utc > issuer.cert.not_valid_after_utc
+    leaf = x509.load_pem_x509_certificate(pair.cert_pem)
     assert issuer_not_after(leaf, bundle) == issuer.cert.not_valid_after_utc
     bundle.write_bytes(bundle_to_pem([stranger.cert]))
     assert load_serving_certificate(tmp_path / "tls.crt", tmp_path / "tls.key").ca_not_after is None
