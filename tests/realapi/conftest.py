@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
+from tests.controller.helpers import seed_config_dict
 from tests.realapi.controlplane import ControlPlane, find_binaries
-from tests.realapi.kube import CRD_FILES, install_crds
+from tests.realapi.kube import CRD_FILES, INSTALLED_KINDS, Rest, install_crds, rendered_manifests
 from tests.tools import missing
 
 
@@ -38,6 +39,19 @@ def admin(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
 def crds(admin: client.ApiClient) -> list[str]:
     """Our CRDs and the vendored Flux CRDs, installed and Established; their names."""
     return install_crds(admin, CRD_FILES)
+
+
+@pytest.fixture(scope="session")
+def installed(admin: client.ApiClient, crds: list[str]) -> Rest:
+    """Tronador as `kubectl apply -k manifests/` installs it, minus the Deployments: the
+    system namespace, the ServiceAccounts and RBAC; plus the seed TronadorConfig (created
+    before any webhook is registered). An admin `Rest` to the server."""
+    rest = Rest(admin)
+    for doc in rendered_manifests():
+        if doc["kind"] in INSTALLED_KINDS:
+            rest.ensure(doc)
+    rest.ensure(seed_config_dict())
+    return rest
 
 
 @pytest.fixture(scope="session")

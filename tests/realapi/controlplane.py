@@ -38,8 +38,10 @@ CONTROLLERS = (
     "serviceaccount-controller",
     "garbage-collector-controller",
     "root-ca-certificate-publisher-controller",
+    "clusterrole-aggregation-controller",
 )
-"""The kube-controller-manager loops the tests rely on; no node, pod or workload controllers."""
+"""The kube-controller-manager loops the tests rely on (the controller's ClusterRole is an
+aggregated one); no node, pod or workload controllers."""
 
 
 class ControlPlaneError(RuntimeError):

@@ -22,7 +22,14 @@ Obj = dict[str, Any]
 OUR_CRDS = sorted((REPO_ROOT / "manifests" / "crds").glob("*.yaml"))
 FLUX_CRDS = sorted((SCHEMAS / "flux").glob("*.yaml"))
 CRD_FILES = OUR_CRDS + FLUX_CRDS
-RBAC_KINDS = {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"}
+INSTALLED_KINDS = {
+    "Namespace",
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+}
 
 
 def documents(path: Path) -> list[Obj]:
