@@ -9,6 +9,7 @@ kube-apiserver and kube-controller-manager must be there; etcd is taken from the
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -42,6 +43,20 @@ CONTROLLERS = (
 )
 """The kube-controller-manager loops the tests rely on (the controller's ClusterRole is an
 aggregated one); no node, pod or workload controllers."""
+
+
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
+        {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+        {"level": "None"},
+    ],
+}
+"""ServiceAccounts' requests (those of the tests' components, not the controller manager's) go
+to the audit log, where `denied_requests` finds every 403 whatever the client made of it."""
 
 
 class ControlPlaneError(RuntimeError):
@@ -167,6 +182,7 @@ class ControlPlane:
         self.etcd: Process | None = None
         self.apiserver: Process | None = None
         self.controller_manager: Process | None = None
+        self.audit_log = self.folder / "audit.log"
         self.started_in = 0.0
         """Seconds from start() until the API server answered /readyz."""
 
@@ -210,6 +226,8 @@ class ControlPlane:
         pki = self.pki
         port = free_port()
         self.url = f"https://127.0.0.1:{port}"
+        audit_policy = self.folder / "audit-policy.yaml"
+        audit_policy.write_text(yaml.safe_dump(AUDIT_POLICY), encoding="utf-8")
         argv = [
             str(self.binaries.kube_apiserver),
             f"--etcd-servers={etcd_url}",
@@ -234,6 +252,8 @@ class ControlPlane:
             f"--proxy-client-cert-file={pki.front_proxy_client.cert}",
             f"--proxy-client-key-file={pki.front_proxy_client.key}",
             "--profiling=false",
+            f"--audit-policy-file={audit_policy}",
+            f"--audit-log-path={self.audit_log}",
         ]
         self.apiserver = Process("kube-apiserver", argv, self.folder)
         context = self._admin_ssl_context()
@@ -277,6 +297,20 @@ class ControlPlane:
             lambda: _exists(lambda: core.read_namespaced_service_account("default", "default")),
             "the default ServiceAccount appearing",
         )
+
+    def denied_requests(self, username: str) -> list[str]:
+        """`VERB URI` of each request by `username` the API server answered with 403."""
+        if not self.audit_log.exists():
+            return []
+        denied = []
+        for line in self.audit_log.read_text(encoding="utf-8").splitlines():
+            event = json.loads(line)
+            if (
+                event.get("user", {}).get("username") == username
+                and event.get("responseStatus", {}).get("code") == 403
+            ):
+                denied.append(f"{event['verb']} {event['requestURI']}")
+        return denied
 
     # -- clients -----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ def test_admin_is_a_cluster_admin(admin: client.ApiClient) -> None:
     assert "system:masters" in review.status.user_info.groups
 
 
-def test_service_account_client_is_that_account_and_rbac_applies(
+def test_service_account_client_is_that_account_and_its_403s_are_audited(
     control_plane: ControlPlane,
 ) -> None:
     with control_plane.service_account_client("default", "nobody") as api:
@@ -27,3 +27,6 @@ def test_service_account_client_is_that_account_and_rbac_applies(
         with pytest.raises(ApiException) as denied:
             client.CoreV1Api(api).list_namespace()
     assert denied.value.status == 403
+    assert control_plane.denied_requests("system:serviceaccount:default:nobody") == [
+        "list /api/v1/namespaces"
+    ]
