@@ -143,3 +143,54 @@ def _status(rest: Rest, name: str) -> dict[str, Any]:
     except ApiException:
         return {}
     return (ep or {}).get("status") or {}
+
+
+@pytest.mark.parametrize("replica", [ReleaseFlavour.FLUX_V2], indirect=True)
+def test_fields_another_manager_set_survive_our_reconcile(
+    controller_manager: ControlPlane, installed: Rest, replica: Replica
+) -> None:
+    """A label someone else put on the namespace and a pull secret someone else put on the
+    default ServiceAccount stay when the controller rewrites both (what server-side apply
+    must keep true)."""
+    rest = installed
+    ep, _ = the_seed_ep()
+    name = ep["metadata"]["name"] = "realapi-other-managers"
+    rest.create(ep)
+    try:
+        wait_for(
+            lambda: (rest.get("v1", "ServiceAccount", "default", name) or {}).get(
+                "imagePullSecrets"
+            ),
+            what="our pull secret on the default ServiceAccount",
+        )
+        rest.merge_patch(
+            "v1", "Namespace", name, None, {"metadata": {"labels": {"example.com/owner": "ops"}}}
+        )
+        # Someone replaces the list: theirs in, ours out; the controller puts ours back.
+        rest.merge_patch(
+            "v1", "ServiceAccount", "default", name, {"imagePullSecrets": [{"name": "theirs"}]}
+        )
+        wait_for(
+            lambda: (
+                (rest.get("v1", "ServiceAccount", "default", name) or {}).get("imagePullSecrets")
+                == [{"name": "theirs"}, {"name": "nexus-pull-secret"}]
+            ),
+            what="our pull secret back beside theirs",
+        )
+        # A change of the EP's namespaceLabels makes the controller rewrite the namespace.
+        rest.merge_patch(
+            API_VERSION, EP_KIND, name, None, {"spec": {"namespaceLabels": {"team": "thakur"}}}
+        )
+        labels = wait_for(
+            lambda: _labels_if(rest, name, team="thakur"), what="the namespace relabelled"
+        )
+        assert labels["example.com/owner"] == "ops"
+    finally:
+        rest.delete(API_VERSION, EP_KIND, name)
+        wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
+
+
+def _labels_if(rest: Rest, namespace: str, **wanted: str) -> dict[str, str] | None:
+    ns = rest.get("v1", "Namespace", namespace) or {}
+    labels: dict[str, str] = ns.get("metadata", {}).get("labels") or {}
+    return labels if all(labels.get(k) == v for k, v in wanted.items()) else None
