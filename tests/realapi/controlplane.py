@@ -291,12 +291,13 @@ class ControlPlane:
             "--profiling=false",
         ]
         self.controller_manager = Process("kube-controller-manager", argv, self.folder)
-        core = client.CoreV1Api(self.admin_client())
-        _wait(
-            self.controller_manager,
-            lambda: _exists(lambda: core.read_namespaced_service_account("default", "default")),
-            "the default ServiceAccount appearing",
-        )
+        with self.admin_client() as admin:
+            core = client.CoreV1Api(admin)
+            _wait(
+                self.controller_manager,
+                lambda: _exists(lambda: core.read_namespaced_service_account("default", "default")),
+                "the default ServiceAccount appearing",
+            )
 
     def denied_requests(self, username: str) -> list[str]:
         """`VERB URI` of each request by `username` the API server answered with 403."""

@@ -30,6 +30,7 @@ from webhook.policy_watch import KubernetesPolicySource
 
 pytestmark = pytest.mark.realapi
 
+WEBHOOK_USER = f"system:serviceaccount:{DEFAULT_SYSTEM_NAMESPACE}:tronador-webhook"
 POLICY = TronadorConfig.model_validate(seed_config_dict()).spec.policy
 
 
@@ -44,10 +45,14 @@ def webhook(
         DEFAULT_SYSTEM_NAMESPACE, "tronador-webhook", create=False
     )
     source = KubernetesPolicySource(client.CustomObjectsApi(as_webhook), DEFAULT_SYSTEM_NAMESPACE)
+    denied_before = len(control_plane.denied_requests(WEBHOOK_USER))
     with as_webhook, webhook_in_thread(source, folder / "tls.crt", folder / "tls.key", ca) as hook:
         wait_for(hook.ready, what="the webhook ready (policy read as its ServiceAccount)")
         with registered(installed, webhook_configurations(hook.url, ca.cert_pem)):
             yield hook
+    denied = control_plane.denied_requests(WEBHOOK_USER)[denied_before:]
+    if denied:
+        pytest.fail(f"the API server refused the webhook's account: {denied}", pytrace=False)
 
 
 @pytest.fixture
