@@ -198,7 +198,7 @@ def _sync_config(args: argparse.Namespace) -> SyncConfig:
 def _api_client(args: argparse.Namespace, api_client: client.ApiClient | None) -> client.ApiClient:
     if api_client is not None:
         return api_client
-    from tronador.kube import load_api_client
+    from kube.client import load_api_client
 
     try:
         return load_api_client(args.kubeconfig, args.context)

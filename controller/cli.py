@@ -11,6 +11,14 @@ from collections.abc import Mapping
 from types import FrameType
 
 from controller.health import parse_address
+from controller.leaderelection import (
+    DEFAULT_LEASE_DURATION,
+    DEFAULT_LEASE_NAME,
+    DEFAULT_RENEW_DEADLINE,
+    DEFAULT_RETRY_PERIOD,
+    LeaderElectionConfig,
+    default_identity,
+)
 from controller.runtime import Replica
 from controller.settings import (
     ReleaseFlavour,
@@ -20,16 +28,8 @@ from controller.settings import (
     env_default,
     parse_seconds,
 )
+from kube.client import load_api_client
 from tronador import logs
-from tronador.kube import load_api_client
-from tronador.leaderelection import (
-    DEFAULT_LEASE_DURATION,
-    DEFAULT_LEASE_NAME,
-    DEFAULT_RENEW_DEADLINE,
-    DEFAULT_RETRY_PERIOD,
-    LeaderElectionConfig,
-    default_identity,
-)
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from kubernetes.client import ApiClient
 
 from controller.caches import Caches
 from controller.events import EventRecorder
-from controller.kubeapi import ApiError, Kube, NotLeader, Obj
 from controller.metrics import (
     RESULT_ERROR,
     RESULT_REQUEUE,
@@ -31,9 +30,12 @@ from controller.metrics import (
     ControllerMetrics,
     phase_counts,
 )
-from controller.queue import Backoff, WorkQueue
+from controller.queue import WorkQueue
 from controller.reconciler import Reconciler, Result
-from controller.resources import (
+from controller.settings import Settings
+from kube.api import ApiError, Kube, NotLeader, Obj
+from kube.backoff import Backoff
+from kube.resources import (
     ENVIRONMENT_PROVISIONERS,
     NAMESPACES,
     SERVICE_ACCOUNTS,
@@ -41,7 +43,6 @@ from controller.resources import (
     Resource,
     resource_for,
 )
-from controller.settings import Settings
 from tronador.api.constants import CONFIG_NAME, ENVIRONMENT_LABEL
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ class Controller:
 
     def _start_informer(self, resource: Resource) -> None:
         with contextlib.suppress(ApiError):
-            self.caches.ensure(resource, timeout=0.0)
+            self.caches.synced_store(resource, timeout=0.0)
 
     # -- workers -----------------------------------------------------------------------------
 

@@ -230,7 +230,7 @@ def render_json(results: Sequence[AuditResult], source: str) -> str:
 def _api_client(args: argparse.Namespace) -> Any:
     from kubernetes.config import ConfigException
 
-    from tronador.kube import load_api_client
+    from kube.client import load_api_client
 
     try:
         return load_api_client(args.kubeconfig, args.context)

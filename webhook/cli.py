@@ -11,14 +11,14 @@ import logging
 import os
 from typing import Any
 
-from kubernetes import client
 from kubernetes.config import ConfigException
 
+from kube.api import Kube
+from kube.client import load_api_client
 from tronador import logs
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from tronador.cli import CliError
 from tronador.config_loading import ConfigFileError
-from tronador.kube import load_api_client
 from webhook.policy_file import FilePolicySource
 from webhook.policy_source import PolicySource
 from webhook.policy_watch import KubernetesPolicySource
@@ -106,7 +106,7 @@ def policy_source(args: argparse.Namespace) -> PolicySource:
         raise CliError(
             f"cannot reach a cluster ({exc}); use --config FILE to run without one"
         ) from None
-    return KubernetesPolicySource(client.CustomObjectsApi(api_client), args.namespace)
+    return KubernetesPolicySource(Kube(api_client), args.namespace)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from controller.leaderelection import LeaderElectionConfig, LeaderElector, LeaseRecord, LockError
 from tests.apiserver import EmulatedAPIServer, Fault
-from tronador.leaderelection import LeaderElectionConfig, LeaderElector, LeaseRecord, LockError
 
 NAMESPACE = "tronador-system"
 LEASE = "tronador-controller"

@@ -18,7 +18,7 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from controller.resources import Resource
+from kube.resources import Resource
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +61,11 @@ class ApiError(Exception):
         return self.status == 410
 
     @property
-    def rejected(self) -> bool:
-        """The server refused this request as such: retrying it unchanged will not help."""
+    def refused(self) -> bool:
+        """400/403/422: the server refused this request as such (its content, or our rights).
+        Sending it again at once will not help; after RBAC, an admission webhook or a CRD
+        changes it may, so callers retry it with backoff."""
         return self.status in (400, 403, 422)
-
-    @property
-    def transient(self) -> bool:
-        return not (self.not_found or self.status == 409 or self.gone or self.rejected)
 
 
 def _error(

@@ -47,7 +47,7 @@ from typing import Any, Protocol
 
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 
-log = logging.getLogger("tronador.leaderelection")
+log = logging.getLogger("controller.leaderelection")
 
 DEFAULT_LEASE_NAME = "tronador-controller"
 DEFAULT_LEASE_DURATION = 15.0
