@@ -137,19 +137,11 @@ class Controller:
             self._own_client.close()
         log.info("controller stopped")
 
-    def run_until_stopped(self) -> None:
-        while not self._stopped.wait(1.0):
-            pass
-
     @property
     def reconciles(self) -> int:
         """Reconciles run so far (for tests and benchmarks)."""
         with self._count_lock:
             return self._reconciles
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
 
     @property
     def ready(self) -> bool:

@@ -45,12 +45,6 @@ class AdmissionRequestWire(TypedDict):
     options: NotRequired[dict[str, Any] | None]
 
 
-class AdmissionReviewRequestWire(TypedDict):
-    apiVersion: str
-    kind: str
-    request: AdmissionRequestWire
-
-
 class StatusWire(TypedDict):
     status: Literal["Failure"]
     code: int

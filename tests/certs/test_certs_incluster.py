@@ -20,7 +20,7 @@ from kubernetes import client
 
 from certs import cli, defaults, pki
 from certs.bundle import Outcome
-from certs.incluster import CertSync, SyncConfig, start_background
+from certs.incluster import CertSync, SyncConfig
 from certs.pki import Policy, ServingSpec
 from tests.apiserver import EmulatedAPIServer, Fault
 from tests.certs.helpers import T0, https_get
@@ -552,20 +552,6 @@ def test_broken_material_is_replaced_with_a_reason(
 
 
 # --- in-process and CLI -------------------------------------------------------------------
-
-
-def test_start_background_writes_files_for_the_webhook_server(
-    server: EmulatedAPIServer, k8s_client: client.ApiClient, tmp_path: Path
-) -> None:
-    seed_webhooks(server)
-    bg = start_background(k8s_client, SyncConfig(out_dir=str(tmp_path)), interval=0.05)
-    try:
-        assert bg.wait_ready(10)
-        assert (tmp_path / "tls.key").exists()
-        assert (tmp_path / "tls.crt").read_bytes() == secret_data(server)["tls.crt"]
-    finally:
-        bg.stop()
-    assert not bg.thread.is_alive()
 
 
 def parse(*argv: str) -> argparse.Namespace:
