@@ -157,7 +157,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         metavar="DIR",
         default=os.environ.get(defaults.ENV_CERT_DIR) or None,
-        help=f"also write ca.crt/tls.crt/tls.key here (env {defaults.ENV_CERT_DIR})",
+        help=(
+            f"also write ca.crt/tls.crt/tls.key here (env {defaults.ENV_CERT_DIR}); "
+            f"`tronador webhook` reads them from {defaults.CERT_DIR}"
+        ),
     )
     sync.add_argument("--loop", action="store_true", help="keep syncing until stopped")
     sync.add_argument(

@@ -107,7 +107,7 @@ class CertificateReloader:
         return ReloadResult.LOADED
 
     def _select_certificate(
-        self, connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext
+        self, connection: ssl.SSLObject | ssl.SSLSocket, _name: str | None, _: ssl.SSLContext
     ) -> int | None:
         current = self.current
         if current is None:

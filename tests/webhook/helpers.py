@@ -20,6 +20,7 @@ from aiohttp import web
 from cryptography import x509
 
 from tests.webhook.pki import CertificateAuthority
+from tronador.api import Policy
 from webhook.policy_source import PolicySource
 from webhook.server import create_app
 from webhook.tls import CertificateReloader
@@ -187,3 +188,24 @@ async def running_webhook(
     finally:
         await session.close()
         await runner.cleanup()
+
+
+class StaticPolicySource:
+    """A fixed policy (the webhook's `PolicySource` interface)."""
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        self._policy = Policy() if policy is None else policy
+
+    @property
+    def policy(self) -> Policy | None:
+        return self._policy
+
+    @property
+    def synced(self) -> bool:
+        return True
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
