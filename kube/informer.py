@@ -318,4 +318,3 @@ class Informer:
                     extra={"fields": {"resource": self.resource.plural, "error": str(exc)[:300]}},
                 )
                 self._stopped.wait(self.backoff.delay(failures))
-

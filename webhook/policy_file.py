@@ -14,6 +14,7 @@ from webhook.policy_source import PolicyHolder
 
 log = logging.getLogger(__name__)
 
+
 class FilePolicySource:
     def __init__(self, path: str | Path, check_interval: float = 2.0) -> None:
         self.path = Path(path)

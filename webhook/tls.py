@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 MINIMUM_TLS_VERSION = ssl.TLSVersion.TLSv1_2
 
+
 class ReloadResult(StrEnum):
     UNCHANGED = "unchanged"
     LOADED = "loaded"
