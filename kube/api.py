@@ -219,16 +219,29 @@ class Kube:
         namespace: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        page_size: int | None = None,
     ) -> tuple[list[Obj], str]:
-        """Every matching object, and the list's resourceVersion to watch from."""
-        result = self._call(
-            "GET",
-            resource.collection_path(namespace),
-            query=self._selectors(label_selector, field_selector),
-            target=(resource, None, namespace),
-        )
-        items = [_complete(item, resource) for item in result.get("items") or []]
-        return items, str((result.get("metadata") or {}).get("resourceVersion") or "")
+        """Every matching object (fetched `page_size` at a time when given), and the list's
+        resourceVersion to watch from."""
+        items: list[Obj] = []
+        token = ""
+        while True:
+            query = self._selectors(label_selector, field_selector)
+            if page_size:
+                query.append(("limit", str(page_size)))
+            if token:
+                query.append(("continue", token))
+            result = self._call(
+                "GET",
+                resource.collection_path(namespace),
+                query=query,
+                target=(resource, None, namespace),
+            )
+            items += [_complete(item, resource) for item in result.get("items") or []]
+            metadata = result.get("metadata") or {}
+            token = str(metadata.get("continue") or "")
+            if not token:
+                return items, str(metadata.get("resourceVersion") or "")
 
     def watch(
         self,
