@@ -18,9 +18,6 @@ _.do_GET
 _.log_message
 _.ignore_aliases
 
-# Set on the kubernetes client's model so the PUT body leaves managedFields out.
-client.V1ObjectMeta.managed_fields
-
 # The AdmissionReview wire format and its operations.
 _.patchType
 _.apiVersion

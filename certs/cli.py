@@ -21,6 +21,7 @@ from certs.incluster import CertSync, SyncConfig, describe_error, utcnow
 from certs.pki import Policy, ServingSpec
 from certs.secret import SecretStore
 from certs.status import Report, add_webhook_states, inspect_material
+from kube.api import Kube
 
 EXIT_OK, EXIT_ERROR, EXIT_UNHEALTHY = 0, 1, 3
 
@@ -238,13 +239,10 @@ def _all_sans(args: argparse.Namespace) -> list[str]:
     return spec.dns_names + list(spec.ips)
 
 
-def _webhook_states(
-    admission: client.AdmissionregistrationV1Api, config: SyncConfig
-) -> list[bundle.WebhookState]:
+def _webhook_states(kube: Kube, config: SyncConfig) -> list[bundle.WebhookState]:
     try:
         return [
-            bundle.read_state(admission, kind, name)
-            for kind, name in config.webhook_configurations()
+            bundle.read_state(kube, kind, name) for kind, name in config.webhook_configurations()
         ]
     except bundle.BundleError as e:
         raise CertsCliError(str(e)) from None
@@ -264,9 +262,7 @@ def cmd_status(args: argparse.Namespace, api_client: client.ApiClient | None = N
         )
         bundle_pem = read["ca_cert"]
     else:
-        store = SecretStore(
-            client.CoreV1Api(_api_client(args, api_client)), args.secret_name, args.namespace
-        )
+        store = SecretStore(Kube(_api_client(args, api_client)), args.secret_name, args.namespace)
         try:
             stored = store.read()
         except Exception as e:
@@ -290,8 +286,8 @@ def cmd_status(args: argparse.Namespace, api_client: client.ApiClient | None = N
     report.lines += inner.lines
     report.problems += inner.problems
     if not args.dir or args.check_webhooks:
-        admission = client.AdmissionregistrationV1Api(_api_client(args, api_client))
-        add_webhook_states(report, _webhook_states(admission, config), bundle_pem)
+        kube = Kube(_api_client(args, api_client))
+        add_webhook_states(report, _webhook_states(kube, config), bundle_pem)
     print(report.text())
     return EXIT_OK if report.healthy else EXIT_UNHEALTHY
 

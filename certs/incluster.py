@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from certs import bundle, defaults, files
 from certs.bundle import Kind, Outcome
 from certs.pki import Policy, ServingSpec
 from certs.plan import Material, plan
 from certs.secret import SecretStore
+from kube.api import ApiError, Kube
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ def utcnow() -> datetime:
 
 def describe_error(e: BaseException) -> str:
     """One line, never a response body (Secret responses carry keys)."""
-    if isinstance(e, ApiException):
-        return f"HTTP {e.status} {e.reason}"
+    if isinstance(e, ApiError):
+        return f"HTTP {e.status} {e.reason}" if e.status else f"{e.reason}: {e.message}"
     return f"{type(e).__name__}: {e}"
 
 
@@ -82,10 +82,8 @@ class CertSync:
     ) -> None:
         self.config = config or SyncConfig()
         self.clock = clock
-        self.store = SecretStore(
-            client.CoreV1Api(api_client), self.config.secret_name, self.config.namespace
-        )
-        self.admission = client.AdmissionregistrationV1Api(api_client)
+        self.kube = Kube(api_client)
+        self.store = SecretStore(self.kube, self.config.secret_name, self.config.namespace)
         self._last_outcome: dict[str, Outcome | str] = {}
 
     @property
@@ -131,7 +129,7 @@ class CertSync:
     def _bundle_published(self, bundle_pem: bytes) -> bool:
         try:
             return all(
-                bundle.read_state(self.admission, kind, name).trusts(bundle_pem)
+                bundle.read_state(self.kube, kind, name).trusts(bundle_pem)
                 for kind, name in self.config.webhook_configurations()
             )
         except Exception as e:
@@ -147,7 +145,7 @@ class CertSync:
         for kind, name in self.config.webhook_configurations():
             key = f"{kind}/{name}"
             try:
-                outcome = bundle.inject(self.admission, kind, name, bundle_pem)
+                outcome = bundle.inject(self.kube, kind, name, bundle_pem)
             except Exception as e:
                 self._note(key, "error", "cannot update caBundle", describe_error(e))
                 continue

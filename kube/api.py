@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
+JSON_PATCH = "application/json-patch+json"
+
 
 class NotLeader(Exception):
     """A write was attempted while this replica may not write (see `Controller(is_leader=...)`)."""
@@ -290,6 +292,21 @@ class Kube:
             path += f"/{subresource}"
         updated = self._call("PUT", path, body=body, target=(resource, name, namespace))
         return _complete(updated, resource)
+
+    def patch(
+        self,
+        resource: Resource,
+        name: str,
+        body: Any,
+        namespace: str | None = None,
+        content_type: str = JSON_PATCH,
+    ) -> Obj:
+        """PATCH the object with `body` of `content_type` (a JSON patch by default, whose
+        `test` operations make the write conditional)."""
+        target = (resource, name, namespace)
+        path = resource.object_path(name, namespace)
+        patched = self._call("PATCH", path, body=body, content_type=content_type, target=target)
+        return _complete(patched, resource)
 
     def delete(self, resource: Resource, name: str, namespace: str | None = None) -> Obj | None:
         """Delete in the background. The object when it lingers (finalizers), None when it is

@@ -40,6 +40,18 @@ ENVIRONMENT_PROVISIONERS = Resource(API_VERSION, EP_KIND, EP_PLURAL, namespaced=
 TRONADOR_CONFIGS = Resource(API_VERSION, CONFIG_KIND, CONFIG_PLURAL)
 LEGACY_HELM_RELEASES = Resource("helm.fluxcd.io/v1", "HelmRelease", "helmreleases")
 HELM_RELEASES = Resource("helm.toolkit.fluxcd.io/v2", "HelmRelease", "helmreleases")
+MUTATING_WEBHOOK_CONFIGURATIONS = Resource(
+    "admissionregistration.k8s.io/v1",
+    "MutatingWebhookConfiguration",
+    "mutatingwebhookconfigurations",
+    namespaced=False,
+)
+VALIDATING_WEBHOOK_CONFIGURATIONS = Resource(
+    "admissionregistration.k8s.io/v1",
+    "ValidatingWebhookConfiguration",
+    "validatingwebhookconfigurations",
+    namespaced=False,
+)
 GIT_REPOSITORIES = Resource("source.toolkit.fluxcd.io/v1", "GitRepository", "gitrepositories")
 
 _KNOWN = {

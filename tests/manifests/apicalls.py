@@ -411,6 +411,7 @@ KUBE_VERBS = {
     "watch": "watch",
     "create": "create",
     "replace": "update",
+    "patch": "patch",
     "delete": "delete",
 }
 """`Kube` method -> the verb of the request it sends (pinned against `Kube`'s source by a test)."""

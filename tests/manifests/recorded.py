@@ -24,7 +24,7 @@ from tests.manifests.apicalls import Permission
 
 Obj = dict[str, Any]
 
-KUBE_METHODS = ("get", "list", "watch", "create", "replace", "delete")
+KUBE_METHODS = ("get", "list", "watch", "create", "replace", "patch", "delete")
 """The public request methods of `kube.api.Kube`."""
 
 

@@ -185,6 +185,7 @@ def test_kube_verbs_match_the_http_methods_kube_sends() -> None:
         "GET": {"get", "list", "watch"},
         "POST": {"create"},
         "PUT": {"update"},
+        "PATCH": {"patch"},
         "DELETE": {"delete"},
     }
     public = {
