@@ -84,8 +84,17 @@ def _error(
         message = str(body.get("message") or "")
         seconds = (body.get("details") or {}).get("retryAfterSeconds")
         retry_after = float(seconds) if isinstance(seconds, int | float) else None
+    if retry_after is None:
+        retry_after = _seconds((exc.headers or {}).get("Retry-After"))
     status = int(exc.status or 0)
     return ApiError(status, reason, message or reason, resource, name, namespace, retry_after)
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 class WatchStream:
@@ -182,10 +191,9 @@ class Kube:
                 data = response.read()
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 raise ApiError(0, "Unreachable", str(exc), *target) from None
-            raise _error(
-                ApiException(status=response.status, reason=response.reason, body=data.decode()),
-                *target,
-            )
+            failure = ApiException(status=response.status, reason=response.reason)
+            failure.body, failure.headers = data.decode(), response.getheaders()
+            raise _error(failure, *target)
         if stream:
             return WatchStream(response.response)
         try:
@@ -205,10 +213,17 @@ class Kube:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj | None:
+    def get(
+        self,
+        resource: Resource,
+        name: str,
+        namespace: str | None = None,
+        timeout: float | None = None,
+    ) -> Obj | None:
         target = (resource, name, namespace)
+        path = resource.object_path(name, namespace)
         try:
-            obj = self._call("GET", resource.object_path(name, namespace), target=target)
+            obj = self._call("GET", path, target=target, timeout=timeout)
         except ApiError as err:
             if err.not_found:
                 return None
@@ -272,25 +287,33 @@ class Kube:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def create(self, resource: Resource, body: Obj) -> Obj:
+    def create(self, resource: Resource, body: Obj, timeout: float | None = None) -> Obj:
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace"), meta.get("name")
         created = self._call(
             "POST",
             resource.collection_path(namespace),
             body=body,
+            timeout=timeout,
             target=(resource, name, namespace),
         )
         return _complete(created, resource)
 
-    def replace(self, resource: Resource, body: Obj, subresource: str | None = None) -> Obj:
+    def replace(
+        self,
+        resource: Resource,
+        body: Obj,
+        subresource: str | None = None,
+        timeout: float | None = None,
+    ) -> Obj:
         """PUT `body` (with its resourceVersion: a stale one answers 409 Conflict)."""
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace"), str(meta.get("name"))
         path = resource.object_path(name, namespace)
         if subresource:
             path += f"/{subresource}"
-        updated = self._call("PUT", path, body=body, target=(resource, name, namespace))
+        target = (resource, name, namespace)
+        updated = self._call("PUT", path, body=body, timeout=timeout, target=target)
         return _complete(updated, resource)
 
     def patch(
