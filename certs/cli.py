@@ -22,6 +22,7 @@ from certs.pki import Policy, ServingSpec
 from certs.secret import SecretStore
 from certs.status import Report, add_webhook_states, inspect_material
 from kube.api import Kube
+from kube.client import NoCluster, load_api_client
 
 EXIT_OK, EXIT_ERROR, EXIT_UNHEALTHY = 0, 1, 3
 
@@ -202,11 +203,9 @@ def _sync_config(args: argparse.Namespace) -> SyncConfig:
 def _api_client(args: argparse.Namespace, api_client: client.ApiClient | None) -> client.ApiClient:
     if api_client is not None:
         return api_client
-    from kube.client import load_api_client
-
     try:
         return load_api_client(args.kubeconfig, args.context)
-    except Exception as e:
+    except NoCluster as e:
         raise CertsCliError(f"cannot load Kubernetes configuration: {e}") from None
 
 

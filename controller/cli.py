@@ -28,7 +28,7 @@ from controller.settings import (
     env_default,
     parse_seconds,
 )
-from kube.client import load_api_client
+from kube.client import NoCluster, load_api_client
 from tronador import logs
 
 log = logging.getLogger(__name__)
@@ -188,8 +188,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("invalid settings", extra={"fields": {"error": str(exc)}})
         return 2
+    try:
+        api_client = load_api_client(args.kubeconfig)
+    except NoCluster as exc:
+        log.error("cannot reach a cluster", extra={"fields": {"error": str(exc)}})
+        return 2
     replica = Replica(
-        load_api_client(args.kubeconfig),
+        api_client,
         settings,
         election=election,
         metrics_address=args.metrics_address or None,

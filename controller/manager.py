@@ -12,7 +12,6 @@ calls `enqueue_all()` when it gains leadership.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import threading
 import time
@@ -35,6 +34,7 @@ from controller.reconciler import Reconciler, Result
 from controller.settings import Settings
 from kube.api import ApiError, Kube, NotLeader, Obj
 from kube.backoff import Backoff
+from kube.client import pooled
 from kube.resources import (
     ENVIRONMENT_PROVISIONERS,
     NAMESPACES,
@@ -51,17 +51,6 @@ POOL_HEADROOM = 16
 """Connections beyond one per worker: a long-lived one per watch, plus events and spares."""
 
 
-def _pooled(api_client: ApiClient, size: int) -> ApiClient | None:
-    """A client like `api_client` whose connection pool fits `size` concurrent requests (each
-    watch holds a connection), or None when `api_client`'s already does."""
-    configuration = api_client.configuration
-    if (configuration.connection_pool_maxsize or 0) >= size:
-        return None
-    configuration = copy.deepcopy(configuration)
-    configuration.connection_pool_maxsize = size
-    return ApiClient(configuration)
-
-
 class Controller:
     def __init__(
         self,
@@ -74,7 +63,7 @@ class Controller:
         self.settings = settings or Settings()
         self.is_leader = is_leader or (lambda: True)
         self.metrics = ControllerMetrics()
-        self._own_client = _pooled(api_client, self.settings.workers + POOL_HEADROOM)
+        self._own_client = pooled(api_client, self.settings.workers + POOL_HEADROOM)
         self.kube = Kube(
             self._own_client or api_client,
             self.settings.request_timeout,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from kube.api import ApiError, Kube
-from kube.client import load_api_client
+from kube.client import NoCluster, load_api_client
 from kube.resources import ENVIRONMENT_PROVISIONERS, TRONADOR_CONFIGS
 from tronador.api import Policy, TronadorConfig
 from tronador.api.constants import (
@@ -213,11 +213,9 @@ def _kube(args: argparse.Namespace, api_client: Any) -> Kube:
     """A `Kube` over `api_client`, or over the in-cluster or kubeconfig credentials."""
     if api_client is not None:
         return Kube(api_client)
-    from kubernetes.config import ConfigException
-
     try:
         return Kube(load_api_client(args.kubeconfig, args.context))
-    except (ConfigException, OSError) as exc:
+    except NoCluster as exc:
         raise AuditError(f"cannot reach a cluster: {exc}") from None
 
 

@@ -11,10 +11,8 @@ import logging
 import os
 from typing import Any
 
-from kubernetes.config import ConfigException
-
 from kube.api import Kube
-from kube.client import load_api_client
+from kube.client import NoCluster, load_api_client
 from tronador import logs
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from tronador.cli import CliError
@@ -102,7 +100,7 @@ def policy_source(args: argparse.Namespace) -> PolicySource:
         return source
     try:
         api_client = load_api_client(args.kubeconfig)
-    except (ConfigException, OSError) as exc:
+    except NoCluster as exc:
         raise CliError(
             f"cannot reach a cluster ({exc}); use --config FILE to run without one"
         ) from None
