@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from kube.resources import TRONADOR_CONFIGS
+from tests.waiting import wait_until
 from tests.webhook.conftest import TLSFiles
 from tests.webhook.helpers import (
     EXAMPLES,
@@ -121,7 +121,7 @@ def test_file_source_thread_applies_changes_without_restart(tmp_path: Path) -> N
     try:
         assert source.synced and source.policy is not None and source.policy.tenant.required
         write_atomically(path, yaml.safe_dump(config_with(tenant={"required": False})).encode())
-        _wait_until(lambda: source.policy is not None and not source.policy.tenant.required)
+        wait_until(lambda: source.policy is not None and not source.policy.tenant.required)
     finally:
         source.stop()
 
@@ -200,11 +200,3 @@ async def test_server_applies_a_changed_config_without_restart(tls_files: TLSFil
     assert before["allowed"] is False
     assert "(rule tenant-allowed)" in before["status"]["message"]
     assert after["allowed"] is True
-
-
-def _wait_until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met")
-        time.sleep(0.01)
