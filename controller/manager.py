@@ -27,7 +27,6 @@ from controller.metrics import (
     RESULT_REQUEUE,
     RESULT_SUCCESS,
     ControllerMetrics,
-    phase_counts,
 )
 from controller.queue import WorkQueue
 from controller.reconciler import Reconciler, Result
@@ -141,7 +140,7 @@ class Controller:
         """The Prometheus text of `/metrics`."""
         return self.metrics.render(
             queue_depth=len(self.queue),
-            phases=phase_counts(self.caches.ep_store.objects()),
+            environments=self.caches.ep_store.objects(),
             leader=self.is_leader(),
         )
 

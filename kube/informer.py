@@ -165,6 +165,7 @@ class Informer:
         backoff: Backoff | None = None,
         watch_timeout: float = 300.0,
         on_relist: Callable[[], None] | None = None,
+        on_progress: Callable[[], None] | None = None,
     ) -> None:
         self.kube = kube
         self.resource = resource
@@ -175,6 +176,9 @@ class Informer:
         self.backoff = backoff or Backoff(0.5, 30.0)
         self.watch_timeout = max(1, int(watch_timeout))
         self._on_relist = on_relist
+        self._on_progress = on_progress
+        """Called after every watch event (bookmarks too) and when a watch ends its full time:
+        the server answered, so the cache is current."""
         self.last_error: ApiError | None = None
         self._handlers: list[Handler] = []
         self._synced = threading.Event()
@@ -264,18 +268,24 @@ class Informer:
                         return None
                     raise ApiError(int(obj.get("code") or 500), str(obj.get("reason")), str(obj))
                 resource_version = resource_version_of(obj) or resource_version
-                if event_type == "BOOKMARK":
-                    continue
-                obj.setdefault("apiVersion", self.resource.api_version)
-                obj.setdefault("kind", self.resource.kind)
-                changed, old = self.store.apply(event_type, obj)
-                if changed:
-                    self._dispatch(event_type, obj, old)
+                if event_type != "BOOKMARK":
+                    obj.setdefault("apiVersion", self.resource.api_version)
+                    obj.setdefault("kind", self.resource.kind)
+                    changed, old = self.store.apply(event_type, obj)
+                    if changed:
+                        self._dispatch(event_type, obj, old)
+                self._progressed()
+            else:
+                self._progressed()
         finally:
             with self._lock:
                 self._stream = None
             stream.close()
         return resource_version
+
+    def _progressed(self) -> None:
+        if self._on_progress is not None and not self._stopped.is_set():
+            self._on_progress()
 
     def _run(self) -> None:
         resource_version: str | None = None

@@ -43,6 +43,7 @@ class KubernetesPolicySource:
             backoff=backoff,
             watch_timeout=watch_timeout_seconds,
             on_relist=self._relisted,
+            on_progress=self._holder.confirm,
         )
         self.informer.add_handler(lambda event_type, obj, _old: self.handle_event(event_type, obj))
 
@@ -54,6 +55,10 @@ class KubernetesPolicySource:
     def synced(self) -> bool:
         return self._holder.synced
 
+    @property
+    def last_sync(self) -> float | None:
+        return self._holder.last_sync
+
     def start(self) -> None:
         self.informer.start()
 
@@ -64,10 +69,11 @@ class KubernetesPolicySource:
         self.informer.join(timeout=1.0)
 
     def _relisted(self) -> None:
-        """A list without a TronadorConfig changes nothing in the cache, yet it is an answer:
-        the default policy applies."""
+        """A list is an answer even when it changes nothing in the cache: without a
+        TronadorConfig the default policy applies, and the policy in force is current."""
         if not self._holder.synced and not self.informer.store.objects():
             self._holder.apply(None)
+        self._holder.confirm()
 
     def handle_event(self, event_type: str, obj: Obj) -> None:
         if not self._is_ours(obj):

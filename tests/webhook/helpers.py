@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import ssl
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -191,10 +192,11 @@ async def running_webhook(
 
 
 class StaticPolicySource:
-    """A fixed policy (the webhook's `PolicySource` interface)."""
+    """A fixed policy (the webhook's `PolicySource` interface), in sync since it was made."""
 
     def __init__(self, policy: Policy | None = None) -> None:
         self._policy = Policy() if policy is None else policy
+        self._since = time.time()
 
     @property
     def policy(self) -> Policy | None:
@@ -203,6 +205,10 @@ class StaticPolicySource:
     @property
     def synced(self) -> bool:
         return True
+
+    @property
+    def last_sync(self) -> float | None:
+        return self._since
 
     def start(self) -> None:
         pass
