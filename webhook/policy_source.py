@@ -37,32 +37,6 @@ class PolicySource(Protocol):
     def stop(self) -> None: ...
 
 
-class StaticPolicySource:
-    """A fixed policy: for tests, benchmarks and `Policy()` defaults."""
-
-    def __init__(self, policy: Policy | None = None) -> None:
-        self._policy = Policy() if policy is None else policy
-        self._since = time.time()
-
-    @property
-    def policy(self) -> Policy | None:
-        return self._policy
-
-    @property
-    def synced(self) -> bool:
-        return True
-
-    @property
-    def last_sync(self) -> float | None:
-        return self._since
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
 class PolicyHolder:
     """The current policy, replaced by one attribute store (safe to read from the event loop
     while a background thread updates it). An invalid TronadorConfig never replaces a good

@@ -9,7 +9,6 @@ the context they were made with, so a swap never breaks a request in flight.
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,15 +17,14 @@ from pathlib import Path
 
 from cryptography import x509
 
+from webhook.file_watch import FileWatcher
+
 log = logging.getLogger(__name__)
 
 MINIMUM_TLS_VERSION = ssl.TLSVersion.TLSv1_2
 
 CA_FILE = "ca.crt"
 """The CA bundle next to the serving certificate (as in the Secret: ca.crt, tls.crt, tls.key)."""
-
-FileStamp = tuple[int, int, int]
-"""(inode, mtime in ns, size): changes when a file is rewritten or a Secret volume swaps it."""
 
 
 class ReloadResult(StrEnum):
@@ -42,14 +40,6 @@ class ServingCertificate:
     not_after: datetime
     ca_not_after: datetime | None = None
     """When the issuing CA in ca.crt expires; None without a readable ca.crt naming it."""
-
-
-def _stamp(path: Path) -> FileStamp | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _new_context() -> ssl.SSLContext:
@@ -103,7 +93,7 @@ class CertificateReloader:
         self.cert_file = Path(cert_file)
         self.key_file = Path(key_file)
         self.current: ServingCertificate | None = None
-        self._tried: tuple[FileStamp | None, FileStamp | None] | None = None
+        self._files = FileWatcher(self.cert_file, self.key_file)
         self.server_context = _new_context()
         """The context to listen with; it delegates each handshake to `current`."""
         self.server_context.sni_callback = self._select_certificate
@@ -116,10 +106,8 @@ class CertificateReloader:
         """Load the pair if either file changed since the last attempt. A pair that fails to
         load keeps the previous certificate; it is retried only once the files change again
         (a writer replacing the two files one after the other settles on a good pair)."""
-        stamps = (_stamp(self.cert_file), _stamp(self.key_file))
-        if stamps == self._tried:
+        if not self._files.changed():
             return ReloadResult.UNCHANGED
-        self._tried = stamps
         fields: dict[str, object] = {"cert": str(self.cert_file), "key": str(self.key_file)}
         try:
             loaded = load_serving_certificate(self.cert_file, self.key_file)
@@ -144,7 +132,7 @@ class CertificateReloader:
         return ReloadResult.LOADED
 
     def _select_certificate(
-        self, connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext
+        self, connection: ssl.SSLObject | ssl.SSLSocket, _name: str | None, _: ssl.SSLContext
     ) -> int | None:
         current = self.current
         if current is None:

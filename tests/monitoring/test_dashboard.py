@@ -22,11 +22,10 @@ from tests.monitoring.component import (
     metric_names,
 )
 from tests.tools import need_tool
-from tests.webhook.helpers import review, running_webhook, seed_config, seed_ep
+from tests.webhook.helpers import StaticPolicySource, review, running_webhook, seed_config, seed_ep
 from tests.webhook.pki import install_pair, issue_serving_pair, make_ca
 from tronador.api import Policy
 from webhook import routes
-from webhook.policy_source import StaticPolicySource
 
 WEBHOOK, CONTROLLER, PROCESS = "tronador_webhook_", "tronador_controller_", ("process_", "python_")
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.webhook.helpers import EXAMPLES, RunningWebhook, running_webhook
+from tests.webhook.helpers import EXAMPLES, RunningWebhook, StaticPolicySource, running_webhook
 from tests.webhook.pki import CertificateAuthority, install_pair, issue_serving_pair, make_ca
 from tronador.api import Policy
 from tronador.config_loading import load_policy
-from webhook.policy_source import StaticPolicySource
 
 
 @dataclass(frozen=True)

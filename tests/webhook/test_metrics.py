@@ -11,6 +11,7 @@ from tests.webhook.helpers import (
     CONFIG_KIND,
     CONFIG_RESOURCE,
     RunningWebhook,
+    StaticPolicySource,
     review,
     running_webhook,
     seed_ep,
@@ -18,7 +19,6 @@ from tests.webhook.helpers import (
 from tronador.api import Policy
 from webhook import routes
 from webhook.metrics import CONTENT_TYPE
-from webhook.policy_source import StaticPolicySource
 
 
 async def test_metrics_count_requests_by_route_operation_verdict_and_rule(

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client
 
+from kube.api import Kube
+from kube.backoff import Backoff
 from tests.apiserver import EmulatedAPIServer, Fault
 from tests.webhook.helpers import logged_text, seed_config
 from tronador.api import Policy
 from tronador.api.constants import API_VERSION, CONFIG_NAME, CONFIG_PLURAL
-from webhook.policy_watch import Backoff, KubernetesPolicySource
+from webhook.policy_watch import KubernetesPolicySource
 
 NAMESPACE = "tronador-system"
 SECRET_VALUE = "replace-me"
@@ -29,10 +30,10 @@ def cluster() -> Iterator[EmulatedAPIServer]:
 def watcher(cluster: EmulatedAPIServer) -> Iterator[KubernetesPolicySource]:
     api_client = cluster.api_client()
     source = KubernetesPolicySource(
-        client.CustomObjectsApi(api_client),
+        Kube(api_client),
         NAMESPACE,
         watch_timeout_seconds=1,
-        backoff=Backoff(initial=0.01, maximum=0.05),
+        backoff=Backoff(base=0.01, maximum=0.05),
     )
     try:
         yield source

@@ -14,6 +14,7 @@ from aiohttp import web
 from tests.webhook.conftest import TLSFiles
 from tests.webhook.helpers import (
     RunningWebhook,
+    StaticPolicySource,
     client_context,
     peer_serial,
     review,
@@ -23,7 +24,6 @@ from tests.webhook.helpers import (
 from tests.webhook.pki import install_pair, issue_serving_pair, make_ca, write_atomically
 from tronador.api import Policy
 from webhook import routes
-from webhook.policy_source import StaticPolicySource
 from webhook.server import create_app
 from webhook.tls import MINIMUM_TLS_VERSION, CertificateReloader, ReloadResult
 
