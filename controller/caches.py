@@ -11,10 +11,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from controller.informer import Handler, Informer, Store
-from controller.kubeapi import ApiError, Kube, Obj
-from controller.queue import Backoff
-from controller.resources import (
+from controller.settings import ReleaseFlavour, Settings
+from kube.api import ApiError, Kube, Obj
+from kube.backoff import Backoff
+from kube.informer import Handler, Informer, Store
+from kube.resources import (
     CONFIG_MAPS,
     ENVIRONMENT_PROVISIONERS,
     GIT_REPOSITORIES,
@@ -26,7 +27,6 @@ from controller.resources import (
     TRONADOR_CONFIGS,
     Resource,
 )
-from controller.settings import ReleaseFlavour, Settings
 from tronador.api.constants import CONFIG_NAME, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
@@ -147,7 +147,7 @@ class Caches:
     def config(self) -> Obj | None:
         return self.configs.store.get(self.settings.namespace, CONFIG_NAME)
 
-    def ensure(self, resource: Resource, timeout: float = 10.0) -> Store:
+    def synced_store(self, resource: Resource, timeout: float = 10.0) -> Store:
         """The cache of a managed kind, starting an informer for a new kind (e.g. ExternalSecret)
         and waiting for its first list. Raises the list's error if it does not sync."""
         with self._lock:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from controller.diff import with_hash
-from controller.resources import (
+from controller.settings import ReleaseFlavour, ReleaseOptions
+from kube.resources import (
     CONFIG_MAPS,
     GIT_REPOSITORIES,
     HELM_RELEASES,
@@ -23,7 +24,6 @@ from controller.resources import (
     Resource,
     resource_for,
 )
-from controller.settings import ReleaseFlavour, ReleaseOptions
 from tronador.api import EnvironmentProvisioner, KeyReference, TronadorConfig, ValuesFromSource
 from tronador.api.constants import (
     API_VERSION,

@@ -12,7 +12,6 @@ calls `enqueue_all()` when it gains leadership.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import threading
 import time
@@ -23,17 +22,19 @@ from kubernetes.client import ApiClient
 
 from controller.caches import Caches
 from controller.events import EventRecorder
-from controller.kubeapi import ApiError, Kube, NotLeader, Obj
 from controller.metrics import (
     RESULT_ERROR,
     RESULT_REQUEUE,
     RESULT_SUCCESS,
     ControllerMetrics,
-    phase_counts,
 )
-from controller.queue import Backoff, WorkQueue
+from controller.queue import WorkQueue
 from controller.reconciler import Reconciler, Result
-from controller.resources import (
+from controller.settings import Settings
+from kube.api import ApiError, Kube, NotLeader, Obj
+from kube.backoff import Backoff
+from kube.client import pooled
+from kube.resources import (
     ENVIRONMENT_PROVISIONERS,
     NAMESPACES,
     SERVICE_ACCOUNTS,
@@ -41,24 +42,12 @@ from controller.resources import (
     Resource,
     resource_for,
 )
-from controller.settings import Settings
 from tronador.api.constants import CONFIG_NAME, ENVIRONMENT_LABEL
 
 log = logging.getLogger(__name__)
 
 POOL_HEADROOM = 16
 """Connections beyond one per worker: a long-lived one per watch, plus events and spares."""
-
-
-def _pooled(api_client: ApiClient, size: int) -> ApiClient | None:
-    """A client like `api_client` whose connection pool fits `size` concurrent requests (each
-    watch holds a connection), or None when `api_client`'s already does."""
-    configuration = api_client.configuration
-    if (configuration.connection_pool_maxsize or 0) >= size:
-        return None
-    configuration = copy.deepcopy(configuration)
-    configuration.connection_pool_maxsize = size
-    return ApiClient(configuration)
 
 
 class Controller:
@@ -73,7 +62,7 @@ class Controller:
         self.settings = settings or Settings()
         self.is_leader = is_leader or (lambda: True)
         self.metrics = ControllerMetrics()
-        self._own_client = _pooled(api_client, self.settings.workers + POOL_HEADROOM)
+        self._own_client = pooled(api_client, self.settings.workers + POOL_HEADROOM)
         self.kube = Kube(
             self._own_client or api_client,
             self.settings.request_timeout,
@@ -136,19 +125,11 @@ class Controller:
             self._own_client.close()
         log.info("controller stopped")
 
-    def run_until_stopped(self) -> None:
-        while not self._stopped.wait(1.0):
-            pass
-
     @property
     def reconciles(self) -> int:
         """Reconciles run so far (for tests and benchmarks)."""
         with self._count_lock:
             return self._reconciles
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
 
     @property
     def ready(self) -> bool:
@@ -159,7 +140,7 @@ class Controller:
         """The Prometheus text of `/metrics`."""
         return self.metrics.render(
             queue_depth=len(self.queue),
-            phases=phase_counts(self.caches.ep_store.objects()),
+            environments=self.caches.ep_store.objects(),
             leader=self.is_leader(),
         )
 
@@ -205,7 +186,7 @@ class Controller:
 
     def _start_informer(self, resource: Resource) -> None:
         with contextlib.suppress(ApiError):
-            self.caches.ensure(resource, timeout=0.0)
+            self.caches.synced_store(resource, timeout=0.0)
 
     # -- workers -----------------------------------------------------------------------------
 

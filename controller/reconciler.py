@@ -34,15 +34,6 @@ from controller.diff import (
     owner_reference_missing,
 )
 from controller.events import EventRecorder
-from controller.informer import Store, resource_version_of
-from controller.kubeapi import ApiError, Kube, Obj
-from controller.resources import (
-    CONFIG_MAPS,
-    ENVIRONMENT_PROVISIONERS,
-    NAMESPACES,
-    SECRETS,
-    SERVICE_ACCOUNTS,
-)
 from controller.settings import Settings
 from controller.status import (
     NAMESPACE_READY,
@@ -63,6 +54,15 @@ from controller.status import (
     legacy_application_state,
     policy_condition,
     transition_events,
+)
+from kube.api import ApiError, Kube, Obj
+from kube.informer import Store, resource_version_of
+from kube.resources import (
+    CONFIG_MAPS,
+    ENVIRONMENT_PROVISIONERS,
+    NAMESPACES,
+    SECRETS,
+    SERVICE_ACCOUNTS,
 )
 from tronador.api import (
     EnvironmentProvisioner,
@@ -229,7 +229,7 @@ class Reconciler:
             try:
                 fetched[ref] = self.kube.get(ref.resource, ref.name, ref.namespace)
             except ApiError as err:
-                if not err.rejected:
+                if not err.refused:
                     raise
                 fetched[ref] = None
         return fetched
@@ -310,7 +310,7 @@ class Reconciler:
                 created = self.kube.create(NAMESPACES, wanted.body())
             except ApiError as err:
                 if not err.already_exists:
-                    if err.rejected:
+                    if err.refused:
                         raise rejection(err) from None
                     raise
                 ns = self.applier.reread(NAMESPACES, wanted.name, None, store)
@@ -433,7 +433,7 @@ class Reconciler:
             else:
                 store.write_through(self.kube.replace(SERVICE_ACCOUNTS, body))
         except ApiError as err:
-            if err.rejected:
+            if err.refused:
                 raise StepFailed(
                     "ServiceAccountRejected",
                     f"Could not attach the image pull secret to ServiceAccount "
@@ -457,7 +457,7 @@ class Reconciler:
                 run.actions, obj, self._cache_of(obj), run.name, sensitive=obj.resource == SECRETS
             )
         for resource in (SECRETS, CONFIG_MAPS):
-            store = self.caches.ensure(resource)
+            store = self.caches.synced_store(resource)
             for existing in owned(store.objects(namespace), run.name):
                 key = (resource.kind, existing["metadata"]["name"])
                 if annotation(existing, COPIED_FROM_ANNOTATION) and key not in copies:
@@ -481,7 +481,7 @@ class Reconciler:
     def _cache_of(self, obj: DesiredObject) -> Store:
         """The cache of `obj`'s kind; a kind the cluster does not serve fails the step."""
         try:
-            return self.caches.ensure(obj.resource)
+            return self.caches.synced_store(obj.resource)
         except ApiError as err:
             if err.not_found:
                 raise StepFailed(

@@ -19,9 +19,6 @@ HEALTHZ: Final = "/healthz"
 READYZ: Final = "/readyz"
 METRICS: Final = "/metrics"
 
-PROBE_PATHS: Final = (HEALTHZ, READYZ, METRICS)
-"""GET routes for the kubelet and Prometheus."""
-
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024
 """Larger AdmissionReviews are refused unread (the API server's own object limit is ~1.5 MiB,
 and an AdmissionReview carries up to two copies)."""

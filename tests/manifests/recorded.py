@@ -1,7 +1,7 @@
 """The API requests our components really make, recorded by the emulated API server.
 
 The static scan (`apicalls`) sees calls whose resource is a constant. The controller mostly calls
-its REST layer (`controller.kubeapi.Kube`) with a resource held in a variable (the desired
+its REST layer (`kube.api.Kube`) with a resource held in a variable (the desired
 objects, the informers' kinds), so its needs are taken from runs: each scenario drives the real
 controller, or `tronador certs sync`, or the webhook's policy watch, against the emulated API
 server, and every request it answers becomes a `Request`. For the controller, each call of a
@@ -24,8 +24,8 @@ from tests.manifests.apicalls import Permission
 
 Obj = dict[str, Any]
 
-KUBE_METHODS = ("get", "list", "watch", "create", "replace", "delete")
-"""The public request methods of `controller.kubeapi.Kube`."""
+KUBE_METHODS = ("get", "list", "watch", "create", "replace", "patch", "delete")
+"""The public request methods of `kube.api.Kube`."""
 
 
 @dataclass(frozen=True, order=True)
@@ -71,7 +71,7 @@ class Site:
 @contextlib.contextmanager
 def traced_kube() -> Iterator[set[Site]]:
     """Record, while active, every call site of a `Kube` request method."""
-    from controller.kubeapi import Kube
+    from kube.api import Kube
 
     sites: set[Site] = set()
     lock = threading.Lock()
@@ -260,17 +260,14 @@ def certs_scenario(webhook_configurations: list[Obj], namespace: str) -> set[Req
 
 def webhook_policy_scenario(namespace: str) -> set[Request]:
     """The webhook's policy source: the first list, then a watch that sees a change."""
-    from kubernetes import client as k8s
-
+    from kube.api import Kube
     from tronador.api.constants import API_VERSION, CONFIG_KIND, CONFIG_NAME
     from webhook.policy_watch import KubernetesPolicySource
 
     with _server() as server:
         server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
         api_client = server.api_client()
-        source = KubernetesPolicySource(
-            k8s.CustomObjectsApi(api_client), namespace, watch_timeout_seconds=1
-        )
+        source = KubernetesPolicySource(Kube(api_client), namespace, watch_timeout_seconds=1)
         try:
             source.start()
             server.wait_for(lambda: source.synced)
@@ -289,6 +286,17 @@ def webhook_policy_scenario(namespace: str) -> set[Request]:
         return recorded(server)
 
 
+@functools.cache
+def webhook_scenarios() -> tuple[set[Request], set[Site]]:
+    """The webhook's `Kube` calls (its policy informer's list and watch) in the namespace the
+    manifests install it into."""
+    from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
+
+    with traced_kube() as sites:
+        requests = webhook_policy_scenario(DEFAULT_SYSTEM_NAMESPACE)
+    return requests, sites
+
+
 @contextlib.contextmanager
 def _server() -> Iterator[EmulatedAPIServer]:
     server = EmulatedAPIServer().start()
@@ -303,7 +311,7 @@ def election_scenario(config: Any) -> set[Request]:
     shortened): acquire the Lease, renew it, release it on stop."""
     import dataclasses
 
-    from tronador.leaderelection import LeaderElector
+    from controller.leaderelection import LeaderElector
 
     fast = dataclasses.replace(config, lease_duration=2.0, renew_deadline=1.0, retry_period=0.05)
     with _server() as server:

@@ -270,7 +270,7 @@ async def test_any_node_replaced_by_junk_never_gets_a_500(
     """Every node of an UPDATE review (and of the EPs in it), replaced by each kind of JSON value,
     on every route: always a 200 AdmissionReview or a 4xx Status, never a 500, and no exception
     anywhere (neither in the server nor in the rules)."""
-    from webhook.policy_source import StaticPolicySource
+    from tests.webhook.helpers import StaticPolicySource
     from webhook.server import create_app
 
     client = await aiohttp_client(create_app(StaticPolicySource(Policy())))

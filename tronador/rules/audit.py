@@ -25,6 +25,7 @@ from typing import Any
 import jsonpatch
 
 from tronador.api import EnvironmentProvisioner, Policy
+from tronador.rules.conditions import transition_time
 from tronador.rules.findings import Findings, Violation
 from tronador.rules.jsonpatch_ops import Operation
 from tronador.rules.mutate import mutate_environment_provisioner
@@ -149,12 +150,7 @@ def compliance_condition(
     """
     status = "True" if findings.allowed else "False"
     reason = REASON_COMPLIANT if findings.allowed else rule_reason(findings.violations[0].rule)
-    transition = format_time(now)
-    for old in previous:
-        if isinstance(old, Mapping) and old.get("type") == POLICY_COMPLIANT:
-            if old.get("status") == status and isinstance(old.get("lastTransitionTime"), str):
-                transition = old["lastTransitionTime"]
-            break
+    transition = transition_time(previous, POLICY_COMPLIANT, status, format_time(now))
     condition: dict[str, Any] = {
         "type": POLICY_COMPLIANT,
         "status": status,
@@ -195,28 +191,3 @@ def audit_environment_provisioners(
 ) -> list[AuditResult]:
     """Audit every EP; the results keep the input order."""
     return [audit_environment_provisioner(ep, policy, now) for ep in eps]
-
-
-def set_condition(conditions: Iterable[Any], condition: Mapping[str, Any]) -> list[Any]:
-    """`conditions` with the one of `condition`'s type replaced (or appended); the others keep
-    their order. For building the status the controller writes."""
-    out: list[Any] = []
-    replaced = False
-    for old in conditions:
-        if isinstance(old, Mapping) and old.get("type") == condition.get("type"):
-            if not replaced:
-                out.append(dict(condition))
-                replaced = True
-            continue
-        out.append(old)
-    if not replaced:
-        out.append(dict(condition))
-    return out
-
-
-def condition_changed(conditions: Iterable[Any], condition: Mapping[str, Any]) -> bool:
-    """Whether writing `condition` would change the stored `conditions` (skip the write if not)."""
-    for old in conditions:
-        if isinstance(old, Mapping) and old.get("type") == condition.get("type"):
-            return dict(old) != dict(condition)
-    return True
