@@ -1,17 +1,20 @@
 """Land one file's change on the GitOps branch under concurrency: sync to the remote tip, decide
 again on what is there now, commit, push without force; when another pipeline pushed first,
-back off (full jitter) and redo the change on the new tip, until the deadline."""
+back off (jittered, exponential) and redo the change on the new tip, until the deadline."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from gitops.git import Author, Deadline, NotLanded, PushResult
-from tronador.rules.gitops import Change, backoff_delay
+from kube.backoff import Backoff
+from tronador.rules.gitops import Change
+
+PUSH_BACKOFF = Backoff(base=0.05, maximum=2.0)
+"""Between a rejected push and the next attempt: 25-50 ms, then doubling up to 1-2 s."""
 
 
 class Clone(Protocol):
@@ -43,7 +46,7 @@ def land(
     message: str,
     author: Author,
     sleep: Callable[[float], None] = time.sleep,
-    fraction: Callable[[], float] = random.random,
+    backoff: Backoff = PUSH_BACKOFF,
 ) -> Landed:
     """Apply `decide`'s change to `path` (WRITE `content`, or REMOVE) on the remote branch."""
     clone.init()
@@ -62,7 +65,7 @@ def land(
         commit = clone.commit(message, author)
         if clone.push() is PushResult.OK:
             return Landed(change, attempt, commit)
-        delay = backoff_delay(attempt, fraction())
+        delay = backoff.delay(attempt)
         if clone.deadline.remaining() <= delay:
             raise NotLanded(
                 f"deadline of {clone.deadline.seconds:g}s passed after {attempt} push attempts "

@@ -8,6 +8,7 @@ import pytest
 
 from gitops.git import Author, Deadline, NotLanded, PushResult
 from gitops.land import land
+from kube.backoff import Backoff
 from tronador.rules.gitops import Change, publish_change, retire_change
 
 AUTHOR = Author("ci", "ci@example.com")
@@ -57,7 +58,7 @@ def test_rejected_pushes_are_redone_on_the_new_tip_after_a_growing_backoff() -> 
     slept: list[float] = []
     landed = land(
         clone, "e/a.yaml", lambda c: publish_change(c, "new"), "new", "m", AUTHOR,
-        sleep=slept.append, fraction=lambda: 1.0,
+        sleep=slept.append, backoff=Backoff(base=0.05, maximum=2.0, rng=lambda: 1.0),
     )  # fmt: skip
     assert (landed.change, landed.attempts, landed.commit) == (Change.WRITE, 3, "c0ffee")
     assert slept == [pytest.approx(0.05), pytest.approx(0.1)]

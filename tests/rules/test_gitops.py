@@ -13,7 +13,6 @@ from tronador.rules.gitops import (
     Change,
     PublishError,
     Subject,
-    backoff_delay,
     check_branch,
     commit_message,
     parse_source_time,
@@ -142,13 +141,6 @@ def test_branch_names() -> None:
     for bad in ("", "-x", "a..b", "a b", "a:b", "x.lock", "a/", "@{u}"):
         with pytest.raises(PublishError, match="--branch"):
             check_branch(bad)
-
-
-def test_backoff_is_full_jitter_and_capped() -> None:
-    assert backoff_delay(1, 0.0) == 0.0
-    assert backoff_delay(1, 0.5) == pytest.approx(0.025)
-    assert backoff_delay(3, 1.0) == pytest.approx(0.2)
-    assert backoff_delay(30, 0.99) == pytest.approx(1.98)
 
 
 _PIECES = st.sampled_from(

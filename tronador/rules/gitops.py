@@ -272,8 +272,3 @@ def publish_change(current: str | None, desired: str) -> Change:
 
 def retire_change(current: str | None) -> Change:
     return Change.ABSENT if current is None else Change.REMOVE
-
-
-def backoff_delay(attempt: int, fraction: float, base: float = 0.05, cap: float = 2.0) -> float:
-    """Full-jitter exponential backoff: `fraction` (uniform in [0, 1)) of min(cap, base*2^n)."""
-    return fraction * min(cap, base * 2 ** max(attempt - 1, 0))
