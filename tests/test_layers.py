@@ -1,42 +1,63 @@
-"""Layers import one way: the edges (webhook, controller, certs) never import each other, and
-what they share (tronador/, e.g. tronador/metrics.py) imports none of them outside the CLI."""
+"""The static checks of the codebase run with the tests, so the README's test command catches what
+CI does: the import contracts of pyproject.toml (import-linter: api <- rules <- kube <- edges, the
+edges never import each other, the core never imports an edge but for the CLI) and no unused
+product code (vulture, with `vulture_whitelist.py` for names only a framework calls)."""
 
 from __future__ import annotations
 
-import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EDGES = ("webhook", "controller", "certs")
-CLI_MODULES = {"tronador/cli.py", "tronador/__main__.py", "tronador/audit_cli.py"}
+BIN = Path(sys.executable).parent
 
 
-def _imported_packages(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
+def _run(tool: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / tool), *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
-def test_edges_never_import_each_other() -> None:
-    crossings = [
-        f"{path.relative_to(ROOT)} imports {other}"
-        for edge in EDGES
-        for path in sorted((ROOT / edge).rglob("*.py"))
-        for other in sorted(_imported_packages(path) & set(EDGES) - {edge})
-    ]
-    assert crossings == []
+def test_import_contracts_hold() -> None:
+    done = _run("lint-imports")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "Contracts: 2 kept, 0 broken." in done.stdout
 
 
-def test_the_shared_layer_imports_no_edge() -> None:
-    crossings = [
-        f"{path.relative_to(ROOT)} imports {edge}"
-        for path in sorted((ROOT / "tronador").rglob("*.py"))
-        if str(path.relative_to(ROOT)) not in CLI_MODULES
-        for edge in sorted(_imported_packages(path) & set(EDGES))
-    ]
-    assert crossings == []
+def test_no_unused_product_code() -> None:
+    done = _run("vulture")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_vulture_reports_an_unused_function(tmp_path: Path) -> None:
+    (tmp_path / "module.py").write_text(
+        "def used():\n    pass\n\n\ndef unused():\n    pass\n\n\nused()\n"
+    )
+    done = _run("vulture", "--min-confidence", "60", "module.py", cwd=tmp_path)
+    assert done.returncode != 0 and "unused function 'unused'" in done.stdout
+
+
+def test_an_edge_importing_another_edge_breaks_a_contract(tmp_path: Path) -> None:
+    for package, body in {
+        "lower": "",
+        "edge_a": "",
+        "edge_b": "import edge_a\n",
+    }.items():
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text(body)
+    (tmp_path / ".importlinter").write_text(
+        "[importlinter]\nroot_packages =\n    lower\n    edge_a\n    edge_b\n\n"
+        "[importlinter:contract:layers]\nname = edges\ntype = layers\n"
+        "layers =\n    edge_a | edge_b\n    lower\n"
+    )
+    done = subprocess.run(
+        [str(BIN / "lint-imports")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PYTHONPATH": str(tmp_path), "PATH": str(BIN)},
+    )
+    assert done.returncode != 0 and "BROKEN" in done.stdout, done.stdout + done.stderr

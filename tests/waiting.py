@@ -9,14 +9,16 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01) -> T:
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01, what: str = ""
+) -> T:
     """Poll `predicate` until it returns something truthy, and return that; `TimeoutError`
-    when `timeout` seconds pass first."""
+    (naming `what` when given) when `timeout` seconds pass first."""
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
         if result:
             return result
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"condition not met within {timeout}s")
+            raise TimeoutError(f"{what or 'condition'} not met within {timeout}s")
         time.sleep(interval)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from kubernetes.client.rest import ApiException
 
 from tests.seeds import REPO_ROOT, SCHEMAS
 from tests.tools import need_tool
+from tests.waiting import wait_until
 
 T = TypeVar("T")
 Obj = dict[str, Any]
@@ -49,14 +49,7 @@ def rendered_manifests() -> list[Obj]:
 
 
 def wait_for(predicate: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
-        time.sleep(0.1)
+    return wait_until(predicate, timeout=timeout, interval=0.1, what=what)  # type: ignore[return-value]
 
 
 def established(crd: Any) -> bool:

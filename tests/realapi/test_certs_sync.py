@@ -18,10 +18,10 @@ from tests.controller.helpers import seed_config_dict, seed_ep_dict
 from tests.realapi.controlplane import ControlPlane
 from tests.realapi.kube import Obj, Rest, wait_for
 from tests.realapi.webhook import registered, webhook_configurations, webhook_in_thread
+from tests.webhook.helpers import StaticPolicySource
 from tests.webhook.pki import install_pair, issue_serving_pair, make_ca
 from tronador.api import TronadorConfig
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
-from webhook.policy_source import StaticPolicySource
 
 pytestmark = pytest.mark.realapi
 

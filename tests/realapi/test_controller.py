@@ -15,6 +15,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from controller.leaderelection import LeaderElectionConfig
 from controller.runtime import Replica
 from controller.settings import ReleaseFlavour
 from tests.controller.harness import RELEASE, SUCCESS_MESSAGE, flux_status, legacy_status, settings
@@ -22,7 +23,6 @@ from tests.realapi.controlplane import ControlPlane
 from tests.realapi.kube import Obj, Rest, wait_for
 from tests.seeds import seed_environment_provisioner
 from tronador.api.constants import API_VERSION, DEFAULT_SYSTEM_NAMESPACE, EP_KIND, FINALIZER
-from tronador.leaderelection import LeaderElectionConfig
 
 pytestmark = pytest.mark.realapi
 
