@@ -47,9 +47,9 @@ def test_crd_schema_keeps_values_free_and_fields_closed() -> None:
     application = schema["properties"]["spec"]["properties"]["application"]["properties"]
     release = application["release"]["properties"]
     assert release["values"]["x-kubernetes-preserve-unknown-fields"] is True
-    assert release["chart"]["properties"]["spec"]["properties"]["sourceRef"]["properties"][
-        "kind"
-    ]["enum"] == ["GitRepository"]
+    assert release["chart"]["properties"]["spec"]["properties"]["sourceRef"]["properties"]["kind"][
+        "enum"
+    ] == ["GitRepository"]
     git = application["gitRepository"]
     assert git["required"] == ["url"]
     assert "x-kubernetes-preserve-unknown-fields" not in git
