@@ -20,7 +20,7 @@ def test_the_docs_example_parses_with_its_passthrough_fields() -> None:
     assert env.release.chart.spec.source_ref.name == "dte-master"
     assert env.release.chart.spec.chart == "deploy/"
     assert env.release.values == {"application": {"deployment": {"image": {"tag": "native"}}}}
-    assert env.spec.namespace_labels["stakater.com/tenant"] == "alpha"
+    assert env.spec.namespace_labels["stakater.com/tenant"] == "veeru"
 
 
 def test_a_field_flux_does_not_have_is_unknown() -> None:

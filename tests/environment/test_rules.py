@@ -247,7 +247,7 @@ def test_mutate_fills_the_eps_defaults_for_an_environment() -> None:
     assert result["spec"]["namespaceLabels"]["kind"] == "pr"
     assert result["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "tronador.stakater.com",
-        "stakater.com/tenant": "alpha",
+        "stakater.com/tenant": "veeru",
     }
     assert mutate_environment(result, policy).patch == []
 

@@ -13,6 +13,7 @@ import yaml
 from certs import defaults as certs_defaults
 from tests.webhook.helpers import REPO_ROOT
 from tronador.api.constants import GROUP
+from tronador.api.crd import all_crds
 from webhook import cli, routes
 from webhook.admitters import admitters
 
@@ -61,6 +62,7 @@ def test_every_manifest_path_is_a_server_route_and_the_reverse() -> None:
 
 def test_each_webhook_matches_exactly_the_resource_its_route_admits() -> None:
     by_path = admitters("tronador-system")
+    scope = {crd["spec"]["names"]["kind"]: crd["spec"]["scope"] for crd in all_crds().values()}
     for kind, hook in webhooks():
         admitter = by_path[hook["clientConfig"]["service"]["path"]]
         assert hook["rules"] == [
@@ -69,14 +71,14 @@ def test_each_webhook_matches_exactly_the_resource_its_route_admits() -> None:
                 "apiVersions": [admitter.resource.version],
                 "resources": [admitter.resource.resource],
                 "operations": ["CREATE", "UPDATE"],
-                "scope": "Cluster" if admitter.kind == "EnvironmentProvisioner" else "Namespaced",
+                "scope": scope[admitter.kind],
             }
         ], hook["name"]
         expected_mutating = hook["clientConfig"]["service"]["path"].startswith("/mutate/")
         assert (kind == MUTATING) == expected_mutating
 
 
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(len(routes.ADMISSION_PATHS)))
 def test_webhook_settings(index: int) -> None:
     kind, hook = webhooks()[index]
     assert hook["name"].endswith(f".{GROUP}")
