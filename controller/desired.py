@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,13 +34,12 @@ from tronador.api.constants import (
     REPO_NAME_ANNOTATION,
 )
 from tronador.rules.config_rules import secret_item_name
-from tronador.rules.giturl import parse_git_url
+from tronador.rules.giturl import git_reference, parse_git_url
 from tronador.rules.mutate import default_release_name
 from tronador.rules.names import dns_label, repo_name
 
 COPIED_FROM_ANNOTATION = "tronador.stakater.com/copied-from"
 DEFAULT_VALUES_KEY = "values.yaml"
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -263,19 +261,6 @@ def legacy_helm_release(
         "spec": spec,
     }
     return DesiredObject(LEGACY_HELM_RELEASES, with_hash(body))
-
-
-def git_reference(ref: str) -> dict[str, str]:
-    """An EP's chart ref as a Flux GitRepository reference: a branch unless it says otherwise."""
-    if _SHA.match(ref):
-        return {"commit": ref}
-    if ref.startswith("refs/tags/"):
-        return {"tag": ref.removeprefix("refs/tags/")}
-    if ref.startswith("refs/heads/"):
-        return {"branch": ref.removeprefix("refs/heads/")}
-    if ref.startswith("refs/"):
-        return {"name": ref}
-    return {"branch": ref}
 
 
 def flux_git_repository(

@@ -229,7 +229,7 @@ def test_chart_url_policy_and_immutability_name_the_kinds_own_field() -> None:
 def test_mutate_fills_the_eps_defaults_for_an_environment() -> None:
     policy = Policy.model_validate(
         {
-            "defaultNamespaceLabels": {"kind": "pr"},
+            "defaultNamespaceLabels": {"cost-center": "dev"},
             "imageRegistryRewrites": [{"from": "docker.io", "to": "mirror.example.com/hub"}],
         }
     )
@@ -244,7 +244,7 @@ def test_mutate_fills_the_eps_defaults_for_an_environment() -> None:
     assert at(result, *RELEASE)["values"] == {
         "image": {"repository": "mirror.example.com/hub/library/nginx"}
     }
-    assert result["spec"]["namespaceLabels"]["kind"] == "pr"
+    assert result["spec"]["namespaceLabels"]["cost-center"] == "dev"
     assert result["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "tronador.stakater.com",
         "stakater.com/tenant": "veeru",

@@ -44,7 +44,6 @@ async def test_example_is_defaulted_with_a_warning_then_allowed(webhook: Running
     ]
     result = jsonpatch.apply_patch(env, decoded_patch(response))
     assert "gitImplementation" not in at(result, *GIT)
-    assert result["spec"]["namespaceLabels"]["kind"] == "pr"
     assert result["metadata"]["labels"]["stakater.com/tenant"] == "veeru"
 
     again = (await webhook.post(routes.MUTATE_ENVIRONMENTS, env_review(result))).response
