@@ -37,7 +37,7 @@ from controller.diff import (
 from controller.environment_desired import desired_objects
 from controller.events import EventRecorder
 from controller.informer import Store, resource_version_of
-from controller.kinds import EP, ProvisionedKind, parse_key
+from controller.kinds import EP, KINDS, ProvisionedKind, parse_key
 from controller.kubeapi import ApiError, Kube, Obj
 from controller.resources import (
     CONFIG_MAPS,
@@ -80,6 +80,13 @@ from tronador.rules.expiry import decide
 from tronador.rules.findings import violations_from_pydantic
 
 log = logging.getLogger(__name__)
+
+
+def _age_key(obj: Obj) -> tuple[str, str]:
+    """Orders objects by creation (RFC 3339 UTC timestamps sort as text), then uid."""
+    meta = obj.get("metadata") or {}
+    return str(meta.get("creationTimestamp") or ""), str(meta.get("uid") or "")
+
 
 EXPIRY_SLACK = 0.05
 """Seconds added to an EP's time to expiry when requeueing it, so the clock has passed it."""
@@ -188,7 +195,10 @@ class Reconciler:
             if self._expire(run):
                 return Result(requeue_after=0.0)  # the finalizer's cleanup follows
             ep = self._parse(run)
-            if ep is not None:
+            taken = self._name_taken(run) if ep is not None else None
+            if taken:
+                run.fail(NAMESPACE_READY, PHASE_CREATING_NAMESPACE, "NameConflict", taken)
+            elif ep is not None:
                 self._ensure_finalizer(run)
                 self._provision(run, ep, config, config_problem)
         except StepFailed as failure:  # outside the provisioning steps: the finalizer, cleanup
@@ -515,6 +525,19 @@ class Reconciler:
             return legacy_application_state(release, desired.release_name)
         return flux_application_state(release, desired.release_name, stored.get("GitRepository"))
 
+    def _name_taken(self, run: Run) -> str | None:
+        """Why `run`'s object must leave its namespace alone: an object of the other kind with
+        the same name, created before it, provisions that namespace (both would claim it)."""
+        mine = _age_key(run.obj)
+        for other in KINDS:
+            obj = other.store(self.caches).get(None, run.name) if other is not run.kind else None
+            if obj is not None and _age_key(obj) < mine:
+                return (
+                    f"{other.kind} '{run.name}' already provisions namespace '{run.name}'; "
+                    f"this {run.kind.kind} needs another name"
+                )
+        return None
+
     # -- delete ------------------------------------------------------------------------------
 
     def _finalize(self, run: Run) -> Result:
@@ -523,6 +546,8 @@ class Reconciler:
             return Result()
         namespace = run.name
         remaining: list[Obj] = []
+        if self._name_taken(run):
+            return self._remove_finalizer(run)
         for resource, store in self._release_stores(run):
             for obj in owned(store.objects(namespace), run.name):
                 lingering = self.applier.delete(
@@ -555,10 +580,14 @@ class Reconciler:
                 self.caches.namespace_store,
                 why="environment cleaned up",
             )
+        run.actions.tell("CleanedUp", f"Environment '{namespace}' was cleaned up")
+        return self._remove_finalizer(run)
+
+    def _remove_finalizer(self, run: Run) -> Result:
+        meta = run.obj["metadata"]
         body = copy.deepcopy(run.obj)
         body["metadata"]["finalizers"] = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         body.pop("status", None)
-        run.actions.tell("CleanedUp", f"Environment '{namespace}' was cleaned up")
         self.applier.emit(run.actions)  # while the EP still exists
         try:
             self.applier.replace(run.kind.resource, body, self._store(run))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controller.settings import ReleaseFlavour
@@ -156,3 +157,37 @@ def test_an_invalid_environment_is_reported_not_provisioned(cluster: Cluster) ->
     cluster.wait(lambda: env_status(cluster).get("currentPhase") == "Invalid Spec")
     assert "rule git-ref" in env_condition(cluster, "Ready")["message"]
     assert cluster.server.get("v1", "namespaces", ENV_NS) is None
+
+
+def test_an_environment_named_like_an_older_ep_leaves_its_namespace_alone(
+    cluster: Cluster,
+) -> None:
+    now = datetime.now(UTC)
+    older, newer = (f"{(now - timedelta(hours=h)):%Y-%m-%dT%H:%M:%SZ}" for h in (2, 1))
+    cluster.seed_config()
+    cluster.create_ep(lambda ep: ep["metadata"].update(creationTimestamp=older))
+
+    def same_name(env: dict[str, Any]) -> None:
+        env["metadata"].update(name=EP_NAME, creationTimestamp=newer)
+        del env["spec"]["application"]["release"]["valuesFrom"]  # it named the old namespace
+
+    create_environment(cluster, same_name)
+    cluster.start(settings())
+    cluster.wait(lambda: cluster.release(FLUX))
+
+    def env_ready() -> dict[str, Any]:
+        env = cluster.server.get(ENV_API, "environments", EP_NAME) or {}
+        conditions = (env.get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c["type"] == "NamespaceReady"), {})
+
+    conflict = cluster.wait(lambda: env_ready() or None)
+    assert conflict["reason"] == "NameConflict"
+    assert conflict["message"].startswith(f"EnvironmentProvisioner '{EP_NAME}' already provisions")
+    env = cluster.server.get(ENV_API, "environments", EP_NAME) or {}
+    assert "tronador.stakater.com/cleanup" not in env["metadata"].get("finalizers", [])
+    assert cluster.server.get(*GIT_REPO, ENV_SOURCE, NS) is None
+
+    cluster.server.delete(ENV_API, "environments", EP_NAME)
+    cluster.wait(lambda: cluster.server.get(ENV_API, "environments", EP_NAME) is None)
+    assert cluster.server.get("v1", "namespaces", NS) is not None
+    assert cluster.release(FLUX) is not None and cluster.ep() is not None
