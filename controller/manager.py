@@ -30,7 +30,6 @@ from controller.metrics import (
     RESULT_REQUEUE,
     RESULT_SUCCESS,
     ControllerMetrics,
-    phase_counts,
 )
 from controller.queue import Backoff, WorkQueue
 from controller.reconciler import Reconciler, Result
@@ -159,9 +158,10 @@ class Controller:
         """The Prometheus text of `/metrics`."""
         return self.metrics.render(
             queue_depth=len(self.queue),
-            phases=phase_counts(
-                [*self.caches.ep_store.objects(), *self.caches.environment_store.objects()]
-            ),
+            environments=[
+                *self.caches.ep_store.objects(),
+                *self.caches.environment_store.objects(),
+            ],
             leader=self.is_leader(),
         )
 

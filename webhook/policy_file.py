@@ -43,6 +43,10 @@ class FilePolicySource:
     def synced(self) -> bool:
         return self._holder.synced
 
+    @property
+    def last_sync(self) -> float | None:
+        return self._holder.last_sync
+
     def load(self) -> None:
         """Read the file now; raises `ConfigFileError` if it is unusable (for the first load,
         so a wrong --config fails at startup rather than later)."""
@@ -53,10 +57,13 @@ class FilePolicySource:
     def reload_if_changed(self) -> None:
         stamp = file_stamp(self.path)
         if stamp == self._stamp:
+            if stamp is not None:
+                self._holder.confirm()
             return
         try:
             self.load()
         except ConfigFileError as exc:
+            self._holder.unusable()
             log.error(
                 "policy file unusable; keeping the last good policy",
                 extra={"fields": {"path": str(self.path), "error": str(exc)}},

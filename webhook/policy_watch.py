@@ -66,6 +66,10 @@ class KubernetesPolicySource:
     def synced(self) -> bool:
         return self._holder.synced
 
+    @property
+    def last_sync(self) -> float | None:
+        return self._holder.last_sync
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="policy-watch", daemon=True)
         self._thread.start()
@@ -143,6 +147,9 @@ class KubernetesPolicySource:
             obj = event.get("raw_object")
             resource_version = _resource_version(obj) or resource_version
             self.handle_event(event.get("type", ""), obj)
+            self._holder.confirm()
+        if not self._stopping.is_set():
+            self._holder.confirm()  # the watch ran its full time: the policy is current
         return resource_version
 
     def handle_event(self, event_type: str, obj: Any) -> None:

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 MINIMUM_TLS_VERSION = ssl.TLSVersion.TLSv1_2
 
+CA_FILE = "ca.crt"
+"""The CA bundle next to the serving certificate (as in the Secret: ca.crt, tls.crt, tls.key)."""
+
 FileStamp = tuple[int, int, int]
 """(inode, mtime in ns, size): changes when a file is rewritten or a Secret volume swaps it."""
 
@@ -37,6 +40,8 @@ class ServingCertificate:
     context: ssl.SSLContext
     serial_number: int
     not_after: datetime
+    ca_not_after: datetime | None = None
+    """When the issuing CA in ca.crt expires; None without a readable ca.crt naming it."""
 
 
 def _stamp(path: Path) -> FileStamp | None:
@@ -58,7 +63,39 @@ def load_serving_certificate(cert_file: Path, key_file: Path) -> ServingCertific
     context = _new_context()
     context.load_cert_chain(cert_file, key_file)
     leaf = x509.load_pem_x509_certificate(cert_file.read_bytes())
-    return ServingCertificate(context, leaf.serial_number, leaf.not_valid_after_utc)
+    ca_not_after = issuer_not_after(leaf, cert_file.with_name(CA_FILE))
+    return ServingCertificate(context, leaf.serial_number, leaf.not_valid_after_utc, ca_not_after)
+
+
+def issuer_not_after(leaf: x509.Certificate, bundle_file: Path) -> datetime | None:
+    """When the CA in `bundle_file` that issued `leaf` expires: the one whose key identifier
+    is the leaf's authority key identifier, else (no identifiers) the latest of those named as
+    the leaf's issuer. None if there is none or the file cannot be read (the CA file is
+    optional: the webhook serves without it)."""
+    try:
+        bundle = x509.load_pem_x509_certificates(bundle_file.read_bytes())
+    except (OSError, ValueError):
+        return None
+    named = [ca for ca in bundle if ca.subject == leaf.issuer]
+    authority = _authority_key_id(leaf)
+    signers = [ca for ca in named if authority is not None and _key_id(ca) == authority]
+    return max((ca.not_valid_after_utc for ca in signers or named), default=None)
+
+
+def _authority_key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(
+            x509.AuthorityKeyIdentifier
+        ).value.key_identifier
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
 
 
 class CertificateReloader:

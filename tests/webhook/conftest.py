@@ -31,6 +31,7 @@ def tls_files(tmp_path: Path, test_ca: CertificateAuthority) -> TLSFiles:
     pair = issue_serving_pair(test_ca)
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     install_pair(pair, cert, key)
+    (tmp_path / "ca.crt").write_bytes(test_ca.cert_pem)
     return TLSFiles(test_ca, cert, key, pair.serial_number)
 
 

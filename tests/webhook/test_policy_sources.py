@@ -190,6 +190,10 @@ class SwitchablePolicySource:
     def synced(self) -> bool:
         return self.holder.synced
 
+    @property
+    def last_sync(self) -> float | None:
+        return self.holder.last_sync
+
     def start(self) -> None: ...
 
     def stop(self) -> None: ...

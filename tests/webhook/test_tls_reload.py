@@ -168,6 +168,8 @@ async def test_readyz_reports_a_missing_certificate(tmp_path: Path, aiohttp_clie
     assert resp.status == 503
     assert "no serving certificate" in await resp.text()
     assert (await client.get(routes.HEALTHZ)).status == 200
+    metrics = await (await client.get(routes.METRICS)).text()
+    assert "\ntronador_webhook_ready 0.0\n" in metrics
 
 
 async def test_tls_1_2_is_the_minimum(webhook: RunningWebhook, tls_files: TLSFiles) -> None:
