@@ -11,6 +11,38 @@ _.generate_name
 _.deletion_timestamp
 _.external_source_ref
 _.current_phase
+# ... and of the Environment's Flux passthrough specs (tronador/api/environment.py).
+_.access_from
+_.branch
+_.commit
+_.common_metadata
+_.depends_on
+_.drift_detection
+_.git_implementation
+_.ignore
+_.ignore_missing_values_files
+_.include
+_.install
+_.kube_config
+_.max_history
+_.persistent_client
+_.post_renderers
+_.provider
+_.proxy_secret_ref
+_.reconcile_strategy
+_.recurse_submodules
+_.rollback
+_.semver
+_.service_account_name
+_.sparse_checkout
+_.storage_namespace
+_.suspend
+_.target_namespace
+_.test
+_.uninstall
+_.upgrade
+_.values_files
+_.verify
 
 # http.server and PyYAML hooks.
 _.daemon_threads

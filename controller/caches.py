@@ -1,8 +1,9 @@
 """The informers the controller runs, and the caches the reconciler reads.
 
-Besides EPs and the TronadorConfig: all namespaces (to see a namespace someone else owns), the
-`default` ServiceAccounts, and the objects we create (selected by our managed-by label). Kinds of
-Secret-generating TronadorConfig items (ExternalSecret, ...) get an informer when first needed.
+Besides EPs, Environments and the TronadorConfig: all namespaces (to see a namespace someone else
+owns), the `default` ServiceAccounts, and the objects we create (selected by our managed-by
+label). Kinds of Secret-generating TronadorConfig items (ExternalSecret, ...) get an informer when
+first needed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kube.informer import Handler, Informer, Store
 from kube.resources import (
     CONFIG_MAPS,
     ENVIRONMENT_PROVISIONERS,
+    ENVIRONMENTS,
     GIT_REPOSITORIES,
     HELM_RELEASES,
     LEGACY_HELM_RELEASES,
@@ -49,6 +51,7 @@ class Caches:
         self.source_resource = None if legacy else GIT_REPOSITORIES
 
         self.eps = self._informer(ENVIRONMENT_PROVISIONERS)
+        self.environments = self._informer(ENVIRONMENTS)
         self.configs = self._informer(TRONADOR_CONFIGS, namespace=settings.namespace)
         self.namespaces = self._informer(NAMESPACES)
         self.service_accounts = self._informer(
@@ -91,6 +94,7 @@ class Caches:
         with self._lock:
             return [
                 self.eps,
+                self.environments,
                 self.configs,
                 self.namespaces,
                 self.service_accounts,
@@ -125,6 +129,10 @@ class Caches:
     @property
     def ep_store(self) -> Store:
         return self.eps.store
+
+    @property
+    def environment_store(self) -> Store:
+        return self.environments.store
 
     @property
     def namespace_store(self) -> Store:
@@ -170,6 +178,7 @@ class Caches:
         """The cache holding `resource`'s objects, if one runs."""
         fixed = {
             ENVIRONMENT_PROVISIONERS: self.eps,
+            ENVIRONMENTS: self.environments,
             TRONADOR_CONFIGS: self.configs,
             NAMESPACES: self.namespaces,
             SERVICE_ACCOUNTS: self.service_accounts,

@@ -22,6 +22,7 @@ from kubernetes.client import ApiClient
 
 from controller.caches import Caches
 from controller.events import EventRecorder
+from controller.kinds import KINDS, kind_of
 from controller.metrics import (
     RESULT_ERROR,
     RESULT_REQUEUE,
@@ -35,7 +36,6 @@ from kube.api import ApiError, Kube, NotLeader, Obj
 from kube.backoff import Backoff
 from kube.client import pooled
 from kube.resources import (
-    ENVIRONMENT_PROVISIONERS,
     NAMESPACES,
     SERVICE_ACCOUNTS,
     TRONADOR_CONFIGS,
@@ -140,7 +140,10 @@ class Controller:
         """The Prometheus text of `/metrics`."""
         return self.metrics.render(
             queue_depth=len(self.queue),
-            environments=self.caches.ep_store.objects(),
+            environments=[
+                *self.caches.ep_store.objects(),
+                *self.caches.environment_store.objects(),
+            ],
             leader=self.is_leader(),
         )
 
@@ -150,15 +153,17 @@ class Controller:
         self.queue.add(name)
 
     def enqueue_all(self) -> None:
-        for name in self.caches.ep_store.names():
-            self.queue.add(name)
+        for kind in KINDS:
+            for name in kind.store(self.caches).names():
+                self.queue.add(kind.key(name))
 
     def _on_change(self, event_type: str, obj: Obj, old: Obj | None) -> None:
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
         meta = obj.get("metadata") or {}
         name = str(meta.get("name") or "")
-        if (api_version, kind) == (ENVIRONMENT_PROVISIONERS.api_version, "EnvironmentProvisioner"):
-            self.enqueue(name)
+        provisioned = kind_of(obj)
+        if provisioned is not None:
+            self.enqueue(provisioned.key(name))
         elif (api_version, kind) == (TRONADOR_CONFIGS.api_version, "TronadorConfig"):
             if name == CONFIG_NAME:
                 self._ensure_generator_informers(obj if event_type != "DELETED" else None)
@@ -173,8 +178,11 @@ class Controller:
     def _enqueue_environment(self, obj: Obj | None, fallback: str = "") -> None:
         labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
         name = labels.get(ENVIRONMENT_LABEL) or fallback
-        if name and self.caches.ep_store.get(None, name) is not None:
-            self.enqueue(name)
+        if not name:
+            return
+        for kind in KINDS:
+            if kind.store(self.caches).get(None, name) is not None:
+                self.enqueue(kind.key(name))
 
     def _ensure_generator_informers(self, config: Obj | None) -> None:
         """Start informers for the kinds of the config's Secret-generating items, in the

@@ -16,7 +16,7 @@ from gitops.options import (
     policy_of,
 )
 from tronador.api import Policy
-from tronador.api.constants import EP_KIND
+from tronador.api.constants import ENV_KIND, EP_KIND
 from tronador.cli import CliError
 from tronador.rules.findings import Findings
 from tronador.rules.gitops import (
@@ -29,11 +29,14 @@ from tronador.rules.gitops import (
     subject_of,
     with_source_time,
 )
-from tronador.rules.render import RenderError, RenderInputs, render_environment_provisioner
-from tronador.rules.review import review_environment_provisioner
+from tronador.rules.render import RENDERED_KINDS, RenderError, RenderInputs, render
+from tronador.rules.review import review_environment, review_environment_provisioner
 from tronador.yamlio import DocumentError, dump, load_all, read_text
 
-CHECKS: dict[str, Callable[[Any, Policy], Any]] = {EP_KIND: review_environment_provisioner}
+CHECKS: dict[str, Callable[[Any, Policy], Any]] = {
+    EP_KIND: review_environment_provisioner,
+    ENV_KIND: review_environment,
+}
 """Kinds that can be published, each with the webhook's review (mutate, then validate)."""
 
 RENDER_FLAGS = ("repo_url", "ref", "pr", "image_name", "image_tag")
@@ -48,9 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument("--pr", help="pull request number")
     render.add_argument("--image-name", help="image repository built for the PR")
     render.add_argument("--image-tag", help="image tag built for the PR")
-    render.add_argument("--name", help="EP name (default: <repo>-<pr>)")
+    render.add_argument(
+        "--kind", choices=RENDERED_KINDS, default=EP_KIND, help=f"what to render ({EP_KIND})"
+    )
+    render.add_argument(
+        "--name", help="object name (default: <repo>-<pr> for an EP, pr-<pr>-<repo> otherwise)"
+    )
     given = parser.add_argument_group("... or take a rendered file")
-    given.add_argument("--file", metavar="FILE", help="a rendered EP ('-' for stdin)")
+    given.add_argument(
+        "--file", metavar="FILE", help="a rendered EP or Environment ('-' for stdin)"
+    )
     parser.add_argument(
         "--source-time",
         metavar="TIME",
@@ -85,7 +95,7 @@ def _object(args: argparse.Namespace) -> Any:
         args.repo_url, args.ref, str(args.pr), args.image_name, args.image_tag, args.name
     )
     try:
-        return render_environment_provisioner(text, inputs, source)
+        return render(text, inputs, source, args.kind)
     except RenderError as exc:
         raise CliError(str(exc)) from None
 

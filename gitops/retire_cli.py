@@ -25,14 +25,17 @@ from tronador.rules.gitops import (
 )
 from tronador.rules.giturl import URL_EXPECTATION, parse_git_url
 from tronador.rules.names import repo_name
-from tronador.rules.render import environment_name
+from tronador.rules.render import RENDERED_KINDS, environment_name
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.add_argument("--repo-url", required=True, help="git URL of the application repo")
     parser.add_argument("--pr", required=True, help="pull request number")
-    parser.add_argument("--name", help="EP name (default: <repo>-<pr>, as render names it)")
+    parser.add_argument(
+        "--kind", choices=RENDERED_KINDS, default=EP_KIND, help=f"what was published ({EP_KIND})"
+    )
+    parser.add_argument("--name", help="object name (default: as `tronador render` names it)")
     parser.add_argument("--tenant", help="the tenant, when the path template has {tenant}")
     add_repository_arguments(parser)
 
@@ -46,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.name is not None and not DNS1123_LABEL.matches(args.name):
         raise CliError(f"--name {args.name!r} is not {DNS1123_LABEL.explanation}")
     subject = Subject(
-        kind=EP_KIND,
-        name=args.name or environment_name(args.repo_url, args.pr),
+        kind=args.kind,
+        name=args.name or environment_name(args.repo_url, args.pr, args.kind),
         repo=repo_name(args.repo_url),
         pr=args.pr,
         tenant=args.tenant,

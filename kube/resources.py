@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tronador.api.constants import API_VERSION, CONFIG_KIND, CONFIG_PLURAL, EP_KIND, EP_PLURAL
+from tronador.api.constants import (
+    API_VERSION,
+    CONFIG_KIND,
+    CONFIG_PLURAL,
+    ENV_API_VERSION,
+    ENV_KIND,
+    ENV_PLURAL,
+    EP_KIND,
+    EP_PLURAL,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,7 @@ SERVICE_ACCOUNTS = Resource("v1", "ServiceAccount", "serviceaccounts")
 EVENTS = Resource("v1", "Event", "events")
 LEASES = Resource("coordination.k8s.io/v1", "Lease", "leases")
 ENVIRONMENT_PROVISIONERS = Resource(API_VERSION, EP_KIND, EP_PLURAL, namespaced=False)
+ENVIRONMENTS = Resource(ENV_API_VERSION, ENV_KIND, ENV_PLURAL, namespaced=False)
 TRONADOR_CONFIGS = Resource(API_VERSION, CONFIG_KIND, CONFIG_PLURAL)
 LEGACY_HELM_RELEASES = Resource("helm.fluxcd.io/v1", "HelmRelease", "helmreleases")
 HELM_RELEASES = Resource("helm.toolkit.fluxcd.io/v2", "HelmRelease", "helmreleases")

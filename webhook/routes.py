@@ -6,11 +6,15 @@ from typing import Final
 
 MUTATE_ENVIRONMENT_PROVISIONERS: Final = "/mutate/environmentprovisioners"
 VALIDATE_ENVIRONMENT_PROVISIONERS: Final = "/validate/environmentprovisioners"
+MUTATE_ENVIRONMENTS: Final = "/mutate/environments"
+VALIDATE_ENVIRONMENTS: Final = "/validate/environments"
 VALIDATE_TRONADOR_CONFIGS: Final = "/validate/tronadorconfigs"
 
 ADMISSION_PATHS: Final = (
     MUTATE_ENVIRONMENT_PROVISIONERS,
     VALIDATE_ENVIRONMENT_PROVISIONERS,
+    MUTATE_ENVIRONMENTS,
+    VALIDATE_ENVIRONMENTS,
     VALIDATE_TRONADOR_CONFIGS,
 )
 """POST routes taking an AdmissionReview; each is named by a webhook configuration."""

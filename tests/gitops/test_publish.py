@@ -108,3 +108,18 @@ def test_a_later_source_commit_is_never_replaced_by_an_earlier_one(tmp_path: Pat
     assert later.returncode == 0, later.output
     assert "image-tag: v3" in files(bare)["environments/shop-5.yaml"]
     assert len(commits(bare)) == 3
+
+
+def test_an_environment_is_published_and_retired_like_an_ep(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path)
+    done = publish(bare, 8, "v1", "--kind", "Environment")
+    assert done.returncode == 0, done.output
+    assert "published Environment/pr-8-shop to environments/pr-8-shop.yaml" in done.stdout
+    env = yaml.safe_load(files(bare)["environments/pr-8-shop.yaml"])
+    assert (env["apiVersion"], env["kind"]) == ("tronador.stakater.com/v1alpha2", "Environment")
+    assert git("log", "-1", "--format=%s", cwd=bare).startswith(
+        "tronador publish Environment/pr-8-shop (shop PR #8, image tag v1)"
+    )
+    gone = retire(bare, 8, "--kind", "Environment")
+    assert gone.returncode == 0, gone.output
+    assert "environments/pr-8-shop.yaml" not in files(bare)

@@ -105,7 +105,8 @@ def controller_scenarios() -> tuple[set[Request], set[Site]]:
     """Every request of the controller's life cycles, in both release flavours: provision with
     release values from another namespace, a failed then a successful release, a changed secret
     value, a new image tag, a secret that changes type, a repository that loses its pull
-    secret, deletion; and a left-behind namespace whose default ServiceAccount is adopted."""
+    secret, deletion; and a left-behind namespace whose default ServiceAccount is adopted; an
+    Environment's life cycle beside an EP; and both kinds expiring."""
     from controller.settings import ReleaseFlavour
 
     requests: set[Request] = set()
@@ -117,6 +118,10 @@ def controller_scenarios() -> tuple[set[Request], set[Site]]:
         with _cluster() as cluster:
             _adoption(cluster)
             requests |= recorded(cluster.server)
+        for scenario in (_environment_life_cycle, _expiry):
+            with _cluster() as cluster:
+                scenario(cluster)
+                requests |= recorded(cluster.server)
     return requests, sites
 
 
@@ -193,6 +198,42 @@ def _life_cycle(cluster: Any, flavour: Any) -> None:
 
     cluster.server.delete(EP_API, "environmentprovisioners", EP_NAME)
     cluster.wait(lambda: cluster.ep() is None)
+
+
+def _environment_life_cycle(cluster: Any) -> None:
+    from tests.controller.environments import (
+        create_environment,
+        delete_environment,
+        env_release,
+        env_status,
+        environment,
+        play_flux_for_environment,
+    )
+    from tests.controller.harness import settings
+
+    cluster.seed_config()
+    cluster.create_ep()
+    create_environment(cluster)
+    cluster.start(settings())
+    cluster.wait(lambda: env_release(cluster))
+    play_flux_for_environment(cluster)
+    cluster.wait(lambda: env_status(cluster).get("applicationStatus") == "deployed")
+    delete_environment(cluster)
+    cluster.wait(lambda: environment(cluster) is None)
+
+
+def _expiry(cluster: Any) -> None:
+    from tests.controller.environments import create_environment, environment
+    from tests.controller.harness import settings
+
+    def expiring(obj: Obj) -> None:
+        obj["metadata"].setdefault("annotations", {})["tronador.stakater.com/ttl"] = "1s"
+
+    cluster.seed_config()
+    cluster.create_ep(expiring)
+    create_environment(cluster, expiring)
+    cluster.start(settings())
+    cluster.wait(lambda: cluster.ep() is None and environment(cluster) is None, timeout=15)
 
 
 def _adoption(cluster: Any) -> None:

@@ -127,6 +127,7 @@ def test_each_step_command_line_parses_with_the_real_cli_parser(
     assert parsed.command == task_name.removeprefix("tronador-")
     assert parsed.gitops_repo == SAMPLE["gitops-repo"]
     assert parsed.credentials_dir == "/workspace/gitops-credentials"
+    assert parsed.kind == "EnvironmentProvisioner"
 
 
 def _run_step(task: dict[str, Any], params: dict[str, str], workspaces: dict[str, str]) -> Any:

@@ -137,14 +137,15 @@ def test_service_check_reports_a_port_the_service_lacks(base: list[Obj]) -> None
 
 def test_service_check_reports_a_target_port_no_container_has(base: list[Obj]) -> None:
     of_kind(base, "Service")[0]["spec"]["ports"][0]["targetPort"] = "http"
-    assert len(webhook_service_problems(base)) == 3  # each of the three webhooks
+    assert len(webhook_service_problems(base)) == len(list(webhooks(base)))  # each webhook
 
 
 def test_service_check_reports_a_server_listening_elsewhere(base: list[Obj]) -> None:
     args = _server(base)["args"]
     args[args.index("--port") + 1] = "9443"
     problems = webhook_service_problems(base)
-    assert len(problems) == 3 and all("reaches no webhook server" in p for p in problems)
+    assert len(problems) == len(list(webhooks(base)))
+    assert all("reaches no webhook server" in p for p in problems)
 
 
 def test_the_webhook_serves_on_its_default_port(base: list[Obj]) -> None:

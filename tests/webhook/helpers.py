@@ -39,6 +39,8 @@ EP_RESOURCE = {
     "version": "v1alpha1",
     "resource": "environmentprovisioners",
 }
+ENV_KIND = {"group": "tronador.stakater.com", "version": "v1alpha2", "kind": "Environment"}
+ENV_RESOURCE = {"group": "tronador.stakater.com", "version": "v1alpha2", "resource": "environments"}
 CONFIG_KIND = {"group": "tronador.stakater.com", "version": "v1alpha1", "kind": "TronadorConfig"}
 CONFIG_RESOURCE = {
     "group": "tronador.stakater.com",
@@ -54,6 +56,10 @@ def example(name: str) -> dict[str, Any]:
 
 def seed_ep() -> dict[str, Any]:
     return example("environment-provisioner.yaml")
+
+
+def seed_env() -> dict[str, Any]:
+    return example("environment.yaml")
 
 
 def seed_config() -> dict[str, Any]:

@@ -11,10 +11,13 @@ import pytest
 from tests.webhook.helpers import (
     CONFIG_KIND,
     CONFIG_RESOURCE,
+    ENV_KIND,
+    ENV_RESOURCE,
     Answer,
     RunningWebhook,
     review,
     running_webhook,
+    seed_env,
     seed_ep,
 )
 from tronador.api import Policy
@@ -167,6 +170,8 @@ async def test_review_with_a_missing_or_wrong_field_is_denied_with_the_uid(
     body = review("CREATE", seed_ep(), uid="f")
     if path == routes.VALIDATE_TRONADOR_CONFIGS:
         body = review("CREATE", {}, uid="f", kind=CONFIG_KIND, resource=CONFIG_RESOURCE)
+    if path in (routes.MUTATE_ENVIRONMENTS, routes.VALIDATE_ENVIRONMENTS):
+        body = review("CREATE", seed_env(), uid="f", kind=ENV_KIND, resource=ENV_RESOURCE)
     body["request"][field] = value
     assert_denied(await webhook.post(path, body), "f", 400, *words)
 

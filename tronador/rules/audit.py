@@ -25,11 +25,12 @@ from typing import Any
 import jsonpatch
 
 from tronador.api import EnvironmentProvisioner, Policy
+from tronador.api.constants import ENV_KIND
 from tronador.rules.conditions import transition_time
 from tronador.rules.findings import Findings, Violation
 from tronador.rules.jsonpatch_ops import Operation
-from tronador.rules.mutate import mutate_environment_provisioner
-from tronador.rules.validate import validate_environment_provisioner
+from tronador.rules.mutate import mutate_environment, mutate_environment_provisioner
+from tronador.rules.validate import validate_environment, validate_environment_provisioner
 
 POLICY_COMPLIANT = "PolicyCompliant"
 """The condition type written to `EnvironmentProvisioner.status.conditions`."""
@@ -103,11 +104,16 @@ def _previous_conditions(obj: Any) -> list[Any]:
 
 
 def check_compliance(obj: Any, policy: Policy) -> tuple[Findings, list[Operation]]:
-    """The findings for the EP as the webhook would judge it now, and the pending defaults."""
+    """The findings for the EP (or Environment) as the webhook would judge it now, and the
+    pending defaults."""
     subject = copy.deepcopy(obj)
+    environment = isinstance(subject, dict) and subject.get("kind") == ENV_KIND
     if isinstance(subject, dict):
         subject.pop("status", None)
-        patch = mutate_environment_provisioner(subject, policy)
+        if environment:
+            patch = mutate_environment(subject, policy).patch
+        else:
+            patch = mutate_environment_provisioner(subject, policy)
         if patch:
             try:
                 subject = jsonpatch.apply_patch(subject, patch)
@@ -115,6 +121,8 @@ def check_compliance(obj: Any, policy: Policy) -> tuple[Findings, list[Operation
                 patch = []  # judge the object as stored; validation names what is wrong
     else:
         patch = []
+    if environment:
+        return validate_environment(subject, policy), patch
     return validate_environment_provisioner(subject, policy), patch
 
 
