@@ -1,4 +1,5 @@
-"""`python -m bench webhook|controller [--smoke]`: run a benchmark, print its tables, write JSON."""
+"""`python -m bench webhook|controller|slowloris [--smoke]`: run a benchmark, print its tables,
+write JSON."""
 
 from __future__ import annotations
 
@@ -45,11 +46,26 @@ def main(argv: list[str] | None = None) -> int:
     ctl.add_argument("--workers", type=int, help="the controller's workers (default 4)")
     ctl.add_argument("--flavour", choices=("flux-v2", "legacy"), help="HelmRelease kind")
 
+    slow = sub.add_parser("slowloris", help="slow TLS clients vs the webhook: closed? memory?")
+    slow.add_argument("--smoke", action="store_true", help="a seconds-long run")
+    slow.add_argument("--connections", type=int, help="slow connections (default 2000)")
+    slow.add_argument("--header-interval", type=float, help="seconds between headers (1)")
+    slow.add_argument("--hold", type=float, help="seconds a slow client waits to be closed (20)")
+    slow.add_argument("--phases", type=_names, help="subset of per_connection,defaults")
+    slow.add_argument(
+        "--server-arg",
+        action="append",
+        dest="server_args",
+        help="extra `tronador webhook` flag for the defaults phase (repeat)",
+    )
+
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the servers and the controller process are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.benchmark == "webhook":
         return _webhook(args)
+    if args.benchmark == "slowloris":
+        return _slowloris(args)
     return _controller(args)
 
 
@@ -103,6 +119,29 @@ def _controller(args: argparse.Namespace) -> int:
     (args.out / f"{name}.md").write_text(tables, encoding="utf-8")
     print(tables)
     return 0 if result.get("ok", True) else 1
+
+
+def _slowloris(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bench import slowloris
+
+    settings = slowloris.SMOKE if args.smoke else slowloris.Settings()
+    overrides = {
+        "connections": args.connections,
+        "header_interval": args.header_interval,
+        "hold": args.hold,
+        "phases": args.phases,
+        "server_args": tuple(args.server_args) if args.server_args else None,
+    }
+    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    result = slowloris.run(settings)
+    name = "slowloris-smoke" if args.smoke else "slowloris"
+    report.write_json(args.out / f"{name}.json", result)
+    table = slowloris.table(result)
+    (args.out / f"{name}.md").write_text(table, encoding="utf-8")
+    print(table)
+    return 0
 
 
 if __name__ == "__main__":
