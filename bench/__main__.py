@@ -135,7 +135,8 @@ def _slowloris(args: argparse.Namespace) -> int:
         "server_args": tuple(args.server_args) if args.server_args else None,
     }
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
-    result = slowloris.run(settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = slowloris.run(settings, logs=args.out)
     name = "slowloris-smoke" if args.smoke else "slowloris"
     report.write_json(args.out / f"{name}.json", result)
     table = slowloris.table(result)

@@ -6,13 +6,16 @@ Two phases, each against a fresh webhook process:
 - `per_connection`: the webhook with limits lifted (a 600 s request deadline, no connection bound)
   holds N slow connections at once; (RSS with them - RSS idle) / N is the memory one open slow
   connection costs, which sets the default connection bound (docs/webhook.md).
+- `per_connection_body`: the same with connections that send their headers and a large part of
+  a large body at once, then stall: what a connection holding a body costs.
 - `defaults`: the webhook with its default settings; N slow connections, each sending a request
   line and one header, then one more header every `header_interval` seconds until the server
   closes it (or `hold` seconds pass: then it counts as not closed).
 
 Throughout, a separate process sends legit AdmissionReviews (the seed EP, mutate route) over one
 kept-alive connection, as the API server does, and over a fresh connection every half second,
-and records their latency. The webhook's RSS is sampled from /proc every 100 ms.
+and records their latency, before the flood (the machine's baseline) and during it. The
+webhook's RSS is sampled from /proc every 100 ms.
 """
 
 from __future__ import annotations
@@ -45,8 +48,17 @@ CONTAINER_LIMIT_MIB = 128
 """The webhook container's memory limit in manifests/base/deployments/webhook.yaml."""
 
 LIFTED_LIMITS = ("--request-timeout", "600", "--max-connections", "1000000")
+HOLDING_PHASES = ("per_connection", "per_connection_body")
+
+STALLED_BODY_BYTES = 3 * 1024 * 1024
+STALLED_BODY_SENT = 512 * 1024
+"""`per_connection_body`: headers announcing the largest body the webhook takes, then this much
+of it at once (more than any buffer on the way), then a byte every `header_interval`."""
 
 SLOW_PATH = "/validate/environmentprovisioners"
+
+BASELINE_SECONDS = 3.0
+"""Legit reviews before the flood: what the machine gives without it."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ class Settings:
     legit_interval: float = 0.1
     settle: float = 5.0
     """Seconds after the last slow connection ends before RSS is read again."""
-    phases: tuple[str, ...] = ("per_connection", "defaults")
+    phases: tuple[str, ...] = ("per_connection", "per_connection_body", "defaults")
     server_args: tuple[str, ...] = ()
     """Extra `tronador webhook` flags for the `defaults` phase (none: its defaults)."""
 
@@ -110,8 +122,8 @@ def _legit_client(
     body = json.dumps(admission_review(seed_ep(), "bench-legit")).encode()
     headers = {"Content-Type": "application/json"}
     kept: http.client.HTTPSConnection | None = None
-    kept_ms: list[float] = []
-    fresh_ms: list[float] = []
+    kept_ms: list[tuple[float, float]] = []
+    fresh_ms: list[tuple[float, float]] = []
     errors: list[str] = []
     last_fresh = 0.0
 
@@ -130,7 +142,7 @@ def _legit_client(
             if kept is None:
                 kept = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
                 kept.connect()
-            kept_ms.append(post(kept))
+            kept_ms.append((time.time(), post(kept)))
         except (OSError, RuntimeError, http.client.HTTPException) as exc:
             errors.append(f"kept-alive: {type(exc).__name__}: {exc}")
             kept = None
@@ -141,7 +153,7 @@ def _legit_client(
                 started = time.perf_counter()
                 fresh.connect()
                 post(fresh)
-                fresh_ms.append((time.perf_counter() - started) * 1000)
+                fresh_ms.append((time.time(), (time.perf_counter() - started) * 1000))
             except (OSError, RuntimeError, http.client.HTTPException) as exc:
                 errors.append(f"new connection: {type(exc).__name__}: {exc}")
             finally:
@@ -172,6 +184,7 @@ async def _slow_connection(
     gate: asyncio.Semaphore,
     release: asyncio.Event,
     flood: Flood,
+    stalled_body: bool,
 ) -> None:
     async with gate:
         try:
@@ -188,14 +201,19 @@ async def _slow_connection(
     closed_by_server = False
     try:
         writer.write(f"POST {SLOW_PATH} HTTP/1.1\r\nHost: webhook\r\n".encode())
+        if stalled_body:
+            writer.write(
+                f"Content-Length: {STALLED_BODY_BYTES}\r\n\r\n".encode() + b" " * STALLED_BODY_SENT
+            )
         sent = 0
         while not release.is_set() and time.monotonic() - opened < settings.hold:
             try:
                 data = await asyncio.wait_for(reader.read(4096), settings.header_interval)
             except TimeoutError:
                 sent += 1
-                writer.write(f"X-Slow-{sent}: {'a' * 32}\r\n".encode())
-                await writer.drain()
+                writer.write(b" " if stalled_body else f"X-Slow-{sent}: {'a' * 32}\r\n".encode())
+                if writer.transport.get_write_buffer_size() < STALLED_BODY_SENT:
+                    await writer.drain()
                 continue
             if not data:
                 closed_by_server = True
@@ -220,7 +238,12 @@ async def _sample_rss(pid: int, samples: list[tuple[float, int]], stop: asyncio.
 
 
 async def _flood(
-    pid: int, port: int, context: ssl.SSLContext, settings: Settings, hold_all: bool
+    pid: int,
+    port: int,
+    context: ssl.SSLContext,
+    settings: Settings,
+    hold_all: bool,
+    stalled_body: bool = False,
 ) -> tuple[Flood, list[tuple[float, int]], int | None]:
     """Runs the slow connections; with `hold_all`, keeps them all open until every one is opened
     and RSS has been read with them, then closes them (client side). Returns the flood, the RSS
@@ -234,7 +257,9 @@ async def _flood(
     samples: list[tuple[float, int]] = []
     sampler = asyncio.create_task(_sample_rss(pid, samples, stop_sampling))
     tasks = [
-        asyncio.create_task(_slow_connection(port, context, settings, gate, release, flood))
+        asyncio.create_task(
+            _slow_connection(port, context, settings, gate, release, flood, stalled_body)
+        )
         for _ in range(settings.connections)
     ]
     plateau: int | None = None
@@ -263,7 +288,7 @@ def _idle_rss(pid: int, url: str, body: bytes, context: ssl.SSLContext) -> int:
 
 def _run_phase(name: str, settings: Settings, tls: TLSFiles, logs: Path) -> dict[str, Any]:
     port = _free_port()
-    extra = LIFTED_LIMITS if name == "per_connection" else settings.server_args
+    extra = LIFTED_LIMITS if name in HOLDING_PHASES else settings.server_args
     argv = [
         sys.executable, "-m", "tronador", "webhook", "--address", "127.0.0.1",
         "--port", str(port), "--cert", str(tls.cert_file), "--key", str(tls.key_file),
@@ -285,12 +310,19 @@ def _run_phase(name: str, settings: Settings, tls: TLSFiles, logs: Path) -> dict
         _wait_ready(server, url, body, context)  # type: ignore[arg-type]
         idle = _idle_rss(server.pid, url, body, context)
         prober.start()
-        time.sleep(1.0)
-        started = time.monotonic()
+        time.sleep(BASELINE_SECONDS)
+        started, flood_start = time.monotonic(), time.time()
         flood, samples, plateau = asyncio.run(
-            _flood(server.pid, port, context, settings, hold_all=name == "per_connection")
+            _flood(
+                server.pid,
+                port,
+                context,
+                settings,
+                hold_all=name in HOLDING_PHASES,
+                stalled_body=name == "per_connection_body",
+            )
         )
-        flood_seconds = time.monotonic() - started
+        flood_seconds, flood_end = time.monotonic() - started, time.time()
         time.sleep(settings.settle)
         stop.set()
         legit = results.get(timeout=60)
@@ -327,8 +359,15 @@ def _run_phase(name: str, settings: Settings, tls: TLSFiles, logs: Path) -> dict
             "container_limit": CONTAINER_LIMIT_MIB,
         },
         "legit": {
-            "kept_alive_ms": _percentiles(legit["kept_alive_ms"]),
-            "new_connection_ms": _percentiles(legit["new_connection_ms"]),
+            "kept_alive_ms": _percentiles(
+                [ms for at, ms in legit["kept_alive_ms"] if flood_start <= at <= flood_end]
+            ),
+            "new_connection_ms": _percentiles(
+                [ms for at, ms in legit["new_connection_ms"] if flood_start <= at <= flood_end]
+            ),
+            "kept_alive_ms_before_flood": _percentiles(
+                [ms for at, ms in legit["kept_alive_ms"] if at < flood_start]
+            ),
             "errors": len(legit["errors"]),
             "first_errors": legit["errors"][:5],
         },
@@ -340,7 +379,8 @@ def _run_phase(name: str, settings: Settings, tls: TLSFiles, logs: Path) -> dict
     return out
 
 
-def run(settings: Settings) -> dict[str, Any]:
+def run(settings: Settings, logs: Path | None = None) -> dict[str, Any]:
+    """Runs the phases; the webhook's logs go to `logs` (default: a temporary directory)."""
     limit = _raise_open_files(2 * settings.connections + 256)
     asyncio.sslproto.SSLProtocol.max_size = 16 * 1024  # the attacker's own buffers stay small
     assert sslproto.SSLProtocol.max_size == 16 * 1024
@@ -354,7 +394,7 @@ def run(settings: Settings) -> dict[str, Any]:
         tls = write_throwaway_tls(Path(tmp) / "tls")
         for name in settings.phases:
             print(f"slowloris: {name} with {settings.connections} connections", file=sys.stderr)
-            result["phases"][name] = _run_phase(name, settings, tls, Path(tmp))
+            result["phases"][name] = _run_phase(name, settings, tls, logs or Path(tmp))
     return result
 
 
@@ -362,7 +402,8 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         "| phase | opened | refused at once | closed by server | closed after s p50/max "
         "| not closed | RSS idle/max/after MiB | after/idle | KiB per conn "
-        "| legit kept-alive ms p50/p99/max | legit new conn ms p50/p99/max | legit errors |",
+        "| legit kept-alive ms p50/p99/max (before flood) | legit new conn ms p50/p99/max "
+        "| legit errors |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, p in result["phases"].items():
@@ -377,7 +418,8 @@ def table(result: dict[str, Any]) -> str:
             f"| {name} | {p['opened']} | {p['refused_at_once']} | {p['closed_by_server']} "
             f"| {closed.get('p50', '-')}/{closed.get('max', '-')} | {p['not_closed']} "
             f"| {rss['idle']}/{rss['max']}/{rss['after']} | {rss['after_over_idle']} "
-            f"| {p.get('kib_per_connection', '-')} | {three(kept)} | {three(fresh)} "
+            f"| {p.get('kib_per_connection', '-')} "
+            f"| {three(kept)} ({three(legit['kept_alive_ms_before_flood'])}) | {three(fresh)} "
             f"| {legit['errors']} |"
         )
     lines.append(f"\nContainer limit: {CONTAINER_LIMIT_MIB} MiB.")

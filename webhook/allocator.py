@@ -16,10 +16,13 @@ On other C libraries (musl, macOS) every call here does nothing.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
 import platform
+import time
 from functools import cache
 
 from webhook.listener import ConnectionCount
@@ -76,20 +79,46 @@ def release_free_memory() -> bool:
 
 class ReleaseAfterBurst:
     """Called after every connection close: once the open connections are back to `low` after
-    reaching `high` since the last release, returns the freed memory to the OS (a sustained
-    load of kept-alive connections never triggers it; a flood's end does)."""
+    reaching `high` since the last release, and `delay` seconds later (the burst's last closes),
+    collects the connections' reference cycles and returns the freed memory to the OS. A steady
+    load of kept-alive connections never triggers it; a flood's end does.
+    `freeze_startup_objects` keeps the collection short."""
 
-    def __init__(self, *, high: int = 64, low: int = 8) -> None:
+    def __init__(self, *, high: int = 64, low: int = 8, delay: float = 1.0) -> None:
         self.high = high
         self.low = low
+        self.delay = delay
         self.releases = 0
+        self._pending = False
 
     def __call__(self, count: ConnectionCount) -> None:
-        if count.peak >= self.high and count.open <= self.low:
-            count.reset_peak()
-            self.releases += 1
-            released = release_free_memory()
-            log.info(
-                "connection burst over: freed memory returned to the OS",
-                extra={"fields": {"returned": released, "open": count.open}},
-            )
+        if self._pending or count.peak < self.high or count.open > self.low:
+            return
+        self._pending = True
+        asyncio.get_running_loop().call_later(self.delay, self._release, count)
+
+    def _release(self, count: ConnectionCount) -> None:
+        self._pending = False
+        count.reset_peak()
+        self.releases += 1
+        started = time.perf_counter()
+        collected = gc.collect()
+        released = release_free_memory()
+        log.info(
+            "connection burst over: freed memory returned to the OS",
+            extra={
+                "fields": {
+                    "returned": released,
+                    "collected": collected,
+                    "open": count.open,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                }
+            },
+        )
+
+
+def freeze_startup_objects() -> None:
+    """gc.freeze(): what exists once the server listens (modules, the policy, the app) is never
+    garbage and is left out of every later collection."""
+    gc.collect()
+    gc.freeze()

@@ -130,7 +130,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-requests-in-flight",
         "TRONADOR_WEBHOOK_MAX_REQUESTS_IN_FLIGHT",
         str(limits.DEFAULT_MAX_REQUESTS_IN_FLIGHT),
-        "admission requests handled at once; more are answered 503",
+        "admission requests reading a body larger than ~32 KiB at once; more wait up to 1 s, "
+        "then get 503",
         type=int,
         metavar="N",
     )

@@ -21,14 +21,16 @@ DEFAULT_IDLE_TIMEOUT = 120.0
 idle timeout (90 s, Go's default), so the API server is the one to close: a server closing first can
 race a request the API server is sending, which then fails."""
 
-DEFAULT_MAX_CONNECTIONS = 1000
-"""Open connections, TLS handshakes included; more are closed as soon as they are accepted. About
-55 KiB each when they hold a partial request, so 1000 stay under the 128 Mi container limit with the
-idle process and one in-flight review (docs/webhook.md)."""
+DEFAULT_MAX_CONNECTIONS = 400
+"""Open connections, TLS handshakes included; more are closed as soon as they are accepted.
+Measured (bench/slowloris.py): 43 KiB per connection holding partial headers, 89 KiB holding a
+stalled large body. 400 x 89 KiB = 35 MiB, plus the 73 MiB idle process and 4 large bodies in
+flight (12 MiB), stays under the 128 Mi container limit (docs/webhook.md)."""
 
-DEFAULT_MAX_REQUESTS_IN_FLIGHT = 16
-"""Admission requests being read or answered at once; more are answered 503 without reading their
-body. Bounds the memory of bodies (up to 3 MiB each) being read together."""
+DEFAULT_MAX_REQUESTS_IN_FLIGHT = 4
+"""Admission requests reading a body that did not arrive with their headers (larger than ~32
+KiB), at once; more wait up to a second for a slot, then get 503 unread. Bounds the memory of
+bodies (up to 3 MiB each) being read together."""
 
 
 class LimitError(ValueError):

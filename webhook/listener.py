@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from asyncio import sslproto
+from collections import deque
 from collections.abc import Callable
 
 from aiohttp import web
@@ -28,13 +30,55 @@ log = logging.getLogger(__name__)
 TLS_READ_BUFFER_BYTES = 16 * 1024 + 256
 """A full TLS record with its header; asyncio's default is 256 KiB per connection."""
 
+TLS_BUFFERED_BYTES = 32 * 1024
+"""Received TLS data buffered while the request handler is not reading (asyncio's default: 256
+KiB), e.g. the body of a request waiting for the in-flight bound."""
+
+REQUEST_BUFFERED_BYTES = 16 * 1024
+"""aiohttp's read buffer for a request body not yet read (it pauses reading at twice this;
+its default is 64 KiB)."""
+
 TLS_SHUTDOWN_TIMEOUT = 2.0
 """Seconds a closing connection waits for the client's TLS close_notify (asyncio's default: 30)."""
 
 BACKLOG = 512
 
+HANDSHAKE_BUDGET_SECONDS = 0.002
+"""Time given to TLS handshakes per event loop iteration (one handshake costs ~0.5-1 ms)."""
+
+
+class _HandshakeQueue:
+    """New connections' TLS handshake steps, run a few per event loop iteration, in arrival
+    order. A burst of new connections (their key exchanges are the costly part of a flood) then
+    waits its turn instead of holding up, for a whole iteration, the requests arriving on
+    established connections: the API server's kept-alive ones. Handshakes that wait too long
+    hit the handshake timeout and are dropped."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waiting: deque[_ServerTLSProtocol] = deque()
+        self._scheduled = False
+
+    def add(self, protocol: _ServerTLSProtocol) -> None:
+        self._waiting.append(protocol)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._run)
+
+    def _run(self) -> None:
+        self._scheduled = False
+        started = time.perf_counter()
+        while self._waiting and time.perf_counter() - started < HANDSHAKE_BUDGET_SECONDS:
+            self._waiting.popleft().continue_handshake()
+        if self._waiting:
+            self._scheduled = True
+            self._loop.call_soon(self._run)
+
 
 class _ServerTLSProtocol(sslproto.SSLProtocol):
+    """asyncio's TLS protocol with small buffers, its handshake steps queued, and a callback
+    when the connection is gone (whether or not its handshake finished)."""
+
     max_size = TLS_READ_BUFFER_BYTES
 
     def __init__(
@@ -44,6 +88,7 @@ class _ServerTLSProtocol(sslproto.SSLProtocol):
         context: ssl.SSLContext,
         *,
         handshake_timeout: float,
+        handshakes: _HandshakeQueue,
         on_lost: Callable[[], None],
     ) -> None:
         super().__init__(
@@ -55,7 +100,25 @@ class _ServerTLSProtocol(sslproto.SSLProtocol):
             ssl_handshake_timeout=handshake_timeout,
             ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT,
         )
+        self._set_read_buffer_limits(high=TLS_BUFFERED_BYTES)
+        self._handshakes = handshakes
+        self._handshake_queued = False
         self._on_lost: Callable[[], None] | None = on_lost
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._state is not sslproto.SSLProtocolState.DO_HANDSHAKE:
+            super().buffer_updated(nbytes)
+            return
+        self._incoming.write(self._ssl_buffer_view[:nbytes])
+        self._control_ssl_reading()  # what follows the client's Finished waits in the socket
+        if not self._handshake_queued:
+            self._handshake_queued = True
+            self._handshakes.add(self)
+
+    def continue_handshake(self) -> None:
+        self._handshake_queued = False
+        if self._state is sslproto.SSLProtocolState.DO_HANDSHAKE:
+            self._do_handshake()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         super().connection_lost(exc)
@@ -89,7 +152,16 @@ class GuardedTLSSite(web.BaseSite):
     Reaching the bound is logged once, and the end of it once the open connections are down to
     half the bound, so a flood does not flood the log too."""
 
-    __slots__ = ("_host", "_limits", "_on_closed", "_port", "_refusing", "_tls", "count")
+    __slots__ = (
+        "_handshakes",
+        "_host",
+        "_limits",
+        "_on_closed",
+        "_port",
+        "_refusing",
+        "_tls",
+        "count",
+    )
 
     def __init__(
         self,
@@ -108,6 +180,7 @@ class GuardedTLSSite(web.BaseSite):
         self._limits = limits
         self._on_closed = on_connection_closed
         self._refusing = False
+        self._handshakes: _HandshakeQueue | None = None
         self.count = ConnectionCount()
 
     @property
@@ -117,6 +190,7 @@ class GuardedTLSSite(web.BaseSite):
     async def start(self) -> None:
         await super().start()
         loop = asyncio.get_running_loop()
+        self._handshakes = _HandshakeQueue(loop)
         self._server = await loop.create_server(
             self._new_connection, self._host, self._port, backlog=self._backlog
         )
@@ -135,13 +209,15 @@ class GuardedTLSSite(web.BaseSite):
         count.open += 1
         count.peak = max(count.peak, count.open)
         server = self._runner.server
-        assert server is not None
+        assert server is not None and self._handshakes is not None
         loop = asyncio.get_running_loop()
         handler = DeadlineRequestHandler(
             server,
             loop=loop,
             request_timeout=self._limits.request_timeout,
             keepalive_timeout=self._limits.idle_timeout,
+            read_bufsize=REQUEST_BUFFERED_BYTES,
+            lingering_time=0,
             access_log=None,
         )
         return _ServerTLSProtocol(
@@ -149,6 +225,7 @@ class GuardedTLSSite(web.BaseSite):
             handler,
             self._tls,
             handshake_timeout=self._limits.tls_handshake_timeout,
+            handshakes=self._handshakes,
             on_lost=self._connection_closed,
         )
 

@@ -22,7 +22,7 @@ from aiohttp import web
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from webhook import responses, routes, verdict
 from webhook.admitters import Admitter, admitters
-from webhook.allocator import ReleaseAfterBurst
+from webhook.allocator import ReleaseAfterBurst, freeze_startup_objects
 from webhook.inflight import in_flight_bound
 from webhook.limits import DEFAULT_MAX_REQUESTS_IN_FLIGHT, ServingLimits
 from webhook.listener import GuardedTLSSite
@@ -285,6 +285,7 @@ async def serve(
             on_connection_closed=ReleaseAfterBurst(),
         )
         await site.start()
+        freeze_startup_objects()
         bound = runner.addresses[0]
         log.info("listening", extra={"fields": {"address": bound[0], "port": bound[1]}})
         stop = asyncio.Event()

@@ -265,18 +265,28 @@ async def test_connections_above_the_bound_are_closed_at_once_and_the_bound_free
     assert "connection limit reached: closing new connections" in messages
 
 
-async def test_requests_above_the_in_flight_bound_get_503_and_probes_do_not_count(
+LARGE = json.dumps(review("CREATE", seed_ep(), uid="large") | {"padding": "x" * 64_000}).encode()
+
+
+async def test_large_bodies_above_the_in_flight_bound_get_503_small_ones_never(
     bounded_webhook: Webhook,
 ) -> None:
-    request = request_bytes()
+    request = request_bytes(LARGE)
+    small = request_bytes()
     reading = [await connect(bounded_webhook) for _ in range(2)]
     try:
         for _, writer in reading:
             writer.write(request[:-10])  # headers and part of the body: in flight
         await asyncio.sleep(0.5)
         reader, writer = await connect(bounded_webhook)
-        writer.write(request)
+        writer.write(request[:-10])
         assert await read_status(reader) == 503
+        writer.transport.abort()
+        reader, writer = await connect(bounded_webhook)
+        writer.write(small[:-10])
+        await asyncio.sleep(0.2)
+        writer.write(small[-10:])
+        assert await read_status(reader) == 200
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert await read_status(reader) == 200
         writer.transport.abort()
