@@ -6,8 +6,9 @@ Two phases, each against a fresh webhook process:
 - `per_connection`: the webhook with limits lifted (a 600 s request deadline, no connection bound)
   holds N slow connections at once; (RSS with them - RSS idle) / N is the memory one open slow
   connection costs, which sets the default connection bound (docs/webhook.md).
-- `per_connection_body`: the same with connections that send their headers and a large part of
-  a large body at once, then stall: what a connection holding a body costs.
+- `per_connection_body`: the same with connections that send headers and all but the last byte
+  of the largest body read without an in-flight slot (32 KiB), then stall: the most one
+  connection can make the webhook hold.
 - `defaults`: the webhook with its default settings; N slow connections, each sending a request
   line and one header, then one more header every `header_interval` seconds until the server
   closes it (or `hold` seconds pass: then it counts as not closed).
@@ -43,6 +44,7 @@ from bench import machine
 from bench.payloads import CONFIG_FILE, MUTATE_PATH, admission_review, seed_ep
 from bench.tls import TLSFiles, write_throwaway_tls
 from bench.webhook import _free_port, _post, _wait_ready
+from webhook.inflight import SMALL_BODY_BYTES
 
 CONTAINER_LIMIT_MIB = 128
 """The webhook container's memory limit in manifests/base/deployments/webhook.yaml."""
@@ -50,10 +52,11 @@ CONTAINER_LIMIT_MIB = 128
 LIFTED_LIMITS = ("--request-timeout", "600", "--max-connections", "1000000")
 HOLDING_PHASES = ("per_connection", "per_connection_body")
 
-STALLED_BODY_BYTES = 3 * 1024 * 1024
-STALLED_BODY_SENT = 512 * 1024
-"""`per_connection_body`: headers announcing the largest body the webhook takes, then this much
-of it at once (more than any buffer on the way), then a byte every `header_interval`."""
+STALLED_BODY_BYTES = SMALL_BODY_BYTES
+"""`per_connection_body`: headers announcing the largest body the webhook reads without an
+in-flight slot, then all of it but its last byte, then nothing: the most a connection can make
+the webhook hold (a larger body waits for a slot unread, in smaller buffers, and is refused
+after SLOT_WAIT_SECONDS)."""
 
 SLOW_PATH = "/validate/environmentprovisioners"
 
@@ -203,16 +206,17 @@ async def _slow_connection(
         writer.write(f"POST {SLOW_PATH} HTTP/1.1\r\nHost: webhook\r\n".encode())
         if stalled_body:
             writer.write(
-                f"Content-Length: {STALLED_BODY_BYTES}\r\n\r\n".encode() + b" " * STALLED_BODY_SENT
+                f"Content-Length: {STALLED_BODY_BYTES}\r\n\r\n".encode()
+                + b" " * (STALLED_BODY_BYTES - 1)
             )
         sent = 0
         while not release.is_set() and time.monotonic() - opened < settings.hold:
             try:
                 data = await asyncio.wait_for(reader.read(4096), settings.header_interval)
             except TimeoutError:
-                sent += 1
-                writer.write(b" " if stalled_body else f"X-Slow-{sent}: {'a' * 32}\r\n".encode())
-                if writer.transport.get_write_buffer_size() < STALLED_BODY_SENT:
+                if not stalled_body:
+                    sent += 1
+                    writer.write(f"X-Slow-{sent}: {'a' * 32}\r\n".encode())
                     await writer.drain()
                 continue
             if not data:

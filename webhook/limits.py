@@ -21,11 +21,12 @@ DEFAULT_IDLE_TIMEOUT = 120.0
 idle timeout (90 s, Go's default), so the API server is the one to close: a server closing first can
 race a request the API server is sending, which then fails."""
 
-DEFAULT_MAX_CONNECTIONS = 400
+DEFAULT_MAX_CONNECTIONS = 300
 """Open connections, TLS handshakes included; more are closed as soon as they are accepted.
-Measured (bench/slowloris.py): 43 KiB per connection holding partial headers, 89 KiB holding a
-stalled large body. 400 x 89 KiB = 35 MiB, plus the 73 MiB idle process and 4 large bodies in
-flight (12 MiB), stays under the 128 Mi container limit (docs/webhook.md)."""
+Measured (bench/slowloris.py): 45 KiB per connection holding partial headers, 133 KiB holding
+all but the last byte of a 32 KiB body, the most one connection can make the webhook hold.
+300 x 133 KiB = 39 MiB, plus the 73 MiB idle process and 4 large bodies in flight (12 MiB),
+stays under the 128 Mi container limit (docs/webhook.md)."""
 
 DEFAULT_MAX_REQUESTS_IN_FLIGHT = 4
 """Admission requests reading a body that did not arrive with their headers (larger than ~32
