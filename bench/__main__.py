@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     slow.add_argument("--connections", type=int, help="slow connections (default 2000)")
     slow.add_argument("--header-interval", type=float, help="seconds between headers (1)")
     slow.add_argument("--hold", type=float, help="seconds a slow client waits to be closed (20)")
-    slow.add_argument("--phases", type=_names, help="subset of per_connection,defaults")
+    slow.add_argument(
+        "--phases", type=_names, help="subset of per_connection,per_connection_body,defaults"
+    )
+    slow.add_argument("--sustain", type=float, help="seconds the defaults phase goes on (20)")
     slow.add_argument(
         "--server-arg",
         action="append",
@@ -132,6 +135,7 @@ def _slowloris(args: argparse.Namespace) -> int:
         "header_interval": args.header_interval,
         "hold": args.hold,
         "phases": args.phases,
+        "sustain": args.sustain,
         "server_args": tuple(args.server_args) if args.server_args else None,
     }
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -9,9 +9,10 @@ Two phases, each against a fresh webhook process:
 - `per_connection_body`: the same with connections that send headers and all but the last byte
   of the largest body read without an in-flight slot (32 KiB), then stall: the most one
   connection can make the webhook hold.
-- `defaults`: the webhook with its default settings; N slow connections, each sending a request
-  line and one header, then one more header every `header_interval` seconds until the server
-  closes it (or `hold` seconds pass: then it counts as not closed).
+- `defaults`: the webhook with its default settings; N clients, each opening a slow connection
+  (a request line and one header, then one more header every `header_interval` seconds until
+  the server closes it, or `hold` seconds pass: then it counts as not closed) and, for `sustain`
+  seconds, a new one whenever the last was closed or refused.
 
 Throughout, a separate process sends legit AdmissionReviews (the seed EP, mutate route) over one
 kept-alive connection, as the API server does, and over a fresh connection every half second,
@@ -52,6 +53,10 @@ CONTAINER_LIMIT_MIB = 128
 LIFTED_LIMITS = ("--request-timeout", "600", "--max-connections", "1000000")
 HOLDING_PHASES = ("per_connection", "per_connection_body")
 
+REOPEN_PAUSE = 0.2
+"""Seconds a sustaining client waits after a refusal, so the probe does not spin the CPU the
+webhook needs on this machine."""
+
 STALLED_BODY_BYTES = SMALL_BODY_BYTES
 """`per_connection_body`: headers announcing the largest body the webhook reads without an
 in-flight slot, then all of it but its last byte, then nothing: the most a connection can make
@@ -76,12 +81,17 @@ class Settings:
     settle: float = 5.0
     """Seconds after the last slow connection ends before RSS is read again."""
     phases: tuple[str, ...] = ("per_connection", "per_connection_body", "defaults")
+    sustain: float = 20.0
+    """`defaults` phase: for this many seconds each of the N clients opens a new slow connection
+    as soon as its last one is closed or refused (after REOPEN_PAUSE), so the webhook stays under
+    N would-be connections."""
     server_args: tuple[str, ...] = ()
     """Extra `tronador webhook` flags for the `defaults` phase (none: its defaults)."""
 
 
 SMOKE = Settings(
     connections=40,
+    sustain=3.0,
     hold=6.0,
     settle=1.0,
     legit_interval=0.2,
@@ -233,6 +243,25 @@ async def _slow_connection(
         writer.transport.abort()
 
 
+async def _sustained(
+    port: int,
+    context: ssl.SSLContext,
+    settings: Settings,
+    gate: asyncio.Semaphore,
+    release: asyncio.Event,
+    flood: Flood,
+) -> None:
+    """Slow connections one after the other until `settings.sustain` seconds have passed."""
+    until = time.monotonic() + settings.sustain
+    while True:
+        refused = flood.refused
+        await _slow_connection(port, context, settings, gate, release, flood, False)
+        if time.monotonic() >= until:
+            return
+        if flood.refused > refused:
+            await asyncio.sleep(REOPEN_PAUSE)
+
+
 async def _sample_rss(pid: int, samples: list[tuple[float, int]], stop: asyncio.Event) -> None:
     started = time.monotonic()
     while not stop.is_set():
@@ -263,6 +292,8 @@ async def _flood(
     tasks = [
         asyncio.create_task(
             _slow_connection(port, context, settings, gate, release, flood, stalled_body)
+            if hold_all or settings.sustain <= 0
+            else _sustained(port, context, settings, gate, release, flood)
         )
         for _ in range(settings.connections)
     ]

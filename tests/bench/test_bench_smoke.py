@@ -69,3 +69,16 @@ def test_controller_benchmark_smoke_counts_calls_and_idle_writes(tmp_path: Path)
             assert figures["calls"]["per_ep_by_verb"]
         assert {"writes", "reads", "reconciles"} <= set(size["idle"])
         assert size["controller_memory_kib"]["VmHWM"] > 0
+
+
+def test_slowloris_benchmark_smoke_reports_every_phase(tmp_path: Path) -> None:
+    result = _run(tmp_path, "slowloris")
+    assert set(result["phases"]) == {"per_connection", "per_connection_body", "defaults"}
+    for name in ("per_connection", "per_connection_body"):
+        phase = result["phases"][name]
+        assert phase["opened"] == phase["connections"] and phase["kib_per_connection"] > 0
+    defaults = result["phases"]["defaults"]
+    assert defaults["closed_by_server"] == defaults["opened"] > 0
+    assert defaults["not_closed"] == 0
+    assert defaults["legit"]["kept_alive_ms"]["count"] > 0
+    assert {"idle", "max", "after", "container_limit"} <= set(defaults["rss_mib"])
