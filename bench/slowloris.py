@@ -404,6 +404,8 @@ def _run_phase(name: str, settings: Settings, tls: TLSFiles, logs: Path) -> dict
                 [ms for at, ms in legit["kept_alive_ms"] if at < flood_start]
             ),
             "errors": len(legit["errors"]),
+            "errors_kept_alive": sum(e.startswith("kept-alive") for e in legit["errors"]),
+            "errors_new_connection": sum(e.startswith("new connection") for e in legit["errors"]),
             "first_errors": legit["errors"][:5],
         },
         "rss_samples_kib": samples[:: max(1, len(samples) // 200)],
@@ -438,7 +440,7 @@ def table(result: dict[str, Any]) -> str:
         "| phase | opened | refused at once | closed by server | closed after s p50/max "
         "| not closed | RSS idle/max/after MiB | after/idle | KiB per conn "
         "| legit kept-alive ms p50/p99/max (before flood) | legit new conn ms p50/p99/max "
-        "| legit errors |",
+        "| legit errors kept-alive/new conn |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, p in result["phases"].items():
@@ -455,7 +457,7 @@ def table(result: dict[str, Any]) -> str:
             f"| {rss['idle']}/{rss['max']}/{rss['after']} | {rss['after_over_idle']} "
             f"| {p.get('kib_per_connection', '-')} "
             f"| {three(kept)} ({three(legit['kept_alive_ms_before_flood'])}) | {three(fresh)} "
-            f"| {legit['errors']} |"
+            f"| {legit['errors_kept_alive']}/{legit['errors_new_connection']} |"
         )
     lines.append(f"\nContainer limit: {CONTAINER_LIMIT_MIB} MiB.")
     return "\n".join(lines) + "\n"

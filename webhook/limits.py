@@ -23,9 +23,9 @@ race a request the API server is sending, which then fails."""
 
 DEFAULT_MAX_CONNECTIONS = 300
 """Open connections, TLS handshakes included; more are closed as soon as they are accepted.
-Measured (bench/slowloris.py): 45 KiB per connection holding partial headers, 133 KiB holding
+Measured (bench/slowloris.py): 45 KiB per connection holding partial headers, 136 KiB holding
 all but the last byte of a 32 KiB body, the most one connection can make the webhook hold.
-300 x 133 KiB = 39 MiB, plus the 73 MiB idle process and 4 large bodies in flight (12 MiB),
+300 x 136 KiB = 40 MiB, plus the 73 MiB idle process and 4 large bodies in flight (12 MiB),
 stays under the 128 Mi container limit (docs/webhook.md)."""
 
 DEFAULT_MAX_REQUESTS_IN_FLIGHT = 4
