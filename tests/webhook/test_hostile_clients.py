@@ -76,7 +76,9 @@ def _start(tls_files: TLSFiles, tmp_path: Path, *flags: str) -> Iterator[Webhook
 
 @pytest.fixture
 def deadline_webhook(tls_files: TLSFiles, tmp_path: Path) -> Iterator[Webhook]:
-    yield from _start(tls_files, tmp_path, "--request-timeout", str(REQUEST_TIMEOUT))
+    yield from _start(
+        tls_files, tmp_path, "--request-timeout", str(REQUEST_TIMEOUT), "--max-connections", "5000"
+    )
 
 
 @pytest.fixture
