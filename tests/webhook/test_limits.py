@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import platform
 
 import pytest
 
 from tronador.cli import main
-from webhook.allocator import apply_malloc_settings, release_free_memory
+from webhook.allocator import ReleaseAfterBurst, apply_malloc_settings, release_free_memory
 from webhook.limits import LimitError, ServingLimits
+from webhook.listener import ConnectionCount
 
 
 @pytest.mark.parametrize(
@@ -47,3 +49,23 @@ def test_the_process_applies_its_malloc_settings_on_glibc() -> None:
         "M_TRIM_THRESHOLD": 128 * 1024,
     }
     assert isinstance(release_free_memory(), bool)
+
+
+async def test_memory_is_released_once_after_a_burst_of_connections_is_over() -> None:
+    release = ReleaseAfterBurst(high=10, low=2, delay=0.01)
+    count = ConnectionCount()
+    for opened in range(1, 6):
+        count.open = count.peak = opened
+        release(count)  # a small load: never
+    count.open, count.peak = 12, 12
+    release(count)  # still busy: not yet
+    await asyncio.sleep(0.05)
+    assert release.releases == 0
+    for left in (2, 1, 0):  # the burst's last closes: one release, after the delay
+        count.open = left
+        release(count)
+    await asyncio.sleep(0.05)
+    assert release.releases == 1 and count.peak == 0
+    release(count)
+    await asyncio.sleep(0.05)
+    assert release.releases == 1
