@@ -10,6 +10,7 @@ RUN python -m venv /opt/tronador
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY tronador ./tronador
+COPY kube ./kube
 COPY webhook ./webhook
 COPY controller ./controller
 COPY certs ./certs

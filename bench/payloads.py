@@ -1,5 +1,8 @@
 """The AdmissionReview bodies the webhook benchmark sends, built from realistic EPs.
 
+The `environment` cases send the docs' Environment (`examples/environment.yaml`) to its own
+routes, for the in-process figures next to the EP's (the kopf and limit peers serve EPs only).
+
 Two EPs: the seed (`examples/environment-provisioner.yaml`) and a large one whose Helm `values`
 are ~200 KiB of nested maps, lists and strings, as a real umbrella chart's overrides can be. Each
 EP is sent to the mutating route as written and to the validating route as the mutating webhook
@@ -18,18 +21,29 @@ import jsonpatch
 import yaml
 
 from tronador.api import Policy
-from tronador.api.constants import EP_KIND, EP_PLURAL, GROUP, VERSION
+from tronador.api.constants import (
+    ENV_KIND,
+    ENV_PLURAL,
+    ENV_VERSION,
+    EP_KIND,
+    EP_PLURAL,
+    GROUP,
+    VERSION,
+)
 from tronador.config_loading import load_policy
-from tronador.rules.mutate import mutate_environment_provisioner
+from tronador.rules.mutate import mutate_environment, mutate_environment_provisioner
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED_EP_FILE = REPO_ROOT / "examples" / "environment-provisioner.yaml"
+ENVIRONMENT_FILE = REPO_ROOT / "examples" / "environment.yaml"
 CONFIG_FILE = REPO_ROOT / "examples" / "tronador-config.yaml"
 
 LARGE_VALUES_BYTES = 200 * 1024
 
 MUTATE_PATH = "/mutate/environmentprovisioners"
 VALIDATE_PATH = "/validate/environmentprovisioners"
+ENV_MUTATE_PATH = "/mutate/environments"
+ENV_VALIDATE_PATH = "/validate/environments"
 """The routes of webhook/routes.py (spelled here too so the limit and kopf servers need no
 import of webhook/)."""
 
@@ -102,22 +116,41 @@ def large_ep(target_bytes: int = LARGE_VALUES_BYTES) -> dict[str, Any]:
     return ep
 
 
+def environment() -> dict[str, Any]:
+    return yaml.safe_load(ENVIRONMENT_FILE.read_text(encoding="utf-8"))
+
+
+def is_environment(obj: dict[str, Any]) -> bool:
+    return obj.get("kind") == ENV_KIND
+
+
+def mutate_patch(obj: dict[str, Any], pol: Policy) -> list[dict[str, Any]]:
+    if is_environment(obj):
+        return mutate_environment(obj, pol).patch
+    return mutate_environment_provisioner(obj, pol)
+
+
 def mutated(ep: dict[str, Any], pol: Policy) -> dict[str, Any]:
-    patch = mutate_environment_provisioner(ep, pol)
+    patch = mutate_patch(ep, pol)
     return jsonpatch.apply_patch(copy.deepcopy(ep), patch) if patch else ep
 
 
 def admission_review(obj: dict[str, Any], uid: str) -> dict[str, Any]:
     """A CREATE AdmissionReview as the API server sends it."""
+    kind, version, plural = (
+        (ENV_KIND, ENV_VERSION, ENV_PLURAL)
+        if is_environment(obj)
+        else (EP_KIND, VERSION, EP_PLURAL)
+    )
     return {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "request": {
             "uid": uid,
-            "kind": {"group": GROUP, "version": VERSION, "kind": EP_KIND},
-            "resource": {"group": GROUP, "version": VERSION, "resource": EP_PLURAL},
-            "requestKind": {"group": GROUP, "version": VERSION, "kind": EP_KIND},
-            "requestResource": {"group": GROUP, "version": VERSION, "resource": EP_PLURAL},
+            "kind": {"group": GROUP, "version": version, "kind": kind},
+            "resource": {"group": GROUP, "version": version, "resource": plural},
+            "requestKind": {"group": GROUP, "version": version, "kind": kind},
+            "requestResource": {"group": GROUP, "version": version, "resource": plural},
             "name": obj["metadata"]["name"],
             "operation": "CREATE",
             "userInfo": {
@@ -150,11 +183,17 @@ class Case:
 def cases(pol: Policy | None = None) -> list[Case]:
     pol = pol or policy()
     out = []
-    for size, ep in (("seed", seed_ep()), ("large", large_ep())):
-        for route, path in (("mutate", MUTATE_PATH), ("validate", VALIDATE_PATH)):
+    ep_routes = (("mutate", MUTATE_PATH), ("validate", VALIDATE_PATH))
+    env_routes = (("mutate", ENV_MUTATE_PATH), ("validate", ENV_VALIDATE_PATH))
+    for size, ep, routes in (
+        ("seed", seed_ep(), ep_routes),
+        ("large", large_ep(), ep_routes),
+        ("environment", environment(), env_routes),
+    ):
+        for route, path in routes:
             obj = ep if route == "mutate" else mutated(ep, pol)
             uid = f"bench-{route}-{size}-0000-0000-000000000000"
             body = json.dumps(admission_review(obj, uid), separators=(",", ":")).encode()
-            patch = mutate_environment_provisioner(obj, pol) if route == "mutate" else None
+            patch = mutate_patch(obj, pol) if route == "mutate" else None
             out.append(Case(f"{route}/{size}", path, uid, body, patch, obj))
     return out

@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.payloads import Case, cases, policy
+from bench.payloads import Case, cases, is_environment, mutate_patch, policy
 from tronador.api import Policy
-from tronador.rules.mutate import mutate_environment_provisioner
-from tronador.rules.validate import validate_environment_provisioner
+from tronador.rules.validate import validate_environment, validate_environment_provisioner
 
 
 def _per_call_us(fn: Callable[[], Any], budget_s: float, repeats: int = 5) -> dict[str, float]:
@@ -41,8 +40,11 @@ def _per_call_us(fn: Callable[[], Any], budget_s: float, repeats: int = 5) -> di
 
 def _rule(case: Case, pol: Policy) -> Callable[[], Any]:
     if case.path.startswith("/mutate"):
-        return lambda: mutate_environment_provisioner(case.obj, pol)
-    return lambda: validate_environment_provisioner(case.obj, pol, None)
+        return lambda: mutate_patch(case.obj, pol)
+    validate = (
+        validate_environment if is_environment(case.obj) else validate_environment_provisioner
+    )
+    return lambda: validate(case.obj, pol, None)
 
 
 def _handler(case: Case, pol: Policy) -> Callable[[], Any] | None:

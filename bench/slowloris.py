@@ -187,7 +187,6 @@ class Flood:
     not_closed: int = 0
     open_now: int = 0
     peak_open: int = 0
-    all_opened_at: float | None = None
 
 
 async def _slow_connection(

@@ -249,7 +249,9 @@ def run(
                     "webhook_kib": rss_kib(process.pid).get("VmRSS"),
                     "controller_kib": rss_kib(os.getpid()).get("VmRSS"),
                     "admissions": counters.admissions,
+                    "admission_errors": counters.admission_errors,
                     "eps_created": counters.created,
+                    "eps_deleted": counters.deleted,
                     "reconciles": controller.reconciles if controller else 0,
                 }
                 samples.append(sample)

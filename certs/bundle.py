@@ -1,7 +1,7 @@
 """Keeping ``caBundle`` right in the webhook configurations.
 
-Configurations are read as plain JSON (``_preload_content=False``): the typed models of the
-client reject fields they do not know. Updates are JSON patches that first test the
+Configurations are read as plain JSON through `kube.api.Kube`, so fields the client's typed
+models do not know survive. Updates are JSON patches that first test the
 resourceVersion that was read, so a concurrent writer makes the patch fail (422, or 409)
 and we re-read instead of patching the wrong webhook entry.
 """
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from kube.api import ApiError, Kube, Obj
+from kube.resources import MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS
 
 log = logging.getLogger(__name__)
 
@@ -65,23 +64,24 @@ def _decode(value: Any) -> bytes | None:
         return None
 
 
-def _read_raw(api: client.AdmissionregistrationV1Api, kind: Kind, name: str) -> dict | None:
-    read = (
-        api.read_mutating_webhook_configuration
-        if kind is Kind.MUTATING
-        else api.read_validating_webhook_configuration
-    )
+def _read_raw(kube: Kube, kind: Kind, name: str) -> Obj | None:
     try:
-        resp = read(name, _preload_content=False)
-    except ApiException as e:
-        if e.status == 404:
-            return None
+        if kind is Kind.MUTATING:
+            return kube.get(MUTATING_WEBHOOK_CONFIGURATIONS, name)
+        return kube.get(VALIDATING_WEBHOOK_CONFIGURATIONS, name)
+    except ApiError as e:
         raise BundleError(f"reading {kind} {name}: HTTP {e.status} {e.reason}") from None
-    return json.loads(resp.data)
 
 
-def read_state(api: client.AdmissionregistrationV1Api, kind: Kind, name: str) -> WebhookState:
-    obj = _read_raw(api, kind, name)
+def _patch(kube: Kube, kind: Kind, name: str, ops: list[dict[str, Any]]) -> None:
+    if kind is Kind.MUTATING:
+        kube.patch(MUTATING_WEBHOOK_CONFIGURATIONS, name, ops)
+    else:
+        kube.patch(VALIDATING_WEBHOOK_CONFIGURATIONS, name, ops)
+
+
+def read_state(kube: Kube, kind: Kind, name: str) -> WebhookState:
+    obj = _read_raw(kube, kind, name)
     if obj is None:
         return WebhookState(kind, name, exists=False, webhooks={})
     hooks = {
@@ -91,18 +91,11 @@ def read_state(api: client.AdmissionregistrationV1Api, kind: Kind, name: str) ->
     return WebhookState(kind, name, exists=True, webhooks=hooks)
 
 
-def inject(
-    api: client.AdmissionregistrationV1Api, kind: Kind, name: str, bundle_pem: bytes
-) -> Outcome:
+def inject(kube: Kube, kind: Kind, name: str, bundle_pem: bytes) -> Outcome:
     """Set caBundle on every webhook of the configuration, writing only when it differs."""
     wanted = base64.b64encode(bundle_pem).decode("ascii")
-    patch = (
-        api.patch_mutating_webhook_configuration
-        if kind is Kind.MUTATING
-        else api.patch_validating_webhook_configuration
-    )
     for _ in range(MAX_CONFLICT_RETRIES):
-        obj = _read_raw(api, kind, name)
+        obj = _read_raw(kube, kind, name)
         if obj is None:
             return Outcome.MISSING
         ops: list[dict[str, Any]] = [
@@ -126,13 +119,8 @@ def inject(
         if not changed:
             return Outcome.UNCHANGED
         try:
-            patch(
-                name,
-                ops,
-                _content_type="application/json-patch+json",
-                _preload_content=False,
-            )
-        except ApiException as e:
+            _patch(kube, kind, name, ops)
+        except ApiError as e:
             if e.status in (409, 422):
                 continue  # changed under us (failed test op): re-read and try again
             if e.status == 404:

@@ -21,6 +21,8 @@ from certs.incluster import CertSync, SyncConfig, describe_error, utcnow
 from certs.pki import Policy, ServingSpec
 from certs.secret import SecretStore
 from certs.status import Report, add_webhook_states, inspect_material
+from kube.api import Kube
+from kube.client import NoCluster, load_api_client
 
 EXIT_OK, EXIT_ERROR, EXIT_UNHEALTHY = 0, 1, 3
 
@@ -157,7 +159,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         metavar="DIR",
         default=os.environ.get(defaults.ENV_CERT_DIR) or None,
-        help=f"also write ca.crt/tls.crt/tls.key here (env {defaults.ENV_CERT_DIR})",
+        help=(
+            f"also write ca.crt/tls.crt/tls.key here (env {defaults.ENV_CERT_DIR}); "
+            f"`tronador webhook` reads them from {defaults.CERT_DIR}"
+        ),
     )
     sync.add_argument("--loop", action="store_true", help="keep syncing until stopped")
     sync.add_argument(
@@ -198,11 +203,9 @@ def _sync_config(args: argparse.Namespace) -> SyncConfig:
 def _api_client(args: argparse.Namespace, api_client: client.ApiClient | None) -> client.ApiClient:
     if api_client is not None:
         return api_client
-    from tronador.kube import load_api_client
-
     try:
         return load_api_client(args.kubeconfig, args.context)
-    except Exception as e:
+    except NoCluster as e:
         raise CertsCliError(f"cannot load Kubernetes configuration: {e}") from None
 
 
@@ -235,13 +238,10 @@ def _all_sans(args: argparse.Namespace) -> list[str]:
     return spec.dns_names + list(spec.ips)
 
 
-def _webhook_states(
-    admission: client.AdmissionregistrationV1Api, config: SyncConfig
-) -> list[bundle.WebhookState]:
+def _webhook_states(kube: Kube, config: SyncConfig) -> list[bundle.WebhookState]:
     try:
         return [
-            bundle.read_state(admission, kind, name)
-            for kind, name in config.webhook_configurations()
+            bundle.read_state(kube, kind, name) for kind, name in config.webhook_configurations()
         ]
     except bundle.BundleError as e:
         raise CertsCliError(str(e)) from None
@@ -261,9 +261,7 @@ def cmd_status(args: argparse.Namespace, api_client: client.ApiClient | None = N
         )
         bundle_pem = read["ca_cert"]
     else:
-        store = SecretStore(
-            client.CoreV1Api(_api_client(args, api_client)), args.secret_name, args.namespace
-        )
+        store = SecretStore(Kube(_api_client(args, api_client)), args.secret_name, args.namespace)
         try:
             stored = store.read()
         except Exception as e:
@@ -287,8 +285,8 @@ def cmd_status(args: argparse.Namespace, api_client: client.ApiClient | None = N
     report.lines += inner.lines
     report.problems += inner.problems
     if not args.dir or args.check_webhooks:
-        admission = client.AdmissionregistrationV1Api(_api_client(args, api_client))
-        add_webhook_states(report, _webhook_states(admission, config), bundle_pem)
+        kube = Kube(_api_client(args, api_client))
+        add_webhook_states(report, _webhook_states(kube, config), bundle_pem)
     print(report.text())
     return EXIT_OK if report.healthy else EXIT_UNHEALTHY
 

@@ -1,7 +1,7 @@
 """The in-cluster loop: Secret -> webhook configurations' caBundle -> files on disk.
 
-Run it inside the webhook process (``start_background``), as a sidecar
-(``tronador certs sync --loop``) or as an init step (``tronador certs sync``). Any number of
+Run it as a sidecar (``tronador certs sync --loop``) or as an init step
+(``tronador certs sync``). Any number of
 replicas may run it at once: Secret writes are conditional on the resourceVersion read, a
 lost race means re-read and re-decide, so they converge on one CA.
 """
@@ -9,20 +9,19 @@ lost race means re-read and re-decide, so they converge on one CA.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from certs import bundle, defaults, files
 from certs.bundle import Kind, Outcome
 from certs.pki import Policy, ServingSpec
 from certs.plan import Material, plan
 from certs.secret import SecretStore
+from kube.api import ApiError, Kube
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +38,8 @@ def utcnow() -> datetime:
 
 def describe_error(e: BaseException) -> str:
     """One line, never a response body (Secret responses carry keys)."""
-    if isinstance(e, ApiException):
-        return f"HTTP {e.status} {e.reason}"
+    if isinstance(e, ApiError):
+        return f"HTTP {e.status} {e.reason}" if e.status else f"{e.reason}: {e.message}"
     return f"{type(e).__name__}: {e}"
 
 
@@ -54,33 +53,6 @@ class SyncConfig:
     out_dir: str | None = None
     """Write ca.crt, tls.crt, tls.key here after every pass (None: do not write files)."""
     policy: Policy = field(default_factory=Policy)
-
-    @classmethod
-    def from_env(
-        cls, out_dir: str | None = None, env: Mapping[str, str] | None = None
-    ) -> SyncConfig:
-        """The defaults, overridden by the same environment variables the CLI reads."""
-        env = os.environ if env is None else env
-        namespace = (
-            env.get(defaults.ENV_NAMESPACE)
-            or env.get(defaults.ENV_POD_NAMESPACE)
-            or defaults.NAMESPACE
-        )
-        service = env.get(defaults.ENV_SERVICE_NAME) or defaults.SERVICE_NAME
-        return cls(
-            secret_name=env.get(defaults.ENV_SECRET_NAME) or defaults.SECRET_NAME,
-            namespace=namespace,
-            spec=ServingSpec(service, namespace),
-            mutating_webhook=env.get(
-                defaults.ENV_MUTATING_WEBHOOK_NAME, defaults.MUTATING_WEBHOOK_NAME
-            )
-            or None,
-            validating_webhook=env.get(
-                defaults.ENV_VALIDATING_WEBHOOK_NAME, defaults.VALIDATING_WEBHOOK_NAME
-            )
-            or None,
-            out_dir=out_dir or env.get(defaults.ENV_CERT_DIR) or defaults.CERT_DIR,
-        )
 
     def webhook_configurations(self) -> list[tuple[Kind, str]]:
         out = []
@@ -110,10 +82,8 @@ class CertSync:
     ) -> None:
         self.config = config or SyncConfig()
         self.clock = clock
-        self.store = SecretStore(
-            client.CoreV1Api(api_client), self.config.secret_name, self.config.namespace
-        )
-        self.admission = client.AdmissionregistrationV1Api(api_client)
+        self.kube = Kube(api_client)
+        self.store = SecretStore(self.kube, self.config.secret_name, self.config.namespace)
         self._last_outcome: dict[str, Outcome | str] = {}
 
     @property
@@ -159,7 +129,7 @@ class CertSync:
     def _bundle_published(self, bundle_pem: bytes) -> bool:
         try:
             return all(
-                bundle.read_state(self.admission, kind, name).trusts(bundle_pem)
+                bundle.read_state(self.kube, kind, name).trusts(bundle_pem)
                 for kind, name in self.config.webhook_configurations()
             )
         except Exception as e:
@@ -175,7 +145,7 @@ class CertSync:
         for kind, name in self.config.webhook_configurations():
             key = f"{kind}/{name}"
             try:
-                outcome = bundle.inject(self.admission, kind, name, bundle_pem)
+                outcome = bundle.inject(self.kube, kind, name, bundle_pem)
             except Exception as e:
                 self._note(key, "error", "cannot update caBundle", describe_error(e))
                 continue
@@ -235,36 +205,3 @@ class CertSync:
                 if on_pass is not None:
                     on_pass(result)
             stop.wait(interval)
-
-
-@dataclass
-class BackgroundSync:
-    thread: threading.Thread
-    stop_event: threading.Event
-    ready: threading.Event
-    """Set after the first successful pass (the files exist from then on)."""
-
-    def stop(self, timeout: float | None = 10.0) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout)
-
-    def wait_ready(self, timeout: float | None = None) -> bool:
-        return self.ready.wait(timeout)
-
-
-def start_background(
-    api_client: client.ApiClient,
-    config: SyncConfig,
-    interval: float = defaults.SYNC_INTERVAL_SECONDS,
-) -> BackgroundSync:
-    """Run the loop in a daemon thread (for the webhook server process)."""
-    syncer = CertSync(api_client, config)
-    stop, ready = threading.Event(), threading.Event()
-    thread = threading.Thread(
-        target=syncer.run_forever,
-        kwargs={"interval": interval, "stop": stop, "on_pass": lambda _r: ready.set()},
-        name="tronador-cert-sync",
-        daemon=True,
-    )
-    thread.start()
-    return BackgroundSync(thread, stop, ready)

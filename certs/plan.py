@@ -159,6 +159,24 @@ def _fresh(spec: ServingSpec, now: datetime, policy: Policy) -> Material:
     return Material(ca=ca, leaf=pki.issue_serving_cert(ca, spec, now, policy.leaf_lifetime))
 
 
+@dataclass
+class _Draft:
+    """The Secret's next content while `plan` works through the steps; each step that changes
+    something says why in `reasons`."""
+
+    ca: Issued
+    next_ca: Issued | None
+    leaf: Issued | None
+    """None: a new serving certificate is to be issued."""
+    retiring: list[x509.Certificate]
+    reasons: list[str] = field(default_factory=list)
+    repaired: bool = False
+
+    def change(self, reason: str, repair: bool = False) -> None:
+        self.reasons.append(reason)
+        self.repaired = self.repaired or repair
+
+
 def plan(
     data: Mapping[str, bytes] | None,
     spec: ServingSpec,
@@ -174,6 +192,20 @@ def plan(
     policy = policy or Policy()
     if data is None:
         return Plan(_fresh(spec, now, policy), ["secret does not exist"])
+    draft = _usable(data, now)
+    if isinstance(draft, str):
+        return Plan(_fresh(spec, now, policy), [f"new CA: {draft}"], repaired=True)
+    if bundle_published:
+        _sign_with_the_next_ca(draft, now, policy)
+    leaf = _serving_certificate(draft, spec, now, policy)
+    _retire_old_cas(draft, leaf, now, policy)
+    _start_ca_rotation(draft, now, policy)
+    material = Material(ca=draft.ca, leaf=leaf, next_ca=draft.next_ca, retiring=draft.retiring)
+    return Plan(material, draft.reasons, repaired=draft.repaired)
+
+
+def _usable(data: Mapping[str, bytes], now: datetime) -> _Draft | str:
+    """What of the stored material can be kept, or why nothing can (a new CA is needed)."""
     parsed = parse_secret_data(data)
     reasons: list[str] = []
     repaired = False
@@ -194,7 +226,7 @@ def plan(
     leaf: Issued | None = None
     if ca is None or ca_problem:
         if next_ca is None:
-            return Plan(_fresh(spec, now, policy), [f"new CA: {ca_problem}"], repaired=True)
+            return ca_problem
         reasons.append(f"promoted the next CA early: {ca_problem}")
         ca, next_ca, repaired = next_ca, None, True
     elif parsed.leaf_cert is not None and parsed.leaf_key is not None:
@@ -206,50 +238,56 @@ def plan(
     current = {ca.cert} | ({next_ca.cert} if next_ca else set())
     dropped = {parsed.next_ca.cert} if parsed.next_ca and next_ca is None else set()
     retiring = [c for c in parsed.bundle if c not in current and c not in dropped]
+    return _Draft(ca, next_ca, leaf, retiring, reasons, repaired)
 
-    # Step 2 of a CA rotation: the next CA has been published long enough, sign with it.
-    if (
-        next_ca is not None
-        and bundle_published
-        and now >= pki.issued_at(next_ca.cert) + policy.ca_publish_delay
-    ):
-        reasons.append("CA rotation: the serving certificate is now signed by the new CA")
-        retiring.insert(0, ca.cert)
-        ca, next_ca, leaf = next_ca, None, None
 
-    # The serving certificate, always checked against the signing CA.
+def _sign_with_the_next_ca(draft: _Draft, now: datetime, policy: Policy) -> None:
+    """Step 2 of a CA rotation: the next CA has been published long enough, sign with it."""
+    next_ca = draft.next_ca
+    if next_ca is None or now < pki.issued_at(next_ca.cert) + policy.ca_publish_delay:
+        return
+    draft.change("CA rotation: the serving certificate is now signed by the new CA")
+    draft.retiring.insert(0, draft.ca.cert)
+    draft.ca, draft.next_ca, draft.leaf = next_ca, None, None
+
+
+def _serving_certificate(draft: _Draft, spec: ServingSpec, now: datetime, policy: Policy) -> Issued:
+    """The serving certificate, always checked against the signing CA; re-issued when it is
+    missing, broken or at its rotation point."""
+    leaf = draft.leaf
     if leaf is None:
-        leaf = pki.issue_serving_cert(ca, spec, now, policy.leaf_lifetime)
+        return pki.issue_serving_cert(draft.ca, spec, now, policy.leaf_lifetime)
+    problem = pki.leaf_problem(leaf.cert, leaf.key, draft.ca.cert, spec, now)
+    due = pki.rotate_at(leaf.cert, policy.leaf_rotate_fraction)
+    if problem:
+        draft.change(f"new serving certificate: {problem}", repair=True)
+    elif now >= due:
+        draft.change(f"new serving certificate: rotation point {due.isoformat()} reached")
     else:
-        problem = pki.leaf_problem(leaf.cert, leaf.key, ca.cert, spec, now)
-        due = pki.rotate_at(leaf.cert, policy.leaf_rotate_fraction)
-        if problem:
-            reasons.append(f"new serving certificate: {problem}")
-            repaired = True
-        elif now >= due:
-            reasons.append(f"new serving certificate: rotation point {due.isoformat()} reached")
-        if problem or now >= due:
-            leaf = pki.issue_serving_cert(ca, spec, now, policy.leaf_lifetime)
+        return leaf
+    return pki.issue_serving_cert(draft.ca, spec, now, policy.leaf_lifetime)
 
-    # Step 3: drop old CAs once every replica serves a certificate from the signing CA.
-    if retiring:
-        settled = now >= pki.issued_at(leaf.cert) + policy.ca_retire_delay
-        keep = [c for c in retiring if not settled and pki.validity_problem(c, now) is None]
-        if len(keep) != len(retiring):
-            reasons.append(f"removed {len(retiring) - len(keep)} old CA(s) from the bundle")
-            retiring = keep
 
-    # Step 1: start a CA rotation once the previous one has completed.
-    if (
-        next_ca is None
-        and not retiring
-        and pki.ca_rotation_due(ca.cert, now, policy.ca_rotate_fraction)
-    ):
-        reasons.append(
-            "CA rotation: published a new CA, the current one expires "
-            f"{ca.cert.not_valid_after_utc.isoformat()}"
-        )
-        next_ca = pki.generate_ca(now, policy.ca_lifetime)
+def _retire_old_cas(draft: _Draft, leaf: Issued, now: datetime, policy: Policy) -> None:
+    """Step 3: drop old CAs once every replica serves a certificate from the signing CA
+    (and any expired one at once)."""
+    if not draft.retiring:
+        return
+    settled = now >= pki.issued_at(leaf.cert) + policy.ca_retire_delay
+    keep = [c for c in draft.retiring if not settled and pki.validity_problem(c, now) is None]
+    if len(keep) != len(draft.retiring):
+        draft.change(f"removed {len(draft.retiring) - len(keep)} old CA(s) from the bundle")
+        draft.retiring = keep
 
-    material = Material(ca=ca, leaf=leaf, next_ca=next_ca, retiring=retiring)
-    return Plan(material, reasons, repaired=repaired)
+
+def _start_ca_rotation(draft: _Draft, now: datetime, policy: Policy) -> None:
+    """Step 1: publish a new CA once the signing one is due and the previous rotation ended."""
+    if draft.next_ca is not None or draft.retiring:
+        return
+    if not pki.ca_rotation_due(draft.ca.cert, now, policy.ca_rotate_fraction):
+        return
+    draft.change(
+        "CA rotation: published a new CA, the current one expires "
+        f"{draft.ca.cert.not_valid_after_utc.isoformat()}"
+    )
+    draft.next_ca = pki.generate_ca(now, policy.ca_lifetime)

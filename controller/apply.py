@@ -10,10 +10,10 @@ from typing import Any
 from controller.desired import DesiredObject, is_owned_by
 from controller.diff import merged_for_update, needs_update
 from controller.events import EventRecorder
-from controller.informer import Store
-from controller.kubeapi import ApiError, Kube, Obj
-from controller.resources import SECRETS, Resource
 from controller.status import EventSpec
+from kube.api import ApiError, Kube, Obj
+from kube.informer import Store
+from kube.resources import SECRETS, Resource
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Applier:
             self._told(actions, "Updated", resource, desired.name)
             return updated
         except ApiError as err:
-            if err.rejected:
+            if err.refused:
                 raise rejection(err, sensitive) from None
             raise
 
@@ -125,7 +125,7 @@ class Applier:
         try:
             lingering = self.kube.delete(resource, name, namespace)
         except ApiError as err:
-            if err.rejected:
+            if err.refused:
                 raise rejection(err, resource == SECRETS) from None
             raise
         if lingering is not None:
@@ -140,7 +140,7 @@ class Applier:
         try:
             updated = self.kube.replace(resource, body)
         except ApiError as err:
-            if err.rejected:
+            if err.refused:
                 raise rejection(err) from None
             raise
         store.write_through(updated)

@@ -1,8 +1,9 @@
 """The informers the controller runs, and the caches the reconciler reads.
 
-Besides EPs and the TronadorConfig: all namespaces (to see a namespace someone else owns), the
-`default` ServiceAccounts, and the objects we create (selected by our managed-by label). Kinds of
-Secret-generating TronadorConfig items (ExternalSecret, ...) get an informer when first needed.
+Besides EPs, Environments and the TronadorConfig: all namespaces (to see a namespace someone else
+owns), the `default` ServiceAccounts, and the objects we create (selected by our managed-by
+label). Kinds of Secret-generating TronadorConfig items (ExternalSecret, ...) get an informer when
+first needed.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from controller.informer import Handler, Informer, Store
-from controller.kubeapi import ApiError, Kube, Obj
-from controller.queue import Backoff
-from controller.resources import (
+from controller.settings import ReleaseFlavour, Settings
+from kube.api import ApiError, Kube, Obj
+from kube.backoff import Backoff
+from kube.informer import Handler, Informer, Store
+from kube.resources import (
     CONFIG_MAPS,
     ENVIRONMENT_PROVISIONERS,
+    ENVIRONMENTS,
     GIT_REPOSITORIES,
     HELM_RELEASES,
     LEGACY_HELM_RELEASES,
@@ -26,7 +29,6 @@ from controller.resources import (
     TRONADOR_CONFIGS,
     Resource,
 )
-from controller.settings import ReleaseFlavour, Settings
 from tronador.api.constants import CONFIG_NAME, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
@@ -49,6 +51,7 @@ class Caches:
         self.source_resource = None if legacy else GIT_REPOSITORIES
 
         self.eps = self._informer(ENVIRONMENT_PROVISIONERS)
+        self.environments = self._informer(ENVIRONMENTS)
         self.configs = self._informer(TRONADOR_CONFIGS, namespace=settings.namespace)
         self.namespaces = self._informer(NAMESPACES)
         self.service_accounts = self._informer(
@@ -91,6 +94,7 @@ class Caches:
         with self._lock:
             return [
                 self.eps,
+                self.environments,
                 self.configs,
                 self.namespaces,
                 self.service_accounts,
@@ -127,6 +131,10 @@ class Caches:
         return self.eps.store
 
     @property
+    def environment_store(self) -> Store:
+        return self.environments.store
+
+    @property
     def namespace_store(self) -> Store:
         return self.namespaces.store
 
@@ -147,7 +155,7 @@ class Caches:
     def config(self) -> Obj | None:
         return self.configs.store.get(self.settings.namespace, CONFIG_NAME)
 
-    def ensure(self, resource: Resource, timeout: float = 10.0) -> Store:
+    def synced_store(self, resource: Resource, timeout: float = 10.0) -> Store:
         """The cache of a managed kind, starting an informer for a new kind (e.g. ExternalSecret)
         and waiting for its first list. Raises the list's error if it does not sync."""
         with self._lock:
@@ -170,6 +178,7 @@ class Caches:
         """The cache holding `resource`'s objects, if one runs."""
         fixed = {
             ENVIRONMENT_PROVISIONERS: self.eps,
+            ENVIRONMENTS: self.environments,
             TRONADOR_CONFIGS: self.configs,
             NAMESPACES: self.namespaces,
             SERVICE_ACCOUNTS: self.service_accounts,

@@ -11,6 +11,14 @@ from collections.abc import Mapping
 from types import FrameType
 
 from controller.health import parse_address
+from controller.leaderelection import (
+    DEFAULT_LEASE_DURATION,
+    DEFAULT_LEASE_NAME,
+    DEFAULT_RENEW_DEADLINE,
+    DEFAULT_RETRY_PERIOD,
+    LeaderElectionConfig,
+    default_identity,
+)
 from controller.runtime import Replica
 from controller.settings import (
     ReleaseFlavour,
@@ -20,16 +28,8 @@ from controller.settings import (
     env_default,
     parse_seconds,
 )
+from kube.client import NoCluster, load_api_client
 from tronador import logs
-from tronador.kube import load_api_client
-from tronador.leaderelection import (
-    DEFAULT_LEASE_DURATION,
-    DEFAULT_LEASE_NAME,
-    DEFAULT_RENEW_DEADLINE,
-    DEFAULT_RETRY_PERIOD,
-    LeaderElectionConfig,
-    default_identity,
-)
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +188,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("invalid settings", extra={"fields": {"error": str(exc)}})
         return 2
+    try:
+        api_client = load_api_client(args.kubeconfig)
+    except NoCluster as exc:
+        log.error("cannot reach a cluster", extra={"fields": {"error": str(exc)}})
+        return 2
     replica = Replica(
-        load_api_client(args.kubeconfig),
+        api_client,
         settings,
         election=election,
         metrics_address=args.metrics_address or None,

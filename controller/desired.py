@@ -1,5 +1,8 @@
 """What an EP's environment should look like, computed as plain data (pure: no I/O).
 
+The namespace, secrets and valuesFrom copies are built the same way for an Environment
+(`controller/environment_desired.py` adds its Flux objects); those functions take either kind.
+
 `desired_environment` turns a typed EP, the TronadorConfig and the release options into the
 namespace, the secrets copied from the config, and the Flux objects of the chosen flavour. The
 reconciler compares these with its caches and writes only the differences.
@@ -9,12 +12,12 @@ from __future__ import annotations
 
 import base64
 import copy
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from controller.diff import with_hash
-from controller.resources import (
+from controller.settings import ReleaseFlavour, ReleaseOptions
+from kube.resources import (
     CONFIG_MAPS,
     GIT_REPOSITORIES,
     HELM_RELEASES,
@@ -23,25 +26,31 @@ from controller.resources import (
     Resource,
     resource_for,
 )
-from controller.settings import ReleaseFlavour, ReleaseOptions
-from tronador.api import EnvironmentProvisioner, KeyReference, TronadorConfig, ValuesFromSource
+from tronador.api import (
+    Environment,
+    EnvironmentProvisioner,
+    KeyReference,
+    TronadorConfig,
+    ValuesFromSource,
+)
 from tronador.api.constants import (
-    API_VERSION,
     ENVIRONMENT_LABEL,
-    EP_KIND,
     INSTANCE_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     REPO_NAME_ANNOTATION,
 )
 from tronador.rules.config_rules import secret_item_name
-from tronador.rules.giturl import parse_git_url
+from tronador.rules.giturl import git_reference, parse_git_url
+from tronador.rules.kinds import ref_text
 from tronador.rules.mutate import default_release_name
 from tronador.rules.names import dns_label, repo_name
 
+Subject = EnvironmentProvisioner | Environment
+"""Either kind of environment object: what the shared builders accept."""
+
 COPIED_FROM_ANNOTATION = "tronador.stakater.com/copied-from"
 DEFAULT_VALUES_KEY = "values.yaml"
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -144,15 +153,25 @@ def is_owned_by(obj: dict[str, Any] | None, ep_name: str) -> bool:
     return all(labels.get(k) == v for k, v in ownership_labels(ep_name).items())
 
 
-def release_name(ep: EnvironmentProvisioner) -> str:
+def chart_git_url(ep: Subject) -> str:
+    if isinstance(ep, Environment):
+        return ep.git_repository.url
+    return ep.release.chart.git
+
+
+def release_name(ep: Subject) -> str:
+    if isinstance(ep, Environment):
+        ref = ep.git_repository.ref
+        text = ref_text(ref.to_wire() if ref is not None else None) or ep.name
+        return ep.release.release_name or default_release_name(text)
     return ep.release.release_name or default_release_name(ep.release.chart.ref)
 
 
-def ep_repo_name(ep: EnvironmentProvisioner) -> str:
-    return ep.metadata.annotations.get(REPO_NAME_ANNOTATION) or repo_name(ep.release.chart.git)
+def ep_repo_name(ep: Subject) -> str:
+    return ep.metadata.annotations.get(REPO_NAME_ANNOTATION) or repo_name(chart_git_url(ep))
 
 
-def choose_secrets(ep: EnvironmentProvisioner, config: TronadorConfig | None) -> SecretChoice:
+def choose_secrets(ep: Subject, config: TronadorConfig | None) -> SecretChoice:
     """The mapping naming the EP's repository, else the org-level secrets, else none."""
     repo = ep_repo_name(ep)
     if config is None:
@@ -166,7 +185,7 @@ def choose_secrets(ep: EnvironmentProvisioner, config: TronadorConfig | None) ->
     return SecretChoice(repo)
 
 
-def desired_namespace(ep: EnvironmentProvisioner) -> DesiredNamespace:
+def desired_namespace(ep: Subject) -> DesiredNamespace:
     spec_labels = dict(ep.spec.namespace_labels)
     return DesiredNamespace(
         name=ep.name,
@@ -174,8 +193,8 @@ def desired_namespace(ep: EnvironmentProvisioner) -> DesiredNamespace:
         spec_labels=spec_labels,
         owner_references=[
             {
-                "apiVersion": API_VERSION,
-                "kind": EP_KIND,
+                "apiVersion": ep.api_version,
+                "kind": ep.kind,
                 "name": ep.name,
                 "uid": ep.metadata.uid or "",
                 "controller": True,
@@ -227,7 +246,7 @@ def desired_config_secrets(
     return objects, problems
 
 
-def _metadata(name: str, namespace: str, ep_name: str, release: str) -> dict[str, Any]:
+def flux_metadata(name: str, namespace: str, ep_name: str, release: str) -> dict[str, Any]:
     return {
         "name": name,
         "namespace": namespace,
@@ -259,23 +278,10 @@ def legacy_helm_release(
     body = {
         "apiVersion": LEGACY_HELM_RELEASES.api_version,
         "kind": "HelmRelease",
-        "metadata": _metadata(release, namespace, ep.name, release),
+        "metadata": flux_metadata(release, namespace, ep.name, release),
         "spec": spec,
     }
     return DesiredObject(LEGACY_HELM_RELEASES, with_hash(body))
-
-
-def git_reference(ref: str) -> dict[str, str]:
-    """An EP's chart ref as a Flux GitRepository reference: a branch unless it says otherwise."""
-    if _SHA.match(ref):
-        return {"commit": ref}
-    if ref.startswith("refs/tags/"):
-        return {"tag": ref.removeprefix("refs/tags/")}
-    if ref.startswith("refs/heads/"):
-        return {"branch": ref.removeprefix("refs/heads/")}
-    if ref.startswith("refs/"):
-        return {"name": ref}
-    return {"branch": ref}
 
 
 def flux_git_repository(
@@ -297,7 +303,7 @@ def flux_git_repository(
     body = {
         "apiVersion": GIT_REPOSITORIES.api_version,
         "kind": "GitRepository",
-        "metadata": _metadata(release, namespace, ep.name, release),
+        "metadata": flux_metadata(release, namespace, ep.name, release),
         "spec": spec,
     }
     return DesiredObject(GIT_REPOSITORIES, with_hash(body))
@@ -321,7 +327,7 @@ def _foreign_ref(source: ValuesFromSource, namespace: str) -> ValuesSourceRef | 
     return ValuesSourceRef(kind, str(ref.namespace), ref.name, key, bool(ref.optional))
 
 
-def values_source_refs(ep: EnvironmentProvisioner, namespace: str) -> list[ValuesSourceRef]:
+def values_source_refs(ep: Subject, namespace: str) -> list[ValuesSourceRef]:
     """The valuesFrom ConfigMaps/Secrets outside the EP's namespace (Flux v2 must copy them)."""
     refs = (_foreign_ref(source, namespace) for source in ep.release.values_from or [])
     return [ref for ref in refs if ref is not None]
@@ -354,7 +360,7 @@ def values_copy(
     return DesiredObject(ref.resource, with_hash(body)), None
 
 
-def _flux_values_from(
+def flux_values_from(
     source: ValuesFromSource, namespace: str, chart_path: str, spec: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One EP valuesFrom item as Flux v2 valuesFrom items (or valuesFiles), or a warning."""
@@ -392,7 +398,7 @@ def flux_helm_release(
     values_from: list[dict[str, Any]] = []
     warnings: list[str] = []
     for source in ep.release.values_from or []:
-        items, warning = _flux_values_from(source, namespace, chart_path, chart_spec)
+        items, warning = flux_values_from(source, namespace, chart_path, chart_spec)
         values_from.extend(items)
         if warning:
             warnings.append(warning)
@@ -411,20 +417,17 @@ def flux_helm_release(
     body = {
         "apiVersion": HELM_RELEASES.api_version,
         "kind": "HelmRelease",
-        "metadata": _metadata(release, namespace, ep.name, release),
+        "metadata": flux_metadata(release, namespace, ep.name, release),
         "spec": spec,
     }
     return DesiredObject(HELM_RELEASES, with_hash(body)), warnings
 
 
-def desired_environment(
-    ep: EnvironmentProvisioner,
-    config: TronadorConfig | None,
-    options: ReleaseOptions,
-    values_sources: dict[ValuesSourceRef, dict[str, Any] | None] | None = None,
-) -> DesiredEnvironment:
-    """Everything the EP should have. `values_sources` holds the fetched objects named by
-    `values_source_refs(ep, ...)` (None when absent); only Flux v2 needs them."""
+def desired_base(
+    ep: Subject, config: TronadorConfig | None
+) -> tuple[DesiredEnvironment, str | None]:
+    """The namespace and the TronadorConfig secrets of either kind, without its release; and the
+    git auth secret the release's source may use (None when the config provides none)."""
     namespace = desired_namespace(ep)
     ns = namespace.name
     choice = choose_secrets(ep, config)
@@ -440,7 +443,33 @@ def desired_environment(
         release_name=release_name(ep),
         secret_problems=secret_problems,
     )
-    auth = choice.auth_secret if choice.auth_secret in provided else None
+    return env, (choice.auth_secret if choice.auth_secret in provided else None)
+
+
+def add_values_copies(
+    env: DesiredEnvironment,
+    ep: Subject,
+    values_sources: dict[ValuesSourceRef, dict[str, Any] | None] | None,
+) -> None:
+    ns = env.namespace.name
+    for ref in values_source_refs(ep, ns):
+        copied, problem = values_copy(ref, (values_sources or {}).get(ref), ns, ep.name)
+        if copied is not None:
+            env.values_copies.append(copied)
+        if problem:
+            env.release_problems.append(problem)
+
+
+def desired_environment(
+    ep: EnvironmentProvisioner,
+    config: TronadorConfig | None,
+    options: ReleaseOptions,
+    values_sources: dict[ValuesSourceRef, dict[str, Any] | None] | None = None,
+) -> DesiredEnvironment:
+    """Everything the EP should have. `values_sources` holds the fetched objects named by
+    `values_source_refs(ep, ...)` (None when absent); only Flux v2 needs them."""
+    env, auth = desired_base(ep, config)
+    ns = env.namespace.name
     if options.flavour is ReleaseFlavour.LEGACY:
         env.release = [legacy_helm_release(ep, ns, env.release_name, auth)]
         return env
@@ -450,12 +479,7 @@ def desired_environment(
             f"chart git URL {ep.release.chart.git!r} cannot be used by a Flux GitRepository"
         )
         return env
-    for ref in values_source_refs(ep, ns):
-        copied, problem = values_copy(ref, (values_sources or {}).get(ref), ns, ep.name)
-        if copied is not None:
-            env.values_copies.append(copied)
-        if problem:
-            env.release_problems.append(problem)
+    add_values_copies(env, ep, values_sources)
     helm_release, warnings = flux_helm_release(ep, ns, env.release_name, options)
     env.warnings.extend(warnings)
     env.release = [

@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from controller.kubeapi import ApiError, Kube, NotLeader, Obj
-from controller.resources import EVENTS
 from controller.status import EventSpec, timestamp
+from kube.api import ApiError, Kube, NotLeader, Obj
+from kube.resources import EVENTS
 from tronador.api.constants import API_VERSION, EP_KIND
 
 log = logging.getLogger(__name__)

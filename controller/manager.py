@@ -12,7 +12,6 @@ calls `enqueue_all()` when it gains leadership.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import threading
 import time
@@ -23,42 +22,32 @@ from kubernetes.client import ApiClient
 
 from controller.caches import Caches
 from controller.events import EventRecorder
-from controller.kubeapi import ApiError, Kube, NotLeader, Obj
+from controller.kinds import KINDS, kind_of
 from controller.metrics import (
     RESULT_ERROR,
     RESULT_REQUEUE,
     RESULT_SUCCESS,
     ControllerMetrics,
-    phase_counts,
 )
-from controller.queue import Backoff, WorkQueue
+from controller.queue import WorkQueue
 from controller.reconciler import Reconciler, Result
-from controller.resources import (
-    ENVIRONMENT_PROVISIONERS,
+from controller.settings import Settings
+from kube.api import ApiError, Kube, NotLeader, Obj
+from kube.backoff import Backoff
+from kube.client import pooled
+from kube.resources import (
     NAMESPACES,
     SERVICE_ACCOUNTS,
     TRONADOR_CONFIGS,
     Resource,
     resource_for,
 )
-from controller.settings import Settings
 from tronador.api.constants import CONFIG_NAME, ENVIRONMENT_LABEL
 
 log = logging.getLogger(__name__)
 
 POOL_HEADROOM = 16
 """Connections beyond one per worker: a long-lived one per watch, plus events and spares."""
-
-
-def _pooled(api_client: ApiClient, size: int) -> ApiClient | None:
-    """A client like `api_client` whose connection pool fits `size` concurrent requests (each
-    watch holds a connection), or None when `api_client`'s already does."""
-    configuration = api_client.configuration
-    if (configuration.connection_pool_maxsize or 0) >= size:
-        return None
-    configuration = copy.deepcopy(configuration)
-    configuration.connection_pool_maxsize = size
-    return ApiClient(configuration)
 
 
 class Controller:
@@ -73,7 +62,7 @@ class Controller:
         self.settings = settings or Settings()
         self.is_leader = is_leader or (lambda: True)
         self.metrics = ControllerMetrics()
-        self._own_client = _pooled(api_client, self.settings.workers + POOL_HEADROOM)
+        self._own_client = pooled(api_client, self.settings.workers + POOL_HEADROOM)
         self.kube = Kube(
             self._own_client or api_client,
             self.settings.request_timeout,
@@ -136,19 +125,11 @@ class Controller:
             self._own_client.close()
         log.info("controller stopped")
 
-    def run_until_stopped(self) -> None:
-        while not self._stopped.wait(1.0):
-            pass
-
     @property
     def reconciles(self) -> int:
         """Reconciles run so far (for tests and benchmarks)."""
         with self._count_lock:
             return self._reconciles
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
 
     @property
     def ready(self) -> bool:
@@ -159,7 +140,10 @@ class Controller:
         """The Prometheus text of `/metrics`."""
         return self.metrics.render(
             queue_depth=len(self.queue),
-            phases=phase_counts(self.caches.ep_store.objects()),
+            environments=[
+                *self.caches.ep_store.objects(),
+                *self.caches.environment_store.objects(),
+            ],
             leader=self.is_leader(),
         )
 
@@ -169,15 +153,17 @@ class Controller:
         self.queue.add(name)
 
     def enqueue_all(self) -> None:
-        for name in self.caches.ep_store.names():
-            self.queue.add(name)
+        for kind in KINDS:
+            for name in kind.store(self.caches).names():
+                self.queue.add(kind.key(name))
 
     def _on_change(self, event_type: str, obj: Obj, old: Obj | None) -> None:
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
         meta = obj.get("metadata") or {}
         name = str(meta.get("name") or "")
-        if (api_version, kind) == (ENVIRONMENT_PROVISIONERS.api_version, "EnvironmentProvisioner"):
-            self.enqueue(name)
+        provisioned = kind_of(obj)
+        if provisioned is not None:
+            self.enqueue(provisioned.key(name))
         elif (api_version, kind) == (TRONADOR_CONFIGS.api_version, "TronadorConfig"):
             if name == CONFIG_NAME:
                 self._ensure_generator_informers(obj if event_type != "DELETED" else None)
@@ -192,8 +178,11 @@ class Controller:
     def _enqueue_environment(self, obj: Obj | None, fallback: str = "") -> None:
         labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
         name = labels.get(ENVIRONMENT_LABEL) or fallback
-        if name and self.caches.ep_store.get(None, name) is not None:
-            self.enqueue(name)
+        if not name:
+            return
+        for kind in KINDS:
+            if kind.store(self.caches).get(None, name) is not None:
+                self.enqueue(kind.key(name))
 
     def _ensure_generator_informers(self, config: Obj | None) -> None:
         """Start informers for the kinds of the config's Secret-generating items, in the
@@ -205,7 +194,7 @@ class Controller:
 
     def _start_informer(self, resource: Resource) -> None:
         with contextlib.suppress(ApiError):
-            self.caches.ensure(resource, timeout=0.0)
+            self.caches.synced_store(resource, timeout=0.0)
 
     # -- workers -----------------------------------------------------------------------------
 

@@ -1,9 +1,6 @@
-"""The controller's Prometheus metrics, rendered in the text format by `webhook.prometheus`
-(a small generic exposition module; nothing in it is webhook-specific).
-
-Updates come from many threads (workers, informers), so they take a lock; the gauges that
-describe the present (queue depth, environments by phase, leader) are read at scrape time.
-"""
+"""The controller's Prometheus metrics, with the standard client (thread-safe: workers and
+informers update them from many threads). The gauges that describe the present (queue depth,
+environments by phase and readiness, leader) are set from the caches at every scrape."""
 
 from __future__ import annotations
 
@@ -12,9 +9,11 @@ from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from webhook.prometheus import CONTENT_TYPE, Counter, Gauge, Histogram, Registry
+from prometheus_client import Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["CONTENT_TYPE", "ControllerMetrics", "phase_counts"]
+from tronador.metrics import CONTENT_TYPE, standard_registry
+
+__all__ = ["CONTENT_TYPE", "ControllerMetrics", "phase_counts", "readiness"]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 NO_PHASE = "Pending"
@@ -25,81 +24,117 @@ RESULT_ERROR = "error"
 RESULT_REQUEUE = "requeue"
 
 
+def _status(ep: Mapping[str, Any]) -> Mapping[str, Any]:
+    status = ep.get("status")
+    return status if isinstance(status, Mapping) else {}
+
+
 def phase_counts(eps: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """EPs by `status.currentPhase` (pure)."""
     tally: Tally[str] = Tally()
     for ep in eps:
-        status = ep.get("status") or {}
-        phase = status.get("currentPhase") if isinstance(status, Mapping) else None
+        phase = _status(ep).get("currentPhase")
         tally[str(phase) if phase else NO_PHASE] += 1
     return dict(tally)
 
 
+def readiness(eps: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
+    """EP name -> whether its Ready condition is True (pure)."""
+    ready: dict[str, bool] = {}
+    for ep in eps:
+        metadata = ep.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, Mapping) else None
+        if not name:
+            continue
+        conditions = _status(ep).get("conditions")
+        ready[str(name)] = any(
+            isinstance(c, Mapping) and c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (conditions if isinstance(conditions, list) else [])
+        )
+    return ready
+
+
 class ControllerMetrics:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.registry = Registry()
-        register = self.registry.register
-        self.reconciles = register(
-            Counter(
-                "tronador_controller_reconciles_total",
-                "Reconciles by result (success, error, requeue).",
-                ["result"],
-            )
+        self._render_lock = threading.Lock()
+        self.registry = standard_registry()
+        registry = self.registry
+        self.reconciles = Counter(
+            "tronador_controller_reconciles_total",
+            "Reconciles by result (success, error, requeue).",
+            ["result"],
+            registry=registry,
         )
-        self.latency = register(
-            Histogram(
-                "tronador_controller_reconcile_duration_seconds",
-                "Time one reconcile took.",
-                [],
-                LATENCY_BUCKETS,
-            )
+        self.latency = Histogram(
+            "tronador_controller_reconcile_duration_seconds",
+            "Time one reconcile took.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
-        self.retries = register(
-            Counter("tronador_controller_retries_total", "Reconciles requeued with backoff.")
+        self.retries = Counter(
+            "tronador_controller_retries_total",
+            "Reconciles requeued with backoff.",
+            registry=registry,
         )
-        self.api_errors = register(
-            Counter(
-                "tronador_controller_api_errors_total",
-                "Failed API requests by HTTP status code (0: the server could not be reached).",
-                ["code"],
-            )
+        self.api_errors = Counter(
+            "tronador_controller_api_errors_total",
+            "Failed API requests by HTTP status code (0: the server could not be reached).",
+            ["code"],
+            registry=registry,
         )
-        self.queue_depth = register(
-            Gauge("tronador_controller_queue_depth", "EPs waiting for a worker.")
+        self.queue_depth = Gauge(
+            "tronador_controller_queue_depth", "EPs waiting for a worker.", registry=registry
         )
-        self.environments = register(
-            Gauge(
-                "tronador_controller_environments",
-                "EnvironmentProvisioners in the cache by status.currentPhase.",
-                ["phase"],
-            )
+        self.environments = Gauge(
+            "tronador_controller_environments",
+            "EnvironmentProvisioners in the cache by status.currentPhase.",
+            ["phase"],
+            registry=registry,
         )
-        self.leader = register(
-            Gauge("tronador_controller_leader", "1 while this replica is the leader, else 0.")
+        self.environment_ready = Gauge(
+            "tronador_controller_environment_ready",
+            "1 while an EnvironmentProvisioner's Ready condition is True, else 0 (one series "
+            "per EP in the cache).",
+            ["name"],
+            registry=registry,
+        )
+        self.leader = Gauge(
+            "tronador_controller_leader",
+            "1 while this replica is the leader, else 0.",
+            registry=registry,
         )
         self._phases: set[str] = set()
 
     def reconciled(self, result: str, seconds: float) -> None:
-        with self._lock:
-            self.reconciles.inc(result)
-            self.latency.observe(seconds)
+        self.reconciles.labels(result).inc()
+        self.latency.observe(seconds)
 
     def retried(self) -> None:
-        with self._lock:
-            self.retries.inc()
+        self.retries.inc()
 
     def api_error(self, status: int) -> None:
-        with self._lock:
-            self.api_errors.inc(str(status))
+        self.api_errors.labels(str(status)).inc()
 
-    def render(self, *, queue_depth: int, phases: Mapping[str, int], leader: bool) -> str:
-        with self._lock:
+    def sample(self, name: str, **labels: str) -> float:
+        """The current value of one sample (0 when it does not exist)."""
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+    def render(
+        self, *, queue_depth: int, environments: Iterable[Mapping[str, Any]], leader: bool
+    ) -> str:
+        """The text of /metrics, with the present gauges set from `environments` (the EPs in
+        the cache). A phase nobody is in any more reads 0; a deleted EP's series goes."""
+        eps = list(environments)
+        phases = phase_counts(eps)
+        with self._render_lock:
             self.queue_depth.set(queue_depth)
             for phase in self._phases - set(phases):
-                self.environments.set(0, phase)  # a phase nobody is in any more reads 0
+                self.environments.labels(phase).set(0)
             for phase, count in phases.items():
-                self.environments.set(count, phase)
+                self.environments.labels(phase).set(count)
             self._phases |= set(phases)
+            self.environment_ready.clear()
+            for name, ready in readiness(eps).items():
+                self.environment_ready.labels(name).set(1 if ready else 0)
             self.leader.set(1 if leader else 0)
-            return self.registry.render()
+            return generate_latest(self.registry).decode()

@@ -1,5 +1,6 @@
-"""One EP's reconcile: observe (caches), compare (pure desired state), act (only differences),
-report (status once at the end, only when it changed; events per transition).
+"""One EP's (or Environment's) reconcile: observe (caches), compare (pure desired state), act
+(only differences), report (status once at the end, only when it changed; events per
+transition).
 
 It can stop at any line and run again: every step reads what exists before it writes.
 """
@@ -21,8 +22,8 @@ from controller.desired import (
     COPIED_FROM_ANNOTATION,
     DesiredEnvironment,
     DesiredObject,
+    Subject,
     ValuesSourceRef,
-    desired_environment,
     is_owned_by,
     service_account_with_pull_secret,
     values_source_refs,
@@ -33,16 +34,9 @@ from controller.diff import (
     merge_owner_references,
     owner_reference_missing,
 )
+from controller.environment_desired import desired_objects
 from controller.events import EventRecorder
-from controller.informer import Store, resource_version_of
-from controller.kubeapi import ApiError, Kube, Obj
-from controller.resources import (
-    CONFIG_MAPS,
-    ENVIRONMENT_PROVISIONERS,
-    NAMESPACES,
-    SECRETS,
-    SERVICE_ACCOUNTS,
-)
+from controller.kinds import EP, KINDS, ProvisionedKind, parse_key
 from controller.settings import Settings
 from controller.status import (
     NAMESPACE_READY,
@@ -64,8 +58,19 @@ from controller.status import (
     policy_condition,
     transition_events,
 )
+from kube.api import ApiError, Kube, Obj
+from kube.informer import Store, resource_version_of
+from kube.resources import (
+    CONFIG_MAPS,
+    GIT_REPOSITORIES,
+    HELM_RELEASES,
+    NAMESPACES,
+    SECRETS,
+    SERVICE_ACCOUNTS,
+    Resource,
+)
 from tronador.api import (
-    EnvironmentProvisioner,
+    Environment,
     EnvironmentProvisionerStatus,
     Policy,
     TronadorConfig,
@@ -73,9 +78,15 @@ from tronador.api import (
 from tronador.api.constants import FINALIZER
 from tronador.rules.expiry import decide
 from tronador.rules.findings import violations_from_pydantic
-from tronador.rules.validate import validate_environment_provisioner
 
 log = logging.getLogger(__name__)
+
+
+def _age_key(obj: Obj) -> tuple[str, str]:
+    """Orders objects by creation (RFC 3339 UTC timestamps sort as text), then uid."""
+    meta = obj.get("metadata") or {}
+    return str(meta.get("creationTimestamp") or ""), str(meta.get("uid") or "")
+
 
 EXPIRY_SLACK = 0.05
 """Seconds added to an EP's time to expiry when requeueing it, so the clock has passed it."""
@@ -102,6 +113,7 @@ class Run:
     failed: bool = False
     policy: Policy | None = None
     """The cluster's policy, to audit the EP against (None: no valid TronadorConfig)."""
+    kind: ProvisionedKind = EP
 
     @property
     def name(self) -> str:
@@ -138,11 +150,13 @@ class Reconciler:
 
     # -- entry -------------------------------------------------------------------------------
 
-    def reconcile(self, name: str) -> Result:
-        """Reconcile EP `name`; a 409 Conflict re-reads the object and starts over (bounded)."""
+    def reconcile(self, key: str) -> Result:
+        """Reconcile the EP or Environment `key` names (`controller.kinds`); a 409 Conflict
+        re-reads the object and starts over (bounded)."""
+        kind, name = parse_key(key)
         for attempt in range(self.settings.conflict_retries + 1):
             try:
-                return self._reconcile_once(name)
+                return self._reconcile_once(kind, name)
             except ApiError as err:
                 if not err.conflict or attempt == self.settings.conflict_retries:
                     raise
@@ -165,11 +179,14 @@ class Reconciler:
         else:
             store.write_through(fresh)
 
-    def _reconcile_once(self, name: str) -> Result:
-        obj = self.caches.ep_store.get(None, name)
+    def _store(self, run: Run) -> Store:
+        return run.kind.store(self.caches)
+
+    def _reconcile_once(self, kind: ProvisionedKind, name: str) -> Result:
+        obj = kind.store(self.caches).get(None, name)
         if obj is None:
             return Result()
-        run = Run(copy.deepcopy(obj), Actions(copy.deepcopy(obj)))
+        run = Run(copy.deepcopy(obj), Actions(copy.deepcopy(obj)), kind=kind)
         try:
             if (obj.get("metadata") or {}).get("deletionTimestamp"):
                 return self._finalize(run)
@@ -178,7 +195,10 @@ class Reconciler:
             if self._expire(run):
                 return Result(requeue_after=0.0)  # the finalizer's cleanup follows
             ep = self._parse(run)
-            if ep is not None:
+            taken = self._name_taken(run) if ep is not None else None
+            if taken:
+                run.fail(NAMESPACE_READY, PHASE_CREATING_NAMESPACE, "NameConflict", taken)
+            elif ep is not None:
                 self._ensure_finalizer(run)
                 self._provision(run, ep, config, config_problem)
         except StepFailed as failure:  # outside the provisioning steps: the finalizer, cleanup
@@ -192,21 +212,19 @@ class Reconciler:
 
     # -- observe -----------------------------------------------------------------------------
 
-    def _parse(self, run: Run) -> EnvironmentProvisioner | None:
+    def _parse(self, run: Run) -> Subject | None:
         # Format rules only (policy is audited, not enforced, on existing EPs), except the
         # namespaces open to valuesFrom: the controller must never copy a Secret it was not
         # allowed to.
         opened = (run.policy or Policy()).values_from_namespaces
-        findings = validate_environment_provisioner(run.obj, Policy(values_from_namespaces=opened))
+        findings = run.kind.validate(run.obj, Policy(values_from_namespaces=opened))
         if findings.allowed:
             try:
-                return EnvironmentProvisioner.model_validate(run.obj)
+                return run.kind.model.model_validate(run.obj)
             except ValidationError as exc:
                 findings.violations.extend(violations_from_pydantic(exc))
         message = findings.message()
-        run.fail(
-            READY, PHASE_INVALID, "InvalidSpec", f"The EnvironmentProvisioner is invalid: {message}"
-        )
+        run.fail(READY, PHASE_INVALID, "InvalidSpec", f"The {run.kind.kind} is invalid: {message}")
         return None
 
     def _config(self) -> tuple[TronadorConfig | None, str | None]:
@@ -219,17 +237,15 @@ class Reconciler:
             problems = "; ".join(str(v) for v in violations_from_pydantic(exc))
             return None, f"TronadorConfig is invalid: {problems}"
 
-    def _values_sources(
-        self, ep: EnvironmentProvisioner
-    ) -> dict[ValuesSourceRef, dict[str, Any] | None]:
-        if self.caches.source_resource is None:
+    def _values_sources(self, ep: Subject) -> dict[ValuesSourceRef, dict[str, Any] | None]:
+        if self.caches.source_resource is None and not isinstance(ep, Environment):
             return {}
         fetched: dict[ValuesSourceRef, dict[str, Any] | None] = {}
         for ref in values_source_refs(ep, ep.name):
             try:
                 fetched[ref] = self.kube.get(ref.resource, ref.name, ref.namespace)
             except ApiError as err:
-                if not err.rejected:
+                if not err.refused:
                     raise
                 fetched[ref] = None
         return fetched
@@ -260,11 +276,11 @@ class Reconciler:
         )
         run.actions.tell("Expired", f"Deleting the environment: {decision.message}")
         self.applier.emit(run.actions)  # while the EP still exists
-        lingering = self.kube.delete(ENVIRONMENT_PROVISIONERS, run.name)
+        lingering = self.kube.delete(run.kind.resource, run.name)
         if lingering is None:
-            self.caches.ep_store.mark_deleted(None, run.name)
+            self._store(run).mark_deleted(None, run.name)
         else:
-            self.caches.ep_store.write_through(lingering)
+            self._store(run).write_through(lingering)
         return True
 
     # -- act ---------------------------------------------------------------------------------
@@ -276,16 +292,16 @@ class Reconciler:
         body = copy.deepcopy(run.obj)
         body["metadata"]["finalizers"] = [*finalizers, FINALIZER]
         body.pop("status", None)
-        run.obj = self.applier.replace(ENVIRONMENT_PROVISIONERS, body, self.caches.ep_store)
+        run.obj = self.applier.replace(run.kind.resource, body, self._store(run))
 
     def _provision(
         self,
         run: Run,
-        ep: EnvironmentProvisioner,
+        ep: Subject,
         config: TronadorConfig | None,
         config_problem: str | None,
     ) -> None:
-        desired = desired_environment(ep, config, self.settings.release, self._values_sources(ep))
+        desired = desired_objects(ep, config, self.settings.release, self._values_sources(ep))
         steps: tuple[tuple[str, str, Callable[[Run, DesiredEnvironment], bool]], ...] = (
             (NAMESPACE_READY, PHASE_CREATING_NAMESPACE, self._ensure_namespace),
             (SECRETS_READY, PHASE_COPYING_SECRETS, self._secrets_step(config_problem)),
@@ -310,7 +326,7 @@ class Reconciler:
                 created = self.kube.create(NAMESPACES, wanted.body())
             except ApiError as err:
                 if not err.already_exists:
-                    if err.rejected:
+                    if err.refused:
                         raise rejection(err) from None
                     raise
                 ns = self.applier.reread(NAMESPACES, wanted.name, None, store)
@@ -321,7 +337,7 @@ class Reconciler:
         if not is_owned_by(ns, run.name):
             message = (
                 f"Namespace '{wanted.name}' already exists and is not managed by this "
-                "EnvironmentProvisioner; it will not be taken over"
+                f"{run.kind.kind}; it will not be taken over"
             )
             run.fail(NAMESPACE_READY, PHASE_CREATING_NAMESPACE, "NamespaceConflict", message)
             return False
@@ -433,7 +449,7 @@ class Reconciler:
             else:
                 store.write_through(self.kube.replace(SERVICE_ACCOUNTS, body))
         except ApiError as err:
-            if err.rejected:
+            if err.refused:
                 raise StepFailed(
                     "ServiceAccountRejected",
                     f"Could not attach the image pull secret to ServiceAccount "
@@ -457,7 +473,7 @@ class Reconciler:
                 run.actions, obj, self._cache_of(obj), run.name, sensitive=obj.resource == SECRETS
             )
         for resource in (SECRETS, CONFIG_MAPS):
-            store = self.caches.ensure(resource)
+            store = self.caches.synced_store(resource)
             for existing in owned(store.objects(namespace), run.name):
                 key = (resource.kind, existing["metadata"]["name"])
                 if annotation(existing, COPIED_FROM_ANNOTATION) and key not in copies:
@@ -474,14 +490,14 @@ class Reconciler:
                 for warning in desired.warnings:
                     run.actions.tell("ValuesSkipped", warning, "Warning")
         self._remove_stale_release_objects(run, desired)
-        run.application = self._application(desired, stored)
+        run.application = self._application(run, desired, stored)
         run.steps[RELEASE_READY] = run.application.outcome
         return True
 
     def _cache_of(self, obj: DesiredObject) -> Store:
         """The cache of `obj`'s kind; a kind the cluster does not serve fails the step."""
         try:
-            return self.caches.ensure(obj.resource)
+            return self.caches.synced_store(obj.resource)
         except ApiError as err:
             if err.not_found:
                 raise StepFailed(
@@ -501,11 +517,26 @@ class Reconciler:
                         run.actions, obj_desired.resource, obj, store, why="release renamed"
                     )
 
-    def _application(self, desired: DesiredEnvironment, stored: dict[str, Obj]) -> ApplicationState:
+    def _application(
+        self, run: Run, desired: DesiredEnvironment, stored: dict[str, Obj]
+    ) -> ApplicationState:
         release = stored.get("HelmRelease")
-        if self.caches.source_resource is None:
+        if self.caches.source_resource is None and run.kind is EP:
             return legacy_application_state(release, desired.release_name)
         return flux_application_state(release, desired.release_name, stored.get("GitRepository"))
+
+    def _name_taken(self, run: Run) -> str | None:
+        """Why `run`'s object must leave its namespace alone: an object of the other kind with
+        the same name, created before it, provisions that namespace (both would claim it)."""
+        mine = _age_key(run.obj)
+        for other in KINDS:
+            obj = other.store(self.caches).get(None, run.name) if other is not run.kind else None
+            if obj is not None and _age_key(obj) < mine:
+                return (
+                    f"{other.kind} '{run.name}' already provisions namespace '{run.name}'; "
+                    f"this {run.kind.kind} needs another name"
+                )
+        return None
 
     # -- delete ------------------------------------------------------------------------------
 
@@ -515,12 +546,14 @@ class Reconciler:
             return Result()
         namespace = run.name
         remaining: list[Obj] = []
-        for resource, store in self.caches.release_stores():
+        if self._name_taken(run):
+            return self._remove_finalizer(run)
+        for resource, store in self._release_stores(run):
             for obj in owned(store.objects(namespace), run.name):
                 lingering = self.applier.delete(
-                    run.actions, resource, obj, store, why="the EnvironmentProvisioner is deleted"
+                    run.actions, resource, obj, store, why=f"the {run.kind.kind} is deleted"
                 )
-                if lingering is not None and resource == self.caches.release_resource:
+                if lingering is not None and resource.kind == "HelmRelease":
                     remaining.append(lingering)
         waited = self._seconds_since(meta.get("deletionTimestamp"))
         if remaining and waited < self.settings.deletion_timeout:
@@ -547,17 +580,28 @@ class Reconciler:
                 self.caches.namespace_store,
                 why="environment cleaned up",
             )
+        run.actions.tell("CleanedUp", f"Environment '{namespace}' was cleaned up")
+        return self._remove_finalizer(run)
+
+    def _remove_finalizer(self, run: Run) -> Result:
+        meta = run.obj["metadata"]
         body = copy.deepcopy(run.obj)
         body["metadata"]["finalizers"] = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         body.pop("status", None)
-        run.actions.tell("CleanedUp", f"Environment '{namespace}' was cleaned up")
         self.applier.emit(run.actions)  # while the EP still exists
         try:
-            self.applier.replace(ENVIRONMENT_PROVISIONERS, body, self.caches.ep_store)
+            self.applier.replace(run.kind.resource, body, self._store(run))
         except ApiError as err:
             if not err.not_found:
                 raise
         return Result()
+
+    def _release_stores(self, run: Run) -> list[tuple[Resource, Store]]:
+        """The Flux objects' caches, the HelmRelease first; an Environment's are Flux v2's
+        whatever flavour EPs use."""
+        if run.kind is EP or self.caches.source_resource is not None:
+            return self.caches.release_stores()
+        return [(r, self.caches.synced_store(r)) for r in (HELM_RELEASES, GIT_REPOSITORIES)]
 
     def _seconds_since(self, stamp: Any) -> float:
         try:
@@ -593,12 +637,12 @@ class Reconciler:
             body = copy.deepcopy(current)
             body["status"] = wire
             try:
-                updated = self.kube.replace(ENVIRONMENT_PROVISIONERS, body, subresource="status")
+                updated = self.kube.replace(run.kind.resource, body, subresource="status")
             except ApiError as err:
                 if err.not_found:  # deleted meanwhile: nothing to report on
                     return Result()
                 raise
-            self.caches.ep_store.write_through(updated)
+            self._store(run).write_through(updated)
             run.obj = run.actions.ep = updated
             for spec in transition_events(previous, status):
                 run.actions.events.append(spec)

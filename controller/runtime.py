@@ -17,9 +17,9 @@ import logging
 from typing import Any
 
 from controller.health import HealthServer
+from controller.leaderelection import LeaderElectionConfig, LeaderElector
 from controller.manager import Controller
 from controller.settings import Settings
-from tronador.leaderelection import LeaderElectionConfig, LeaderElector
 
 log = logging.getLogger(__name__)
 

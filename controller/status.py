@@ -11,6 +11,7 @@ from typing import Any
 from tronador.api import Condition, EnvironmentProvisionerStatus, Policy
 from tronador.api.base import ConditionStatus
 from tronador.rules.audit import audit_environment_provisioner
+from tronador.rules.conditions import set_condition
 
 NAMESPACE_READY = "NamespaceReady"
 SECRETS_READY = "SecretsReady"
@@ -221,7 +222,7 @@ def flux_application_state(
     return ApplicationState(APP_PROGRESSING, message, StepOutcome.waiting("Progressing", message))
 
 
-def set_condition(
+def _step_condition(
     conditions: list[Condition],
     type_: str,
     outcome: StepOutcome,
@@ -229,20 +230,7 @@ def set_condition(
     now: datetime,
 ) -> list[Condition]:
     """`conditions` with `type_` set to `outcome`; lastTransitionTime moves only on a flip."""
-    out: list[Condition] = []
-    found = False
-    for condition in conditions:
-        if condition.type != type_:
-            out.append(condition)
-            continue
-        found = True
-        transition = (
-            condition.last_transition_time if condition.status == outcome.status else timestamp(now)
-        )
-        out.append(_condition(type_, outcome, generation, transition))
-    if not found:
-        out.append(_condition(type_, outcome, generation, timestamp(now)))
-    return out
+    return set_condition(conditions, _condition(type_, outcome, generation, timestamp(now)))
 
 
 def _condition(
@@ -301,11 +289,11 @@ def build_status(
     conditions = list(previous.conditions)
     for type_ in STEP_CONDITIONS:
         if type_ in report.steps:
-            conditions = set_condition(conditions, type_, report.steps[type_], generation, now)
+            conditions = _step_condition(conditions, type_, report.steps[type_], generation, now)
     ready = report.steps.get(READY) or ready_outcome(report.steps)
-    conditions = set_condition(conditions, READY, ready, generation, now)
+    conditions = _step_condition(conditions, READY, ready, generation, now)
     if report.policy_compliant is not None:
-        conditions = _put(conditions, report.policy_compliant)
+        conditions = set_condition(conditions, report.policy_compliant)
     application = report.application
     return EnvironmentProvisionerStatus(
         application_status=application.status if application else previous.application_status,
@@ -319,13 +307,6 @@ def build_status(
         conditions=conditions,
         observed_generation=generation,
     )
-
-
-def _put(conditions: list[Condition], condition: Condition) -> list[Condition]:
-    """`conditions` with the one of `condition`'s type replaced in place (or appended)."""
-    if any(c.type == condition.type for c in conditions):
-        return [condition if c.type == condition.type else c for c in conditions]
-    return [*conditions, condition]
 
 
 @dataclass(frozen=True)

@@ -30,3 +30,8 @@ def seed_environment_provisioner() -> dict[str, Any]:
 
 def seed_helm_release() -> dict[str, Any]:
     return yaml.safe_load(_seed_text("helm-release.yaml"))
+
+
+def example_environment() -> dict[str, Any]:
+    """The docs' Environment (examples/environment.yaml): Tronador's current API."""
+    return yaml.safe_load((EXAMPLES / "environment.yaml").read_text(encoding="utf-8"))

@@ -22,15 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from kube.api import ApiError, Kube
+from kube.client import NoCluster, load_api_client
+from kube.resources import ENVIRONMENT_PROVISIONERS, TRONADOR_CONFIGS
 from tronador.api import Policy, TronadorConfig
 from tronador.api.constants import (
     CONFIG_NAME,
-    CONFIG_PLURAL,
     DEFAULT_SYSTEM_NAMESPACE,
     EP_KIND,
     EP_PLURAL,
     GROUP,
-    VERSION,
 )
 from tronador.config_loading import ConfigFileError, load_tronador_config
 from tronador.rules.audit import AuditResult, audit_environment_provisioners
@@ -127,41 +128,24 @@ def load_file_environment_provisioners(paths: Sequence[str], err: TextIO) -> lis
     return eps
 
 
-def load_cluster_environment_provisioners(api_client: Any) -> list[Any]:
+def load_cluster_environment_provisioners(kube: Kube) -> list[Any]:
     """Every EP in the cluster, page by page."""
-    from kubernetes import client
-
-    api = client.CustomObjectsApi(api_client)
-    items: list[Any] = []
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"limit": LIST_PAGE}
-        if token:
-            kwargs["_continue"] = token
-        try:
-            page: Any = api.list_cluster_custom_object(GROUP, VERSION, EP_PLURAL, **kwargs)
-        except Exception as exc:
-            raise AuditError(f"cannot list {EP_PLURAL}.{GROUP}: {_describe(exc)}") from None
-        items.extend(page.get("items") or [])
-        token = (page.get("metadata") or {}).get("continue")
-        if not token:
-            return items
+    try:
+        items, _ = kube.list(ENVIRONMENT_PROVISIONERS, page_size=LIST_PAGE)
+    except ApiError as exc:
+        raise AuditError(f"cannot list {EP_PLURAL}.{GROUP}: {_describe(exc)}") from None
+    return items
 
 
-def load_cluster_policy(api_client: Any, namespace: str) -> PolicyChoice:
+def load_cluster_policy(kube: Kube, namespace: str) -> PolicyChoice:
     """The cluster's TronadorConfig policy; the built-in defaults when there is none."""
-    from kubernetes import client
-
-    api = client.CustomObjectsApi(api_client)
     where = f"{namespace}/{CONFIG_NAME}"
     try:
-        obj = api.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, CONFIG_PLURAL, CONFIG_NAME
-        )
-    except Exception as exc:
-        if getattr(exc, "status", None) == 404:
-            return PolicyChoice(Policy(), f"built-in defaults (no TronadorConfig {where})")
+        obj = kube.get(TRONADOR_CONFIGS, CONFIG_NAME, namespace)
+    except ApiError as exc:
         raise AuditError(f"cannot read TronadorConfig {where}: {_describe(exc)}") from None
+    if obj is None:
+        return PolicyChoice(Policy(), f"built-in defaults (no TronadorConfig {where})")
     findings = validate_tronador_config(obj, namespace)
     if not findings.allowed:
         raise AuditError(f"TronadorConfig {where} is invalid: {findings.message()}")
@@ -174,12 +158,10 @@ def _name_of(ep: Any) -> str:
     return name if isinstance(name, str) else ""
 
 
-def _describe(exc: Exception) -> str:
-    status = getattr(exc, "status", None)
-    reason = getattr(exc, "reason", None)
-    if status:
-        return f"{status} {reason or ''}".strip()
-    return f"{type(exc).__name__}: {exc}"
+def _describe(exc: ApiError) -> str:
+    if exc.status:
+        return f"{exc.status} {exc.reason}".strip()
+    return f"{exc.reason}: {exc.message}"
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -227,14 +209,13 @@ def render_json(results: Sequence[AuditResult], source: str) -> str:
 # --- the command ------------------------------------------------------------------------------
 
 
-def _api_client(args: argparse.Namespace) -> Any:
-    from kubernetes.config import ConfigException
-
-    from tronador.kube import load_api_client
-
+def _kube(args: argparse.Namespace, api_client: Any) -> Kube:
+    """A `Kube` over `api_client`, or over the in-cluster or kubeconfig credentials."""
+    if api_client is not None:
+        return Kube(api_client)
     try:
-        return load_api_client(args.kubeconfig, args.context)
-    except (ConfigException, OSError) as exc:
+        return Kube(load_api_client(args.kubeconfig, args.context))
+    except NoCluster as exc:
         raise AuditError(f"cannot reach a cluster: {exc}") from None
 
 
@@ -248,13 +229,13 @@ def audit(args: argparse.Namespace, api_client: Any, err: TextIO) -> tuple[list[
     elif args.from_file:
         choice = PolicyChoice(Policy(), "built-in defaults (no --config)")
     else:
-        api_client = api_client if api_client is not None else _api_client(args)
-        choice = load_cluster_policy(api_client, args.namespace)
+        kube = _kube(args, api_client)
+        choice = load_cluster_policy(kube, args.namespace)
     if args.from_file:
         eps = load_file_environment_provisioners(args.from_file, err)
     else:
-        api_client = api_client if api_client is not None else _api_client(args)
-        eps = load_cluster_environment_provisioners(api_client)
+        kube = _kube(args, api_client)
+        eps = load_cluster_environment_provisioners(kube)
     eps.sort(key=_name_of)
     return audit_environment_provisioners(eps, choice.policy, datetime.now(UTC)), choice.source
 

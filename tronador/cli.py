@@ -1,5 +1,5 @@
-"""The `tronador` command: offline tools (render, validate, review, crds) and the running parts
-(webhook, controller, certs), each a subcommand."""
+"""The `tronador` command: offline tools (render, convert, validate, review, crds) and the running
+parts (webhook, controller, certs), each a subcommand."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from tronador import __version__
+from tronador.api.constants import CONFIG_KIND, ENV_KIND, EP_KIND
 from tronador.api.crd import all_crds
 from tronador.config_loading import ConfigFileError, load_policy
 from tronador.rules.config_rules import validate_tronador_config
+from tronador.rules.convert import ConvertError, environments_from
 from tronador.rules.findings import Findings
-from tronador.rules.render import RenderError, RenderInputs, render_environment_provisioner
-from tronador.rules.review import review_environment_provisioner
-from tronador.rules.validate import validate_environment_provisioner
-from tronador.yamlio import DocumentError, dump, load_all, read_text
+from tronador.rules.render import RENDERED_KINDS, RenderError, RenderInputs, render
+from tronador.rules.review import review_object
+from tronador.rules.validate import validate_environment, validate_environment_provisioner
+from tronador.yamlio import DocumentError, dump, dump_all, load_all, read_text
 
 EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
 
@@ -93,31 +95,56 @@ def cmd_render(args: argparse.Namespace) -> int:
         name=args.name,
     )
     try:
-        ep = render_environment_provisioner(text, inputs, source)
+        rendered = render(text, inputs, source, args.kind)
     except RenderError as exc:
         raise CliError(str(exc)) from None
-    findings = validate_environment_provisioner(ep, _policy(args))
+    findings = _validate_document(rendered, _policy(args), None)
     if not findings.allowed:
-        _print_findings(source, ep, findings)
+        _print_findings(source, rendered, findings)
         return EXIT_DENIED
-    output = dump(ep)
-    if args.output and args.output != "-":
-        Path(args.output).write_text(output, encoding="utf-8")
-    else:
-        sys.stdout.write(output)
+    _write(args.output, dump(rendered))
     for warning in findings.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
+def _write(output_path: str | None, output: str) -> None:
+    if output_path and output_path != "-":
+        Path(output_path).write_text(output, encoding="utf-8")
+    else:
+        sys.stdout.write(output)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    converted: list[tuple[str, dict[str, Any]]] = []
+    for where, doc in _documents(args.file):
+        try:
+            converted += [(where, env) for env in environments_from(doc, where)]
+        except ConvertError as exc:
+            raise CliError(str(exc)) from None
+    denied = False
+    for where, env in converted:
+        findings = validate_environment(env, policy)
+        if not findings.allowed:
+            _print_findings(where, env, findings)
+            denied = True
+    if denied:
+        return EXIT_DENIED
+    _write(args.output, dump_all([env for _, env in converted]))
+    return EXIT_OK
+
+
 def _validate_document(doc: Any, policy: Any, namespace: str | None) -> Findings:
     kind = doc.get("kind") if isinstance(doc, dict) else None
-    if kind == "TronadorConfig":
+    if kind == CONFIG_KIND:
         return validate_tronador_config(doc, namespace)
-    if kind == "EnvironmentProvisioner":
+    if kind == EP_KIND:
         return validate_environment_provisioner(doc, policy)
+    if kind == ENV_KIND:
+        return validate_environment(doc, policy)
     findings = Findings()
-    findings.deny("kind", "kind", f"{kind!r} is not EnvironmentProvisioner or TronadorConfig")
+    findings.deny("kind", "kind", f"{kind!r} is not {EP_KIND}, {ENV_KIND} or {CONFIG_KIND}")
     return findings
 
 
@@ -136,7 +163,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     policy = _policy(args)
     denied = False
     for where, doc in _documents(args.file):
-        review = review_environment_provisioner(doc, policy)
+        review = review_object(doc, policy)
         print(f"# {where}: patch ({len(review.patch)} operations)")
         print(json.dumps(review.patch, indent=2))
         print(f"# {where}: result")
@@ -169,26 +196,48 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tronador {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    render = sub.add_parser("render", help="Render an EP from .tronador.yaml for a pull request.")
+    render = sub.add_parser(
+        "render", help="Render an EP or Environment from .tronador.yaml for a pull request."
+    )
     render.add_argument("--config-file", default=".tronador.yaml", help="the app's config file")
     render.add_argument("--repo-url", required=True, help="git URL of the application repo")
     render.add_argument("--ref", required=True, help="the PR's branch")
     render.add_argument("--pr", required=True, help="pull request number")
     render.add_argument("--image-name", required=True, help="image repository built for the PR")
     render.add_argument("--image-tag", required=True, help="image tag built for the PR")
-    render.add_argument("--name", help="EP name (default: <repo>-<pr>)")
-    render.add_argument("-o", "--output", help="write the EP here instead of stdout")
+    render.add_argument(
+        "--kind",
+        choices=RENDERED_KINDS,
+        default=EP_KIND,
+        help=f"what to render (default: {EP_KIND})",
+    )
+    render.add_argument(
+        "--name", help="object name (default: <repo>-<pr> for an EP, pr-<pr>-<repo> otherwise)"
+    )
+    render.add_argument("-o", "--output", help="write the object here instead of stdout")
     _add_policy_option(render)
     render.set_defaults(handler=cmd_render)
 
-    validate = sub.add_parser("validate", help="Validate EP / TronadorConfig files offline.")
+    convert = sub.add_parser(
+        "convert", help="Convert EPs (a file or `kubectl get tep -o yaml`) to Environments."
+    )
+    convert.add_argument("file", metavar="FILE", help="EP YAML file, '-' for stdin")
+    convert.add_argument("-o", "--output", help="write the Environments here instead of stdout")
+    _add_policy_option(convert)
+    convert.set_defaults(handler=cmd_convert)
+
+    validate = sub.add_parser(
+        "validate", help="Validate EP / Environment / TronadorConfig files offline."
+    )
     validate.add_argument("files", nargs="+", metavar="FILE", help="YAML files, '-' for stdin")
     validate.add_argument("--namespace", help="namespace Tronador runs in (TronadorConfig check)")
     _add_policy_option(validate)
     validate.set_defaults(handler=cmd_validate)
 
-    review = sub.add_parser("review", help="Mutate then validate an EP as the webhook will.")
-    review.add_argument("file", metavar="FILE", help="EP YAML file, '-' for stdin")
+    review = sub.add_parser(
+        "review", help="Mutate then validate an EP or Environment as the webhook will."
+    )
+    review.add_argument("file", metavar="FILE", help="EP / Environment YAML, '-' for stdin")
     _add_policy_option(review)
     review.set_defaults(handler=cmd_review)
 

@@ -12,10 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from tronador.api import Policy
-from tronador.api.constants import CONFIG_KIND, CONFIG_PLURAL, EP_KIND, EP_PLURAL, GROUP, VERSION
+from tronador.api.constants import (
+    CONFIG_KIND,
+    CONFIG_PLURAL,
+    ENV_KIND,
+    ENV_PLURAL,
+    ENV_VERSION,
+    EP_KIND,
+    EP_PLURAL,
+    GROUP,
+    VERSION,
+)
 from tronador.rules.config_rules import validate_tronador_config
-from tronador.rules.mutate import mutate_environment_provisioner
-from tronador.rules.validate import validate_environment_provisioner
+from tronador.rules.mutate import mutate_environment, mutate_environment_provisioner
+from tronador.rules.validate import validate_environment, validate_environment_provisioner
 from webhook import routes, verdict
 from webhook.review import AdmissionRequest, GroupVersionResource, Operation
 from webhook.verdict import Verdict
@@ -94,6 +104,26 @@ def validate_environment_provisioner_request(
     return verdict.from_findings(validate_environment_provisioner(obj, policy, old))
 
 
+def mutate_environment_request(request: AdmissionRequest, policy: Policy | None) -> Verdict:
+    obj = _object_to_check(request)
+    if isinstance(obj, Verdict):
+        return obj
+    if policy is None:
+        return verdict.unavailable(POLICY_UNKNOWN)
+    mutation = mutate_environment(obj, policy)
+    return verdict.allow(mutation.patch, mutation.warnings)
+
+
+def validate_environment_request(request: AdmissionRequest, policy: Policy | None) -> Verdict:
+    obj = _object_to_check(request)
+    if isinstance(obj, Verdict):
+        return obj
+    if policy is None:
+        return verdict.unavailable(POLICY_UNKNOWN)
+    old = request.old_object if request.operation is Operation.UPDATE else None
+    return verdict.from_findings(validate_environment(obj, policy, old))
+
+
 def tronador_config_admit(namespace: str) -> Admit:
     """Validation of TronadorConfigs; `namespace` is where Tronador runs (the singleton's)."""
 
@@ -107,6 +137,7 @@ def tronador_config_admit(namespace: str) -> Admit:
 
 
 EP_RESOURCE = GroupVersionResource(GROUP, VERSION, EP_PLURAL)
+ENV_RESOURCE = GroupVersionResource(GROUP, ENV_VERSION, ENV_PLURAL)
 CONFIG_RESOURCE = GroupVersionResource(GROUP, VERSION, CONFIG_PLURAL)
 
 
@@ -118,6 +149,10 @@ def admitters(namespace: str) -> dict[str, Admitter]:
         ),
         routes.VALIDATE_ENVIRONMENT_PROVISIONERS: Admitter(
             EP_RESOURCE, EP_KIND, validate_environment_provisioner_request
+        ),
+        routes.MUTATE_ENVIRONMENTS: Admitter(ENV_RESOURCE, ENV_KIND, mutate_environment_request),
+        routes.VALIDATE_ENVIRONMENTS: Admitter(
+            ENV_RESOURCE, ENV_KIND, validate_environment_request
         ),
         routes.VALIDATE_TRONADOR_CONFIGS: Admitter(
             CONFIG_RESOURCE, CONFIG_KIND, tronador_config_admit(namespace)

@@ -11,14 +11,12 @@ import logging
 import os
 from typing import Any
 
-from kubernetes import client
-from kubernetes.config import ConfigException
-
+from kube.api import Kube
+from kube.client import NoCluster, load_api_client
 from tronador import logs
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from tronador.cli import CliError
 from tronador.config_loading import ConfigFileError
-from tronador.kube import load_api_client
 from webhook import limits
 from webhook.allocator import apply_malloc_settings
 from webhook.policy_file import FilePolicySource
@@ -160,11 +158,11 @@ def policy_source(args: argparse.Namespace) -> PolicySource:
         return source
     try:
         api_client = load_api_client(args.kubeconfig)
-    except (ConfigException, OSError) as exc:
+    except NoCluster as exc:
         raise CliError(
             f"cannot reach a cluster ({exc}); use --config FILE to run without one"
         ) from None
-    return KubernetesPolicySource(client.CustomObjectsApi(api_client), args.namespace)
+    return KubernetesPolicySource(Kube(api_client), args.namespace)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,26 +4,15 @@ cluster. The file is re-read when it changes; a broken edit keeps the last good 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 
 from tronador.api import Policy
 from tronador.config_loading import ConfigFileError, load_tronador_config
+from webhook.file_watch import FileWatcher
 from webhook.policy_source import PolicyHolder
 
 log = logging.getLogger(__name__)
-
-FileStamp = tuple[int, int, int] | None
-"""(inode, mtime in ns, size) of the file, None when it cannot be read."""
-
-
-def file_stamp(path: Path) -> FileStamp:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 class FilePolicySource:
@@ -31,7 +20,7 @@ class FilePolicySource:
         self.path = Path(path)
         self.check_interval = check_interval
         self._holder = PolicyHolder(namespace=None, origin=f"file:{self.path}")
-        self._stamp: FileStamp = None
+        self._file = FileWatcher(self.path)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -43,27 +32,33 @@ class FilePolicySource:
     def synced(self) -> bool:
         return self._holder.synced
 
+    @property
+    def last_sync(self) -> float | None:
+        return self._holder.last_sync
+
     def load(self) -> None:
         """Read the file now; raises `ConfigFileError` if it is unusable (for the first load,
         so a wrong --config fails at startup rather than later)."""
-        self._stamp = file_stamp(self.path)
+        self._file.changed()
         config = load_tronador_config(self.path)
         self._holder.apply(config.model_dump(by_alias=True, exclude_none=True, mode="json"))
 
     def reload_if_changed(self) -> None:
-        stamp = file_stamp(self.path)
-        if stamp == self._stamp:
+        if not self._file.changed():
+            if self.path.exists():
+                self._holder.confirm()
             return
         try:
             self.load()
         except ConfigFileError as exc:
+            self._holder.unusable()
             log.error(
                 "policy file unusable; keeping the last good policy",
                 extra={"fields": {"path": str(self.path), "error": str(exc)}},
             )
 
     def start(self) -> None:
-        if self._stamp is None and self.policy is None:
+        if self.policy is None:
             self.reload_if_changed()
         self._thread = threading.Thread(target=self._run, name="policy-file", daemon=True)
         self._thread.start()

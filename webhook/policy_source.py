@@ -4,6 +4,7 @@ turning a TronadorConfig into the current policy."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Protocol
 
 from tronador.api import Policy, TronadorConfig
@@ -25,30 +26,15 @@ class PolicySource(Protocol):
         """Whether the source has read its origin at least once (part of readiness)."""
         ...
 
+    @property
+    def last_sync(self) -> float | None:
+        """When the source last confirmed that `policy` is its origin's (Unix time; None:
+        never). An origin that cannot be read or holds an invalid config stops it advancing."""
+        ...
+
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
-
-
-class StaticPolicySource:
-    """A fixed policy: for tests, benchmarks and `Policy()` defaults."""
-
-    def __init__(self, policy: Policy | None = None) -> None:
-        self._policy = Policy() if policy is None else policy
-
-    @property
-    def policy(self) -> Policy | None:
-        return self._policy
-
-    @property
-    def synced(self) -> bool:
-        return True
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
 
 
 class PolicyHolder:
@@ -61,6 +47,25 @@ class PolicyHolder:
         self.origin = origin
         self.policy: Policy | None = None
         self.synced = False
+        self.last_sync: float | None = None
+        self._in_sync = False
+
+    def confirm(self) -> None:
+        """The origin was read again and is unchanged: the policy is still current (unless the
+        origin holds an invalid config)."""
+        if self._in_sync:
+            self.last_sync = time.time()
+
+    def unusable(self) -> None:
+        """The origin could not be read as a TronadorConfig: the policy in force stays, but
+        `last_sync` stops until a usable config arrives."""
+        self._in_sync = False
+
+    def _applied(self, usable: bool) -> bool:
+        self._in_sync = usable
+        if usable:
+            self.last_sync = time.time()
+        return usable
 
     def apply(self, config: Any, version: str = "") -> bool:
         """Use the policy of `config` (a TronadorConfig as JSON; None when there is none).
@@ -72,7 +77,7 @@ class PolicyHolder:
             self.policy, self.synced = policy, True
             if changed:
                 log.info("no TronadorConfig: using the default policy", extra={"fields": fields})
-            return True
+            return self._applied(True)
         findings = validate_tronador_config(config, self.namespace)
         if not findings.allowed:
             self.synced = True
@@ -81,10 +86,10 @@ class PolicyHolder:
                 f"invalid TronadorConfig ignored; {kept}",
                 extra={"fields": {**fields, "violations": [str(v) for v in findings.violations]}},
             )
-            return False
+            return self._applied(False)
         policy = TronadorConfig.model_validate(config).spec.policy
         changed = policy != self.policy
         self.policy, self.synced = policy, True
         if changed:
             log.info("policy applied", extra={"fields": fields})
-        return True
+        return self._applied(True)

@@ -15,42 +15,6 @@ ADMISSION_API_VERSION = "admission.k8s.io/v1"
 ADMISSION_REVIEW_KIND = "AdmissionReview"
 
 
-class GroupVersionKindWire(TypedDict):
-    group: str
-    version: str
-    kind: str
-
-
-class GroupVersionResourceWire(TypedDict):
-    group: str
-    version: str
-    resource: str
-
-
-class AdmissionRequestWire(TypedDict):
-    uid: str
-    kind: GroupVersionKindWire
-    resource: GroupVersionResourceWire
-    subResource: NotRequired[str]
-    requestKind: NotRequired[GroupVersionKindWire]
-    requestResource: NotRequired[GroupVersionResourceWire]
-    requestSubResource: NotRequired[str]
-    name: NotRequired[str]
-    namespace: NotRequired[str]
-    operation: Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
-    userInfo: NotRequired[dict[str, Any]]
-    object: NotRequired[dict[str, Any] | None]
-    oldObject: NotRequired[dict[str, Any] | None]
-    dryRun: NotRequired[bool]
-    options: NotRequired[dict[str, Any] | None]
-
-
-class AdmissionReviewRequestWire(TypedDict):
-    apiVersion: str
-    kind: str
-    request: AdmissionRequestWire
-
-
 class StatusWire(TypedDict):
     status: Literal["Failure"]
     code: int

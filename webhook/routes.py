@@ -6,11 +6,15 @@ from typing import Final
 
 MUTATE_ENVIRONMENT_PROVISIONERS: Final = "/mutate/environmentprovisioners"
 VALIDATE_ENVIRONMENT_PROVISIONERS: Final = "/validate/environmentprovisioners"
+MUTATE_ENVIRONMENTS: Final = "/mutate/environments"
+VALIDATE_ENVIRONMENTS: Final = "/validate/environments"
 VALIDATE_TRONADOR_CONFIGS: Final = "/validate/tronadorconfigs"
 
 ADMISSION_PATHS: Final = (
     MUTATE_ENVIRONMENT_PROVISIONERS,
     VALIDATE_ENVIRONMENT_PROVISIONERS,
+    MUTATE_ENVIRONMENTS,
+    VALIDATE_ENVIRONMENTS,
     VALIDATE_TRONADOR_CONFIGS,
 )
 """POST routes taking an AdmissionReview; each is named by a webhook configuration."""
@@ -18,9 +22,6 @@ ADMISSION_PATHS: Final = (
 HEALTHZ: Final = "/healthz"
 READYZ: Final = "/readyz"
 METRICS: Final = "/metrics"
-
-PROBE_PATHS: Final = (HEALTHZ, READYZ, METRICS)
-"""GET routes for the kubelet and Prometheus."""
 
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024
 """Larger AdmissionReviews are refused unread (the API server's own object limit is ~1.5 MiB,

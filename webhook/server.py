@@ -26,9 +26,9 @@ from webhook.allocator import ReleaseAfterBurst, freeze_startup_objects
 from webhook.inflight import in_flight_bound
 from webhook.limits import DEFAULT_MAX_REQUESTS_IN_FLIGHT, ServingLimits
 from webhook.listener import GuardedTLSSite
+from webhook.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from webhook.metrics import UNKNOWN_OPERATION, WebhookMetrics
 from webhook.policy_source import PolicySource
-from webhook.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from webhook.review import AdmissionRequest, ReviewError, parse_admission_review
 from webhook.tls import CertificateReloader, ReloadResult
 from webhook.verdict import Verdict
@@ -179,13 +179,19 @@ async def serve_healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-async def serve_readyz(request: web.Request) -> web.Response:
+def not_ready(app: web.Application) -> list[str]:
+    """Why the webhook is not ready (empty: ready); /readyz and the ready gauge."""
     missing = []
-    certificates = request.app[CERTIFICATES]
+    certificates = app[CERTIFICATES]
     if certificates is not None and not certificates.ready:
         missing.append("no serving certificate loaded")
-    if not request.app[POLICY_SOURCE].synced:
+    if not app[POLICY_SOURCE].synced:
         missing.append("policy not read yet")
+    return missing
+
+
+async def serve_readyz(request: web.Request) -> web.Response:
+    missing = not_ready(request.app)
     if missing:
         return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE, text="; ".join(missing))
     return web.Response(text="ok")
@@ -193,7 +199,7 @@ async def serve_readyz(request: web.Request) -> web.Response:
 
 async def serve_metrics(request: web.Request) -> web.Response:
     return web.Response(
-        body=request.app[METRICS].render().encode(),
+        body=request.app[METRICS].render(),
         headers={"Content-Type": METRICS_CONTENT_TYPE},
     )
 
@@ -217,6 +223,8 @@ def create_app(
     app[POLICY_SOURCE] = policy_source
     app[CERTIFICATES] = certificates
     app[METRICS] = metrics_registry or WebhookMetrics()
+    app[METRICS].read_policy_sync_from(lambda: policy_source.last_sync)
+    app[METRICS].read_readiness_from(lambda: not not_ready(app))
     for path, admitter in admitters(namespace).items():
         handler = AdmissionHandler(path, admitter, policy_source, app[METRICS])
         app.router.add_post(path, handler.handle)
@@ -242,9 +250,12 @@ def _reload_certificates(
     def reload(metrics: WebhookMetrics) -> None:
         result = certificates.reload_if_changed()
         if result is not ReloadResult.UNCHANGED:
-            metrics.certificate_reloads.inc(result.value)
-        if certificates.current is not None:
-            metrics.certificate_expiry.set(certificates.current.not_after.timestamp())
+            metrics.certificate_reloads.labels(result.value).inc()
+        current = certificates.current
+        if current is not None:
+            metrics.certificate_expiry.set(current.not_after.timestamp())
+            ca_not_after = current.ca_not_after
+            metrics.ca_expiry.set(ca_not_after.timestamp() if ca_not_after is not None else 0)
 
     async def keep_reloading(app: web.Application) -> None:
         while True:

@@ -9,7 +9,6 @@ the context they were made with, so a swap never breaks a request in flight.
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,12 +17,14 @@ from pathlib import Path
 
 from cryptography import x509
 
+from webhook.file_watch import FileWatcher
+
 log = logging.getLogger(__name__)
 
 MINIMUM_TLS_VERSION = ssl.TLSVersion.TLSv1_2
 
-FileStamp = tuple[int, int, int]
-"""(inode, mtime in ns, size): changes when a file is rewritten or a Secret volume swaps it."""
+CA_FILE = "ca.crt"
+"""The CA bundle next to the serving certificate (as in the Secret: ca.crt, tls.crt, tls.key)."""
 
 
 class ReloadResult(StrEnum):
@@ -37,14 +38,8 @@ class ServingCertificate:
     context: ssl.SSLContext
     serial_number: int
     not_after: datetime
-
-
-def _stamp(path: Path) -> FileStamp | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
+    ca_not_after: datetime | None = None
+    """When the issuing CA in ca.crt expires; None without a readable ca.crt naming it."""
 
 
 def _new_context() -> ssl.SSLContext:
@@ -58,7 +53,39 @@ def load_serving_certificate(cert_file: Path, key_file: Path) -> ServingCertific
     context = _new_context()
     context.load_cert_chain(cert_file, key_file)
     leaf = x509.load_pem_x509_certificate(cert_file.read_bytes())
-    return ServingCertificate(context, leaf.serial_number, leaf.not_valid_after_utc)
+    ca_not_after = issuer_not_after(leaf, cert_file.with_name(CA_FILE))
+    return ServingCertificate(context, leaf.serial_number, leaf.not_valid_after_utc, ca_not_after)
+
+
+def issuer_not_after(leaf: x509.Certificate, bundle_file: Path) -> datetime | None:
+    """When the CA in `bundle_file` that issued `leaf` expires: the one whose key identifier
+    is the leaf's authority key identifier, else (no identifiers) the latest of those named as
+    the leaf's issuer. None if there is none or the file cannot be read (the CA file is
+    optional: the webhook serves without it)."""
+    try:
+        bundle = x509.load_pem_x509_certificates(bundle_file.read_bytes())
+    except (OSError, ValueError):
+        return None
+    named = [ca for ca in bundle if ca.subject == leaf.issuer]
+    authority = _authority_key_id(leaf)
+    signers = [ca for ca in named if authority is not None and _key_id(ca) == authority]
+    return max((ca.not_valid_after_utc for ca in signers or named), default=None)
+
+
+def _authority_key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(
+            x509.AuthorityKeyIdentifier
+        ).value.key_identifier
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
 
 
 class CertificateReloader:
@@ -66,7 +93,7 @@ class CertificateReloader:
         self.cert_file = Path(cert_file)
         self.key_file = Path(key_file)
         self.current: ServingCertificate | None = None
-        self._tried: tuple[FileStamp | None, FileStamp | None] | None = None
+        self._files = FileWatcher(self.cert_file, self.key_file)
         self.server_context = _new_context()
         """The context to listen with; it delegates each handshake to `current`."""
         self.server_context.sni_callback = self._select_certificate
@@ -79,10 +106,8 @@ class CertificateReloader:
         """Load the pair if either file changed since the last attempt. A pair that fails to
         load keeps the previous certificate; it is retried only once the files change again
         (a writer replacing the two files one after the other settles on a good pair)."""
-        stamps = (_stamp(self.cert_file), _stamp(self.key_file))
-        if stamps == self._tried:
+        if not self._files.changed():
             return ReloadResult.UNCHANGED
-        self._tried = stamps
         fields: dict[str, object] = {"cert": str(self.cert_file), "key": str(self.key_file)}
         try:
             loaded = load_serving_certificate(self.cert_file, self.key_file)
@@ -107,7 +132,7 @@ class CertificateReloader:
         return ReloadResult.LOADED
 
     def _select_certificate(
-        self, connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext
+        self, connection: ssl.SSLObject | ssl.SSLSocket, _name: str | None, _: ssl.SSLContext
     ) -> int | None:
         current = self.current
         if current is None:

@@ -126,6 +126,7 @@ DEFAULT_RESOURCES: tuple[Resource, ...] = (
         tracks_generation=True,
     ),
     _custom(constants.API_VERSION, constants.EP_KIND, constants.EP_PLURAL, namespaced=False),
+    _custom(constants.ENV_API_VERSION, constants.ENV_KIND, constants.ENV_PLURAL, namespaced=False),
     _custom(constants.API_VERSION, constants.CONFIG_KIND, constants.CONFIG_PLURAL, namespaced=True),
     _custom("helm.fluxcd.io/v1", "HelmRelease", "helmreleases", namespaced=True),
     _custom("helm.toolkit.fluxcd.io/v2", "HelmRelease", "helmreleases", namespaced=True),

@@ -6,7 +6,6 @@ import asyncio
 import copy
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from types import TracebackType
@@ -20,6 +19,7 @@ from tests.apiserver.faults import FaultRules
 from tests.apiserver.recorded import RecordedRequest
 from tests.apiserver.resources import DEFAULT_RESOURCES, Resource, ResourceTable
 from tests.apiserver.store import DEFAULT_NAMESPACES, Obj, Store, WatchEvent
+from tests.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -257,14 +257,7 @@ class EmulatedAPIServer:
         self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01
     ) -> T:
         """Poll `predicate` until it returns something truthy, and return that."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout}s")
-            time.sleep(interval)
+        return wait_until(predicate, timeout, interval)
 
     # -- request log -------------------------------------------------------------------------
 

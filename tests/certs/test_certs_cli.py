@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from certs import cli, defaults, pki
-from certs.incluster import SyncConfig
 from tests.certs.helpers import https_get
 
 
@@ -129,21 +128,6 @@ def test_environment_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     args = parse("sync")
     assert (args.namespace, args.secret_name, args.out) == ("elsewhere", "my-tls", "/tmp/x")
     assert parse("sync", "--namespace", "cli-wins").namespace == "cli-wins"
-
-
-def test_sync_config_from_env_matches_the_cli_variables() -> None:
-    config = SyncConfig.from_env(
-        env={
-            "TRONADOR_NAMESPACE": "ns2",
-            "TRONADOR_WEBHOOK_SERVICE": "hook",
-            "TRONADOR_VALIDATING_WEBHOOK": "",
-        }
-    )
-    assert config.namespace == "ns2" and config.spec.namespace == "ns2"
-    assert config.spec.dns_names[2] == "hook.ns2.svc"
-    assert config.secret_name == "tronador-webhook-tls"
-    assert config.out_dir == "/tls"  # where `tronador webhook` reads tls.crt/tls.key
-    assert [str(k) for k, _ in config.webhook_configurations()] == ["MutatingWebhookConfiguration"]
 
 
 def test_cert_dir_agrees_with_the_webhook_server() -> None:

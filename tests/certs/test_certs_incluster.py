@@ -7,7 +7,6 @@ import base64
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,10 +19,11 @@ from kubernetes import client
 
 from certs import cli, defaults, pki
 from certs.bundle import Outcome
-from certs.incluster import CertSync, SyncConfig, start_background
+from certs.incluster import CertSync, SyncConfig
 from certs.pki import Policy, ServingSpec
 from tests.apiserver import EmulatedAPIServer, Fault
 from tests.certs.helpers import T0, https_get
+from tests.waiting import wait_until
 
 NS = defaults.NAMESPACE
 SECRET = defaults.SECRET_NAME
@@ -432,23 +432,16 @@ def test_loop_keeps_the_bundle_right_and_survives_api_errors(
     with caplog.at_level(logging.INFO):
         thread.start()
         try:
-            _wait_for(lambda: len(passes) >= 1)
+            wait_until(lambda: len(passes) >= 1)
             wanted = secret_data(server)["ca.crt"]
             reset_bundle(k8s_client, MUTATING, defaults.MUTATING_WEBHOOK_NAME, b"")
-            _wait_for(lambda: ca_bundles(server) == [wanted] * 4)
+            wait_until(lambda: ca_bundles(server) == [wanted] * 4)
         finally:
             stop.set()
             thread.join(5)
     assert not thread.is_alive()
     failed = [r for r in caplog.records if r.getMessage() == "certificate sync failed; will retry"]
     assert failed and "HTTP 500" in failed[0].fields["error"]
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_missing_webhook_configuration_is_logged_once_and_fixed_later(
@@ -554,20 +547,6 @@ def test_broken_material_is_replaced_with_a_reason(
 # --- in-process and CLI -------------------------------------------------------------------
 
 
-def test_start_background_writes_files_for_the_webhook_server(
-    server: EmulatedAPIServer, k8s_client: client.ApiClient, tmp_path: Path
-) -> None:
-    seed_webhooks(server)
-    bg = start_background(k8s_client, SyncConfig(out_dir=str(tmp_path)), interval=0.05)
-    try:
-        assert bg.wait_ready(10)
-        assert (tmp_path / "tls.key").exists()
-        assert (tmp_path / "tls.crt").read_bytes() == secret_data(server)["tls.crt"]
-    finally:
-        bg.stop()
-    assert not bg.thread.is_alive()
-
-
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tronador certs")
     cli.add_arguments(parser)
@@ -648,9 +627,9 @@ def test_cli_sync_loop_runs_until_stopped(
     thread = threading.Thread(target=lambda: codes.append(cli.cmd_sync(args, k8s_client, stop)))
     thread.start()
     try:
-        _wait_for(lambda: (tmp_path / "tls.crt").exists())
+        wait_until(lambda: (tmp_path / "tls.crt").exists())
         reset_bundle(k8s_client, VALIDATING, defaults.VALIDATING_WEBHOOK_NAME, b"")
-        _wait_for(lambda: ca_bundles(server) == [secret_data(server)["ca.crt"]] * 4)
+        wait_until(lambda: ca_bundles(server) == [secret_data(server)["ca.crt"]] * 4)
     finally:
         stop.set()
         thread.join(5)

@@ -9,8 +9,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from controller.kubeapi import ApiError
 from controller.manager import Controller
+from kube.api import ApiError
 from tests.apiserver import EmulatedAPIServer
 from tests.controller.harness import EP_API, SYSTEM_NS
 from tests.controller.helpers import seed_config_dict, seed_ep_dict

@@ -13,8 +13,8 @@ from controller.desired import (
     is_owned_by,
 )
 from controller.diff import HASH_ANNOTATION
-from controller.resources import GIT_REPOSITORIES, HELM_RELEASES, LEGACY_HELM_RELEASES, Resource
 from controller.settings import ReleaseFlavour, ReleaseOptions
+from kube.resources import GIT_REPOSITORIES, HELM_RELEASES, LEGACY_HELM_RELEASES, Resource
 from tests.controller.flux_schemas import validate
 from tests.controller.helpers import seed_config, seed_ep
 

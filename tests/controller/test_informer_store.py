@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from controller.informer import Store
+from kube.informer import Store
 
 
 def _obj(name: str, rv: int, **extra: object) -> dict:

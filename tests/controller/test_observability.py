@@ -9,10 +9,11 @@ import urllib.request
 import pytest
 
 from controller.health import HealthServer, parse_address
-from controller.metrics import ControllerMetrics, phase_counts
+from controller.metrics import ControllerMetrics, phase_counts, readiness
 from controller.runtime import Replica
 from tests.apiserver import Fault
-from tests.controller.harness import Cluster, settings
+from tests.controller.harness import EP_NAME, Cluster, settings
+from tests.metrics_text import parse_exposition
 
 
 def _get(port: int, path: str) -> tuple[int, str]:
@@ -48,13 +49,37 @@ def test_phase_counts() -> None:
     assert phase_counts(eps) == {"Creating Namespace": 2, "Pending": 1}
 
 
-def test_a_phase_nobody_is_in_any_more_reads_zero() -> None:
+def test_readiness() -> None:
+    def ep(name: str, *conditions: tuple[str, str]) -> dict[str, object]:
+        listed = [{"type": t, "status": s} for t, s in conditions]
+        return {"metadata": {"name": name}, "status": {"conditions": listed}}
+
+    eps = [
+        ep("up", ("NamespaceReady", "True"), ("Ready", "True")),
+        ep("down", ("NamespaceReady", "True"), ("Ready", "False")),
+        ep("unknown", ("Ready", "Unknown")),
+        ep("new"),
+        {"metadata": {"name": "bare"}},
+    ]
+    assert readiness(eps) == {
+        "up": True,
+        "down": False,
+        "unknown": False,
+        "new": False,
+        "bare": False,
+    }
+
+
+def test_a_phase_nobody_is_in_any_more_reads_zero_and_a_deleted_ep_goes() -> None:
     metrics = ControllerMetrics()
-    metrics.render(queue_depth=0, phases={"Invalid Spec": 1}, leader=True)
-    text = metrics.render(queue_depth=3, phases={}, leader=False)
+    invalid = {"metadata": {"name": "broken"}, "status": {"currentPhase": "Invalid Spec"}}
+    first = metrics.render(queue_depth=0, environments=[invalid], leader=True)
+    assert _sample(first, "tronador_controller_environment_ready", '{name="broken"}') == 0
+    text = metrics.render(queue_depth=3, environments=[], leader=False)
     assert _sample(text, "tronador_controller_environments", '{phase="Invalid Spec"}') == 0
     assert _sample(text, "tronador_controller_queue_depth") == 3
     assert _sample(text, "tronador_controller_leader") == 0
+    assert "tronador_controller_environment_ready{" not in text
 
 
 def test_probes_and_metrics_of_a_running_controller(cluster: Cluster) -> None:
@@ -84,6 +109,12 @@ def test_probes_and_metrics_of_a_running_controller(cluster: Cluster) -> None:
         assert _sample(text, "tronador_controller_leader") == 1
         phase = '{phase="Waiting For Next Reconciliation Loop"}'
         assert _sample(text, "tronador_controller_environments", phase) == 1
+        assert cluster.condition("Ready")["status"] != "True"  # no Flux to deploy the release
+        ready = f'{{name="{EP_NAME}"}}'
+        assert _sample(text, "tronador_controller_environment_ready", ready) == 0
+        families = parse_exposition(text)
+        assert families["process_resident_memory_bytes"].type == "gauge"
+        assert families["python_gc_collections_total"].samples
         assert _get(port, "/nothing")[0] == 404
     finally:
         replica.stop(timeout=5)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import threading
 
-from controller.queue import Backoff, WorkQueue
+from controller.queue import WorkQueue
+from kube.backoff import Backoff
 
 
 class FakeClock:

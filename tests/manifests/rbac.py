@@ -15,7 +15,7 @@ from tests.manifests.apicalls import (
     scan_modules,
 )
 from tests.manifests.checks import invocations
-from tests.manifests.recorded import Request, Site, controller_scenarios
+from tests.manifests.recorded import Request, Site, controller_scenarios, webhook_scenarios
 from tests.manifests.render import Obj, describe, meta, name_of, namespace_of, of_kind
 
 Account = tuple[str, str]
@@ -64,6 +64,7 @@ def component_modules(command: str) -> list[str]:
 
 SCENARIOS: dict[str, Callable[[], tuple[set[Request], set[Site]]]] = {
     "controller": controller_scenarios,
+    "webhook": webhook_scenarios,
 }
 """Commands whose API calls are partly dynamic, and the runs that exercise them."""
 

@@ -1,7 +1,7 @@
 """The API requests our components really make, recorded by the emulated API server.
 
 The static scan (`apicalls`) sees calls whose resource is a constant. The controller mostly calls
-its REST layer (`controller.kubeapi.Kube`) with a resource held in a variable (the desired
+its REST layer (`kube.api.Kube`) with a resource held in a variable (the desired
 objects, the informers' kinds), so its needs are taken from runs: each scenario drives the real
 controller, or `tronador certs sync`, or the webhook's policy watch, against the emulated API
 server, and every request it answers becomes a `Request`. For the controller, each call of a
@@ -24,8 +24,8 @@ from tests.manifests.apicalls import Permission
 
 Obj = dict[str, Any]
 
-KUBE_METHODS = ("get", "list", "watch", "create", "replace", "delete")
-"""The public request methods of `controller.kubeapi.Kube`."""
+KUBE_METHODS = ("get", "list", "watch", "create", "replace", "patch", "delete")
+"""The public request methods of `kube.api.Kube`."""
 
 
 @dataclass(frozen=True, order=True)
@@ -71,7 +71,7 @@ class Site:
 @contextlib.contextmanager
 def traced_kube() -> Iterator[set[Site]]:
     """Record, while active, every call site of a `Kube` request method."""
-    from controller.kubeapi import Kube
+    from kube.api import Kube
 
     sites: set[Site] = set()
     lock = threading.Lock()
@@ -105,7 +105,8 @@ def controller_scenarios() -> tuple[set[Request], set[Site]]:
     """Every request of the controller's life cycles, in both release flavours: provision with
     release values from another namespace, a failed then a successful release, a changed secret
     value, a new image tag, a secret that changes type, a repository that loses its pull
-    secret, deletion; and a left-behind namespace whose default ServiceAccount is adopted."""
+    secret, deletion; and a left-behind namespace whose default ServiceAccount is adopted; an
+    Environment's life cycle beside an EP; and both kinds expiring."""
     from controller.settings import ReleaseFlavour
 
     requests: set[Request] = set()
@@ -117,6 +118,10 @@ def controller_scenarios() -> tuple[set[Request], set[Site]]:
         with _cluster() as cluster:
             _adoption(cluster)
             requests |= recorded(cluster.server)
+        for scenario in (_environment_life_cycle, _expiry):
+            with _cluster() as cluster:
+                scenario(cluster)
+                requests |= recorded(cluster.server)
     return requests, sites
 
 
@@ -195,6 +200,42 @@ def _life_cycle(cluster: Any, flavour: Any) -> None:
     cluster.wait(lambda: cluster.ep() is None)
 
 
+def _environment_life_cycle(cluster: Any) -> None:
+    from tests.controller.environments import (
+        create_environment,
+        delete_environment,
+        env_release,
+        env_status,
+        environment,
+        play_flux_for_environment,
+    )
+    from tests.controller.harness import settings
+
+    cluster.seed_config()
+    cluster.create_ep()
+    create_environment(cluster)
+    cluster.start(settings())
+    cluster.wait(lambda: env_release(cluster))
+    play_flux_for_environment(cluster)
+    cluster.wait(lambda: env_status(cluster).get("applicationStatus") == "deployed")
+    delete_environment(cluster)
+    cluster.wait(lambda: environment(cluster) is None)
+
+
+def _expiry(cluster: Any) -> None:
+    from tests.controller.environments import create_environment, environment
+    from tests.controller.harness import settings
+
+    def expiring(obj: Obj) -> None:
+        obj["metadata"].setdefault("annotations", {})["tronador.stakater.com/ttl"] = "1s"
+
+    cluster.seed_config()
+    cluster.create_ep(expiring)
+    create_environment(cluster, expiring)
+    cluster.start(settings())
+    cluster.wait(lambda: cluster.ep() is None and environment(cluster) is None, timeout=15)
+
+
 def _adoption(cluster: Any) -> None:
     from tests.controller.harness import EP_NAME, NS, settings
 
@@ -260,17 +301,14 @@ def certs_scenario(webhook_configurations: list[Obj], namespace: str) -> set[Req
 
 def webhook_policy_scenario(namespace: str) -> set[Request]:
     """The webhook's policy source: the first list, then a watch that sees a change."""
-    from kubernetes import client as k8s
-
+    from kube.api import Kube
     from tronador.api.constants import API_VERSION, CONFIG_KIND, CONFIG_NAME
     from webhook.policy_watch import KubernetesPolicySource
 
     with _server() as server:
         server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
         api_client = server.api_client()
-        source = KubernetesPolicySource(
-            k8s.CustomObjectsApi(api_client), namespace, watch_timeout_seconds=1
-        )
+        source = KubernetesPolicySource(Kube(api_client), namespace, watch_timeout_seconds=1)
         try:
             source.start()
             server.wait_for(lambda: source.synced)
@@ -289,6 +327,17 @@ def webhook_policy_scenario(namespace: str) -> set[Request]:
         return recorded(server)
 
 
+@functools.cache
+def webhook_scenarios() -> tuple[set[Request], set[Site]]:
+    """The webhook's `Kube` calls (its policy informer's list and watch) in the namespace the
+    manifests install it into."""
+    from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
+
+    with traced_kube() as sites:
+        requests = webhook_policy_scenario(DEFAULT_SYSTEM_NAMESPACE)
+    return requests, sites
+
+
 @contextlib.contextmanager
 def _server() -> Iterator[EmulatedAPIServer]:
     server = EmulatedAPIServer().start()
@@ -303,7 +352,7 @@ def election_scenario(config: Any) -> set[Request]:
     shortened): acquire the Lease, renew it, release it on stop."""
     import dataclasses
 
-    from tronador.leaderelection import LeaderElector
+    from controller.leaderelection import LeaderElector
 
     fast = dataclasses.replace(config, lease_duration=2.0, renew_deadline=1.0, retry_period=0.05)
     with _server() as server:

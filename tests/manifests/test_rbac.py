@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from certs import defaults as certs_defaults
-from controller.kubeapi import Kube
 from controller.settings import Settings
+from kube.api import Kube
 from tests.manifests import apicalls
 from tests.manifests.apicalls import KUBE_VERBS, Permission, permission_for
 from tests.manifests.checks import invocations
@@ -138,7 +138,7 @@ def test_scanner_reports_raw_requests_outside_the_rest_layer(
     assert result.calls == []
     assert result.problems == [
         "fake.module:3: a raw request (call_api) the scan cannot read; go through a typed "
-        "client method or controller.kubeapi.Kube"
+        "client method or kube.api.Kube"
     ]
 
 
@@ -163,7 +163,7 @@ def test_scanner_tells_kube_calls_with_constant_and_variable_resources(
 ) -> None:
     extra_module["fake.kube_user"] = textwrap.dedent(
         """
-        from controller.resources import NAMESPACES, ENVIRONMENT_PROVISIONERS
+        from kube.resources import NAMESPACES, ENVIRONMENT_PROVISIONERS
 
         def ensure(self, resource, body):
             self.kube.create(NAMESPACES, body)
@@ -185,6 +185,7 @@ def test_kube_verbs_match_the_http_methods_kube_sends() -> None:
         "GET": {"get", "list", "watch"},
         "POST": {"create"},
         "PUT": {"update"},
+        "PATCH": {"patch"},
         "DELETE": {"delete"},
     }
     public = {

@@ -3,6 +3,12 @@ the manifests, the server's route table and what `tronador certs` generates."""
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
+import pytest
+import yaml
+
 from certs import defaults as certs_defaults
 from certs.pki import ServingSpec
 from tests.manifests.checks import (
@@ -13,11 +19,16 @@ from tests.manifests.checks import (
     webhook_route_problems,
     webhook_service_problems,
 )
-from tests.manifests.render import Obj, find, of_kind, pod_spec, webhooks
+from tests.manifests.render import MANIFESTS, Obj, find, of_kind, pod_spec, webhooks
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE, GROUP
-from webhook import routes
+from webhook import cli, routes
+from webhook.admitters import admitters
 
 NS = DEFAULT_SYSTEM_NAMESPACE
+SOURCE = MANIFESTS / "webhook"
+MUTATING = "MutatingWebhookConfiguration"
+VALIDATING = "ValidatingWebhookConfiguration"
+TIMEOUTS = {MUTATING: 3, VALIDATING: 5}
 
 
 def _routes(objects: list[Obj]) -> list[str]:
@@ -92,7 +103,15 @@ def test_every_webhook_reaches_the_servers_listening_port(variant: list[Obj]) ->
 
 
 def test_service_is_the_one_certs_issues_for(base: list[Obj]) -> None:
-    assert find(base, "Service", certs_defaults.SERVICE_NAME, certs_defaults.NAMESPACE)
+    service = find(base, "Service", certs_defaults.SERVICE_NAME, certs_defaults.NAMESPACE)
+    assert service is not None
+    [port] = service["spec"]["ports"]
+    assert port == {"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}
+    for kind, name in (
+        (MUTATING, certs_defaults.MUTATING_WEBHOOK_NAME),
+        (VALIDATING, certs_defaults.VALIDATING_WEBHOOK_NAME),
+    ):
+        assert find(base, kind, name) is not None, (kind, name)
     for _, hook in webhooks(base):
         ref = hook["clientConfig"]["service"]
         assert (ref["name"], ref["namespace"]) == (
@@ -118,14 +137,27 @@ def test_service_check_reports_a_port_the_service_lacks(base: list[Obj]) -> None
 
 def test_service_check_reports_a_target_port_no_container_has(base: list[Obj]) -> None:
     of_kind(base, "Service")[0]["spec"]["ports"][0]["targetPort"] = "http"
-    assert len(webhook_service_problems(base)) == 3  # each of the three webhooks
+    assert len(webhook_service_problems(base)) == len(list(webhooks(base)))  # each webhook
 
 
 def test_service_check_reports_a_server_listening_elsewhere(base: list[Obj]) -> None:
     args = _server(base)["args"]
     args[args.index("--port") + 1] = "9443"
     problems = webhook_service_problems(base)
-    assert len(problems) == 3 and all("reaches no webhook server" in p for p in problems)
+    assert len(problems) == len(list(webhooks(base)))
+    assert all("reaches no webhook server" in p for p in problems)
+
+
+def test_the_webhook_serves_on_its_default_port(base: list[Obj]) -> None:
+    server = _server(base)
+    assert {"name": "https", "containerPort": cli.DEFAULT_PORT, "protocol": "TCP"} in server[
+        "ports"
+    ]
+    command, *options = server["args"]
+    assert command == "webhook"
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    assert parser.parse_args(options).port == cli.DEFAULT_PORT
 
 
 # --- configurations -------------------------------------------------------------------------------
@@ -292,3 +324,70 @@ def test_base_has_no_cert_manager_objects(base: list[Obj]) -> None:
     assert [o for o in base if o["apiVersion"].startswith("cert-manager.io/")] == []
     for config, _ in webhooks(base):
         assert "cert-manager.io/inject-ca-from" not in config["metadata"].get("annotations", {})
+
+
+# --- the webhook's own manifests (manifests/webhook), as written ------------------------------
+
+
+def _load(name: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((SOURCE / name).read_text(encoding="utf-8")) if d]
+
+
+def _source_documents() -> list[dict[str, Any]]:
+    files = yaml.safe_load((SOURCE / "kustomization.yaml").read_text())["resources"]
+    return [doc for name in files for doc in _load(name)]
+
+
+def _source_webhooks() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (doc["kind"], hook)
+        for doc in _source_documents()
+        if doc["kind"] in (MUTATING, VALIDATING)
+        for hook in doc["webhooks"]
+    ]
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    listed = yaml.safe_load((SOURCE / "kustomization.yaml").read_text())["resources"]
+    on_disk = sorted(p.name for p in SOURCE.glob("*.yaml") if p.name != "kustomization.yaml")
+    assert sorted(listed) == on_disk
+    assert sorted(d["kind"] for d in _source_documents()) == sorted(
+        ["Service", MUTATING, VALIDATING]
+    )
+
+
+def test_each_webhook_matches_exactly_the_resource_its_route_admits() -> None:
+    by_path = admitters("tronador-system")
+    paths = [hook["clientConfig"]["service"]["path"] for _, hook in _source_webhooks()]
+    assert len(set(paths)) == len(paths)
+    for kind, hook in _source_webhooks():
+        admitter = by_path[hook["clientConfig"]["service"]["path"]]
+        assert hook["rules"] == [
+            {
+                "apiGroups": [GROUP],
+                "apiVersions": [admitter.resource.version],
+                "resources": [admitter.resource.resource],
+                "operations": ["CREATE", "UPDATE"],
+                "scope": "Cluster" if admitter.kind == "EnvironmentProvisioner" else "Namespaced",
+            }
+        ], hook["name"]
+        expected_mutating = hook["clientConfig"]["service"]["path"].startswith("/mutate/")
+        assert (kind == MUTATING) == expected_mutating
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_webhook_settings(index: int) -> None:
+    kind, hook = _source_webhooks()[index]
+    assert hook["name"].endswith(f".{GROUP}")
+    assert hook["admissionReviewVersions"] == ["v1"]
+    assert hook["sideEffects"] == "None"
+    assert hook["failurePolicy"] == "Fail"
+    assert hook["matchPolicy"] == "Equivalent"
+    assert hook["timeoutSeconds"] == TIMEOUTS[kind]
+    assert hook["namespaceSelector"] == {} and hook["objectSelector"] == {}
+    assert "caBundle" not in hook["clientConfig"]
+    assert "url" not in hook["clientConfig"]
+    if kind == MUTATING:
+        assert hook["reinvocationPolicy"] == "IfNeeded"
+    else:
+        assert "reinvocationPolicy" not in hook

@@ -241,3 +241,89 @@ _generated_policies = st.builds(
 ).filter(_valid)
 policies = st.one_of(st.just(Policy()), _generated_policies)
 """Policies the TronadorConfig validation accepts (the defaults half of the time)."""
+
+git_repository = optional_fields(
+    {
+        "url": maybe(GIT_URLS),
+        "ref": maybe(
+            optional_fields(
+                {
+                    "branch": maybe(st.sampled_from(["main", "master", "feature/x_y", ""])),
+                    "tag": maybe(st.sampled_from(["v1.0.0", ""])),
+                    "commit": st.just("a" * 40),
+                }
+            )
+        ),
+        "interval": maybe(st.sampled_from(["1m0s", "5m"])),
+        "timeout": st.just("20s"),
+        "gitImplementation": st.sampled_from(["go-git", "libgit2"]),
+        "accessFrom": st.just({"namespaceSelectors": []}),
+        "secretRef": maybe(st.just({"name": "git-auth"})),
+    },
+    required=("url", "ref"),
+)
+flux_chart = optional_fields(
+    {
+        "spec": maybe(
+            optional_fields(
+                {
+                    "chart": maybe(st.sampled_from(["deploy/", "deploy", "/abs", "../up"])),
+                    "sourceRef": maybe(
+                        optional_fields(
+                            {
+                                "kind": maybe(st.just("GitRepository")),
+                                "name": st.just("dte-main"),
+                            },
+                            required=("kind", "name"),
+                        )
+                    ),
+                    "version": st.just("*"),
+                    "reconcileStrategy": maybe(st.sampled_from(["ChartVersion", "Revision"])),
+                },
+                required=("chart", "sourceRef"),
+            )
+        )
+    },
+    required=("spec",),
+)
+_flux_release = optional_fields(
+    {
+        "chart": maybe(flux_chart),
+        "interval": st.just("1m0s"),
+        "releaseName": maybe(st.sampled_from(["main"] * 4 + ["", "Bad_Name", "x" * 54])),
+        "values": maybe(helm_values) | st.none(),
+        "valuesFrom": maybe(values_from),
+        "install": st.just({"remediation": {"retries": 3}}),
+    },
+    required=("chart",),
+)
+flux_release = st.tuples(_flux_release, one_in(8)).map(
+    lambda drawn: {**drawn[0], "targetNamespace": "kube-system"} if drawn[1] else drawn[0]
+)
+environments = optional_fields(
+    {
+        "apiVersion": maybe(st.just("tronador.stakater.com/v1alpha2"), wrong_rate=15),
+        "kind": maybe(st.just("Environment"), wrong_rate=15),
+        "metadata": maybe(metadata),
+        "spec": maybe(
+            optional_fields(
+                {
+                    "application": maybe(
+                        optional_fields(
+                            {
+                                "gitRepository": maybe(git_repository),
+                                "release": maybe(flux_release),
+                            },
+                            ("gitRepository", "release"),
+                        )
+                    ),
+                    "namespaceLabels": maybe(st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=4))
+                    | st.none(),
+                },
+                required=("application",),
+            )
+        ),
+    },
+    required=("apiVersion", "kind", "metadata", "spec"),
+)
+"""Environments close to the schema, with the Flux fields it drops or confines now and then."""

@@ -11,10 +11,9 @@ from tronador.rules.audit import (
     POLICY_COMPLIANT,
     audit_environment_provisioner,
     audit_environment_provisioners,
-    condition_changed,
     rule_reason,
-    set_condition,
 )
+from tronador.rules.conditions import set_condition
 
 NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 STRICT = Policy.model_validate(
@@ -87,10 +86,10 @@ def test_transition_time_is_kept_while_the_status_holds() -> None:
     ep["status"]["conditions"] = [first.condition]
     later = audit_environment_provisioner(ep, STRICT, NOW + timedelta(hours=1))
     assert later.condition == first.condition
-    assert not condition_changed(ep["status"]["conditions"], later.condition)
+    assert ep["status"]["conditions"] == [later.condition]  # nothing to write
     fixed = audit_environment_provisioner(ep, Policy(), NOW + timedelta(hours=2))
     assert fixed.condition["lastTransitionTime"] == "2024-05-01T12:00:00Z"
-    assert condition_changed(ep["status"]["conditions"], fixed.condition)
+    assert ep["status"]["conditions"] != [fixed.condition]
 
 
 def test_malformed_stored_objects_are_non_compliant_not_errors() -> None:
@@ -123,9 +122,16 @@ def test_rule_reasons_are_valid_condition_reasons(rule: str, reason: str) -> Non
     assert rule_reason(rule) == reason
 
 
-def test_set_condition_replaces_by_type() -> None:
-    other = {"type": "Ready", "status": "True"}
-    old = {"type": POLICY_COMPLIANT, "status": "True"}
-    new = {"type": POLICY_COMPLIANT, "status": "False"}
+def test_set_condition_replaces_by_type_and_moves_the_transition_only_on_a_flip() -> None:
+    def condition(type_: str, status: str, at: str) -> Condition:
+        return Condition.model_validate(
+            {"type": type_, "status": status, "reason": "R", "lastTransitionTime": at}
+        )
+
+    other = condition("Ready", "True", "t0")
+    old = condition(POLICY_COMPLIANT, "True", "t1")
+    new = condition(POLICY_COMPLIANT, "False", "t2")
     assert set_condition([other, old], new) == [other, new]
     assert set_condition([other], new) == [other, new]
+    same = condition(POLICY_COMPLIANT, "True", "t3")
+    assert set_condition([old, other], same) == [old, other]

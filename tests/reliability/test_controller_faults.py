@@ -92,7 +92,7 @@ def test_converges_through_every_kind_of_fault(
     seed_eps(server, names[5:])  # created while the faults fire
     server.wait_for(lambda: all(f.exhausted for _, f in faults), timeout=CONVERGE, interval=0.05)
     _converged(server, names)
-    assert controller.metrics.api_errors.value("409") >= 1
+    assert controller.metrics.sample("tronador_controller_api_errors_total", code="409") >= 1
 
     # A 410 Gone: with every watch down, an EP changes and the event log is compacted, so the
     # informers resume from a resourceVersion the server no longer has, get 410, and relist.

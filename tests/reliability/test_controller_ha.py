@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from controller.leaderelection import LeaderElectionConfig
 from controller.runtime import Replica
 from tests.apiserver import EmulatedAPIServer, Fault
 from tests.controller.fleet import (
@@ -30,7 +31,6 @@ from tests.controller.fleet import (
     write_problems,
 )
 from tests.controller.harness import SYSTEM_NS, settings
-from tronador.leaderelection import LeaderElectionConfig
 
 SHORT = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.1}
 GENEROUS = 20.0

@@ -15,10 +15,8 @@ from tronador.rules.expiry import (
     decide,
     expires_at,
     format_duration,
-    is_expired,
     last_update,
     parse_timestamp,
-    spec_changed,
     ttl_for,
 )
 
@@ -57,7 +55,7 @@ def test_no_ttl_anywhere_never_expires() -> None:
 
 def test_policy_default_ttl_expires_after_creation_plus_ttl() -> None:
     assert expires_at(ep(), DAY) == CREATED + timedelta(hours=24)
-    assert not is_expired(ep(), DAY, CREATED + timedelta(hours=23, minutes=59))
+    assert not decide(ep(), DAY, CREATED + timedelta(hours=23, minutes=59)).expired
     decision = decide(ep(), DAY, CREATED + timedelta(hours=25))
     assert decision.expired and decision.reason is ExpiryReason.EXPIRED
     assert "no update for 1d1h" in decision.message
@@ -65,20 +63,20 @@ def test_policy_default_ttl_expires_after_creation_plus_ttl() -> None:
 
 
 def test_expired_exactly_at_the_deadline() -> None:
-    assert is_expired(ep(), DAY, CREATED + timedelta(hours=24))
+    assert decide(ep(), DAY, CREATED + timedelta(hours=24)).expired
 
 
 def test_annotation_overrides_the_policy_default() -> None:
     obj = ep({TTL_ANNOTATION: "72h"})
     assert ttl_for(obj, DAY).source is TTLSource.ANNOTATION
-    assert not is_expired(obj, DAY, CREATED + timedelta(hours=48))
+    assert not decide(obj, DAY, CREATED + timedelta(hours=48)).expired
     decision = decide(obj, DAY, CREATED + timedelta(hours=73))
     assert decision.expired
     assert f"annotation {TTL_ANNOTATION}" in decision.message
 
 
 def test_annotation_applies_without_a_policy_default() -> None:
-    assert is_expired(ep({TTL_ANNOTATION: "1h30m"}), Policy(), CREATED + timedelta(hours=2))
+    assert decide(ep({TTL_ANNOTATION: "1h30m"}), Policy(), CREATED + timedelta(hours=2)).expired
 
 
 @pytest.mark.parametrize("value", ["never", "NEVER", "off", "0", " never "])
@@ -90,7 +88,7 @@ def test_annotation_can_keep_an_ep_forever(value: str) -> None:
 
 @pytest.mark.parametrize("value", ["", "   "])
 def test_empty_annotation_counts_as_absent(value: str) -> None:
-    assert is_expired(ep({TTL_ANNOTATION: value}), DAY, CREATED + timedelta(hours=25))
+    assert decide(ep({TTL_ANNOTATION: value}), DAY, CREATED + timedelta(hours=25)).expired
 
 
 @pytest.mark.parametrize("value", ["72", "3 days", "-1h", "0h", "1y", "72h!"])
@@ -112,7 +110,7 @@ def test_bad_policy_ttl_is_never_expired_and_warns() -> None:
 def test_last_update_annotation_extends_the_life() -> None:
     obj = ep({LAST_UPDATE_ANNOTATION: "2024-05-03T10:00:00Z"})
     assert expires_at(obj, DAY) == datetime(2024, 5, 4, 10, 0, tzinfo=UTC)
-    assert not is_expired(obj, DAY, datetime(2024, 5, 4, 9, 0, tzinfo=UTC))
+    assert not decide(obj, DAY, datetime(2024, 5, 4, 9, 0, tzinfo=UTC)).expired
 
 
 def test_bad_last_update_annotation_is_never_expired() -> None:
@@ -174,7 +172,7 @@ def test_typed_ep_gives_the_same_answer() -> None:
 
 
 def test_naive_now_is_taken_as_utc() -> None:
-    assert is_expired(ep(), DAY, datetime(2024, 5, 2, 10, 0))
+    assert decide(ep(), DAY, datetime(2024, 5, 2, 10, 0)).expired
 
 
 def test_recheck_after_is_the_time_left() -> None:
@@ -187,7 +185,7 @@ def test_recheck_after_is_the_time_left() -> None:
     "obj", [None, [], "x", {"metadata": "x"}, {"metadata": {"annotations": 1}}]
 )
 def test_malformed_objects_are_kept(obj: Any) -> None:
-    assert not is_expired(obj, DAY, CREATED + timedelta(days=9))
+    assert not decide(obj, DAY, CREATED + timedelta(days=9)).expired
 
 
 def test_helpers() -> None:
@@ -195,5 +193,3 @@ def test_helpers() -> None:
     assert format_duration(timedelta(0)) == "0s"
     assert parse_timestamp("2024-05-01T12:00:00+02:00") == datetime(2024, 5, 1, 10, tzinfo=UTC)
     assert parse_timestamp("nope") is None
-    assert spec_changed(None, {"spec": {}})
-    assert not spec_changed({"spec": {"a": 1}}, {"spec": {"a": 1}, "metadata": {}})

@@ -26,9 +26,9 @@ from tests.reliability.strategies import (
     one_in,
     policies,
 )
+from tests.webhook.helpers import StaticPolicySource
 from tronador.api import Policy
 from webhook import routes
-from webhook.policy_source import StaticPolicySource
 from webhook.server import create_app
 
 WEBHOOK_FUZZ = settings(

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from controller.leaderelection import LeaderElectionConfig, LeaderElector, LeaseRecord, LockError
 from tests.apiserver import EmulatedAPIServer, Fault
-from tronador.leaderelection import LeaderElectionConfig, LeaderElector, LeaseRecord, LockError
+from tests.waiting import wait_until
 
 NAMESPACE = "tronador-system"
 LEASE = "tronador-controller"
@@ -134,6 +135,20 @@ def cluster(apiserver: EmulatedAPIServer) -> Iterator[Cluster]:
         group.close()
 
 
+def renewed(leader: LeaderElector, times: int) -> None:
+    """Until `leader` has renewed its lease `times` more times."""
+    start = leader.status().renewals
+    wait_until(lambda: leader.status().renewals >= start + times, timeout=GENEROUS)
+
+
+def settled(cluster: Cluster, leader: LeaderElector) -> None:
+    """Until `leader` has renewed and every candidate has seen it lead."""
+    renewed(leader, 1)
+    wait_until(
+        lambda: all(e.leader() == leader.identity for e in cluster.electors), timeout=GENEROUS
+    )
+
+
 def start_all(cluster: Cluster, count: int) -> list[LeaderElector]:
     electors = [cluster.add(f"replica-{i}") for i in range(count)]
     for elector in electors:
@@ -145,7 +160,7 @@ def test_one_leader_among_three(cluster: Cluster) -> None:
     electors = start_all(cluster, 3)
     with Sampler(electors) as sampler:
         leader = cluster.wait_leader()
-        time.sleep(1.5)
+        renewed(leader, round(LEASE_DURATION / RETRY_PERIOD))  # a whole lease duration held
     assert sampler.max_leaders == 1, sampler.worst
     assert cluster.leaders() == [leader]
     assert all(e.leader() == leader.identity for e in electors)
@@ -163,7 +178,7 @@ def test_one_leader_among_three(cluster: Cluster) -> None:
 def test_takeover_after_the_leader_stops_renewing(cluster: Cluster) -> None:
     electors = start_all(cluster, 3)
     old = cluster.wait_leader()
-    time.sleep(0.3)
+    settled(cluster, old)
     # The leader dies without releasing (a killed pod): it simply stops renewing.
     old.config = settings(old.identity, release_on_cancel=False)
     died = time.monotonic()
@@ -184,7 +199,7 @@ def test_partitioned_leader_steps_down_before_anyone_takes_over(
 ) -> None:
     electors = start_all(cluster, 3)
     old = cluster.wait_leader()
-    time.sleep(0.3)
+    settled(cluster, old)
     cut = threading.Event()
     real_lock = old.lock
 
@@ -223,7 +238,7 @@ def test_release_on_stop_gives_immediate_takeover(cluster: Cluster) -> None:
     electors = start_all(cluster, 2)
     with Sampler(electors) as sampler:
         old = cluster.wait_leader()
-        time.sleep(0.3)
+        settled(cluster, old)
         stopping = time.monotonic()
         assert old.stop(GENEROUS)
         stopped = time.monotonic() - stopping
@@ -259,11 +274,8 @@ def test_conflicts_and_unavailability_never_make_two_leaders(
     ]
     electors = start_all(cluster, 3)
     with Sampler(electors) as sampler:
-        deadline = time.monotonic() + 4.0
-        while time.monotonic() < deadline and not all(f.exhausted for f in faults):
-            time.sleep(0.05)
-        time.sleep(1.0)
-        cluster.wait_leader()
+        wait_until(lambda: all(f.exhausted for f in faults), timeout=GENEROUS, interval=0.05)
+        renewed(cluster.wait_leader(), 5)  # leadership holds again once the faults are over
     print(
         f"\nfaults fired: {[f.fired for f in faults]}; samples: {sampler.samples}; "
         f"conflicts seen: {sum(e.status().conflicts for e in electors)}"
@@ -280,7 +292,7 @@ def test_api_down_makes_the_leader_step_down_after_the_renew_deadline(
 ) -> None:
     electors = start_all(cluster, 2)
     leader = cluster.wait_leader()
-    time.sleep(0.3)
+    settled(cluster, leader)
     fault = {
         "503": Fault(path_regex=LEASE_PATH, status=503, headers={"Retry-After": "1"}, times=None),
         "drop": Fault(path_regex=LEASE_PATH, kind="drop", times=None),
@@ -297,7 +309,11 @@ def test_api_down_makes_the_leader_step_down_after_the_renew_deadline(
             ),
             timeout=GENEROUS,
         )
-        time.sleep(0.5)
+        failed = {e.identity: e.status().failed_attempts for e in electors}
+        wait_until(  # every candidate tried again, and failed
+            lambda: all(e.status().failed_attempts >= failed[e.identity] + 2 for e in electors),
+            timeout=2 * GENEROUS,  # a Retry-After of 1 s spaces the attempts
+        )
         assert cluster.leaders() == []  # nobody can lead without the API
         apiserver.faults.clear()
         back = time.monotonic()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tronador.leaderelection import (
+from controller.leaderelection import (
     LeaderElectionConfig,
     LeaderElector,
     LeaseConflict,

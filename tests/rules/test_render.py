@@ -4,7 +4,7 @@ import pytest
 
 from tests.seeds import seed_config_file_text, seed_environment_provisioner
 from tronador.rules.names import dns_label, repo_name
-from tronador.rules.render import RenderError, RenderInputs, render_environment_provisioner
+from tronador.rules.render import RenderError, RenderInputs, render
 
 SEED_INPUTS = RenderInputs(
     repo_url="https://github.com/stakater-lab/stakater-nordmart-inventory",
@@ -17,7 +17,7 @@ SEED_INPUTS = RenderInputs(
 
 
 def test_seed_config_file_renders_to_the_seed_ep() -> None:
-    ep = render_environment_provisioner(seed_config_file_text(), SEED_INPUTS)
+    ep = render(seed_config_file_text(), SEED_INPUTS)
     seed = seed_environment_provisioner()
     assert ep["spec"] == seed["spec"]
     assert ep["metadata"]["name"] == seed["metadata"]["name"]
@@ -30,7 +30,7 @@ def test_placeholder_spacing_and_numeric_looking_tags_stay_strings() -> None:
         "      repository: {{  APPLICATION_IMAGE_NAME}}\n      tag: {{APPLICATION_IMAGE_TAG }}\n"
     )
     inputs = RenderInputs("https://github.com/a/b", "main", "1", "reg.io/b", "1.10")
-    ep = render_environment_provisioner(text, inputs)
+    ep = render(text, inputs)
     assert ep["spec"]["application"]["release"]["values"] == {
         "image": {"repository": "reg.io/b", "tag": "1.10"}
     }
@@ -39,25 +39,25 @@ def test_placeholder_spacing_and_numeric_looking_tags_stay_strings() -> None:
 def test_unknown_placeholder_names_itself_and_its_line() -> None:
     text = "application:\n  chart_path: deploy\n  value_overrides:\n    x: {{ SECRET_TOKEN }}\n"
     with pytest.raises(RenderError) as error:
-        render_environment_provisioner(text, SEED_INPUTS, source=".tronador.yaml")
+        render(text, SEED_INPUTS, source=".tronador.yaml")
     assert str(error.value).startswith(".tronador.yaml:4: unknown placeholder '{{ SECRET_TOKEN }}'")
 
 
 def test_malformed_yaml_names_line_and_column() -> None:
     with pytest.raises(RenderError, match=r"^cfg:3:1: not valid YAML: expected .,. or .\]."):
-        render_environment_provisioner("application:\n  chart_path: [deploy\n", SEED_INPUTS, "cfg")
+        render("application:\n  chart_path: [deploy\n", SEED_INPUTS, "cfg")
 
 
 def test_unknown_config_field_is_an_error() -> None:
     text = "application:\n  chart_path: deploy\n  chartPath: deploy\n"
     with pytest.raises(RenderError, match=r"application.chartPath: unknown field"):
-        render_environment_provisioner(text, SEED_INPUTS, "cfg")
+        render(text, SEED_INPUTS, "cfg")
 
 
 def test_yaml_tags_are_never_evaluated() -> None:
     text = "application: !!python/object/apply:os.system ['echo pwned']\n"
     with pytest.raises(RenderError, match="not valid YAML"):
-        render_environment_provisioner(text, SEED_INPUTS, "cfg")
+        render(text, SEED_INPUTS, "cfg")
 
 
 @pytest.mark.parametrize(
@@ -72,19 +72,19 @@ def test_yaml_tags_are_never_evaluated() -> None:
 def test_bad_inputs_are_rejected(field: str, value: str, message: str) -> None:
     inputs = RenderInputs(**{**SEED_INPUTS.__dict__, field: value})
     with pytest.raises(RenderError, match=message):
-        render_environment_provisioner(seed_config_file_text(), inputs)
+        render(seed_config_file_text(), inputs)
 
 
 def test_long_names_are_cut_with_a_stable_hash() -> None:
     long_repo = "https://github.com/acme/" + "very-long-repository-name-" * 4
     inputs = RenderInputs(**{**SEED_INPUTS.__dict__, "repo_url": long_repo})
-    name = render_environment_provisioner(seed_config_file_text(), inputs)["metadata"]["name"]
-    again = render_environment_provisioner(seed_config_file_text(), inputs)["metadata"]["name"]
+    name = render(seed_config_file_text(), inputs)["metadata"]["name"]
+    again = render(seed_config_file_text(), inputs)["metadata"]["name"]
     assert name == again
     assert len(name) <= 63
     other = RenderInputs(**{**inputs.__dict__, "pull_request": "75"})
     assert (
-        render_environment_provisioner(seed_config_file_text(), other)["metadata"]["name"] != name
+        render(seed_config_file_text(), other)["metadata"]["name"] != name
     )
 
 

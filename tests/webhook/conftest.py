@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.webhook.helpers import EXAMPLES, RunningWebhook, running_webhook
+from tests.webhook.helpers import EXAMPLES, RunningWebhook, StaticPolicySource, running_webhook
 from tests.webhook.pki import CertificateAuthority, install_pair, issue_serving_pair, make_ca
 from tronador.api import Policy
 from tronador.config_loading import load_policy
-from webhook.policy_source import StaticPolicySource
 
 
 @dataclass(frozen=True)
@@ -31,6 +30,7 @@ def tls_files(tmp_path: Path, test_ca: CertificateAuthority) -> TLSFiles:
     pair = issue_serving_pair(test_ca)
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     install_pair(pair, cert, key)
+    (tmp_path / "ca.crt").write_bytes(test_ca.cert_pem)
     return TLSFiles(test_ca, cert, key, pair.serial_number)
 
 

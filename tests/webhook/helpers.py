@@ -7,6 +7,7 @@ import copy
 import json
 import logging
 import ssl
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from aiohttp import web
 from cryptography import x509
 
 from tests.webhook.pki import CertificateAuthority
+from tronador.api import Policy
 from webhook.policy_source import PolicySource
 from webhook.server import create_app
 from webhook.tls import CertificateReloader
@@ -37,6 +39,8 @@ EP_RESOURCE = {
     "version": "v1alpha1",
     "resource": "environmentprovisioners",
 }
+ENV_KIND = {"group": "tronador.stakater.com", "version": "v1alpha2", "kind": "Environment"}
+ENV_RESOURCE = {"group": "tronador.stakater.com", "version": "v1alpha2", "resource": "environments"}
 CONFIG_KIND = {"group": "tronador.stakater.com", "version": "v1alpha1", "kind": "TronadorConfig"}
 CONFIG_RESOURCE = {
     "group": "tronador.stakater.com",
@@ -52,6 +56,10 @@ def example(name: str) -> dict[str, Any]:
 
 def seed_ep() -> dict[str, Any]:
     return example("environment-provisioner.yaml")
+
+
+def seed_env() -> dict[str, Any]:
+    return example("environment.yaml")
 
 
 def seed_config() -> dict[str, Any]:
@@ -187,3 +195,29 @@ async def running_webhook(
     finally:
         await session.close()
         await runner.cleanup()
+
+
+class StaticPolicySource:
+    """A fixed policy (the webhook's `PolicySource` interface), in sync since it was made."""
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        self._policy = Policy() if policy is None else policy
+        self._since = time.time()
+
+    @property
+    def policy(self) -> Policy | None:
+        return self._policy
+
+    @property
+    def synced(self) -> bool:
+        return True
+
+    @property
+    def last_sync(self) -> float | None:
+        return self._since
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass

@@ -11,10 +11,13 @@ import pytest
 from tests.webhook.helpers import (
     CONFIG_KIND,
     CONFIG_RESOURCE,
+    ENV_KIND,
+    ENV_RESOURCE,
     Answer,
     RunningWebhook,
     review,
     running_webhook,
+    seed_env,
     seed_ep,
 )
 from tronador.api import Policy
@@ -167,6 +170,8 @@ async def test_review_with_a_missing_or_wrong_field_is_denied_with_the_uid(
     body = review("CREATE", seed_ep(), uid="f")
     if path == routes.VALIDATE_TRONADOR_CONFIGS:
         body = review("CREATE", {}, uid="f", kind=CONFIG_KIND, resource=CONFIG_RESOURCE)
+    if path in (routes.MUTATE_ENVIRONMENTS, routes.VALIDATE_ENVIRONMENTS):
+        body = review("CREATE", seed_env(), uid="f", kind=ENV_KIND, resource=ENV_RESOURCE)
     body["request"][field] = value
     assert_denied(await webhook.post(path, body), "f", 400, *words)
 
@@ -270,7 +275,7 @@ async def test_any_node_replaced_by_junk_never_gets_a_500(
     """Every node of an UPDATE review (and of the EPs in it), replaced by each kind of JSON value,
     on every route: always a 200 AdmissionReview or a 4xx Status, never a 500, and no exception
     anywhere (neither in the server nor in the rules)."""
-    from webhook.policy_source import StaticPolicySource
+    from tests.webhook.helpers import StaticPolicySource
     from webhook.server import create_app
 
     client = await aiohttp_client(create_app(StaticPolicySource(Policy())))

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from kube.resources import TRONADOR_CONFIGS
+from tests.waiting import wait_until
 from tests.webhook.conftest import TLSFiles
 from tests.webhook.helpers import (
     EXAMPLES,
@@ -26,7 +27,7 @@ from tronador.api import Policy
 from webhook import routes
 from webhook.policy_file import FilePolicySource
 from webhook.policy_source import PolicyHolder
-from webhook.policy_watch import Backoff, KubernetesPolicySource
+from webhook.policy_watch import KubernetesPolicySource
 
 SECRET_VALUE = "replace-me"
 """A password in the example TronadorConfig: must never reach a log line."""
@@ -120,39 +121,36 @@ def test_file_source_thread_applies_changes_without_restart(tmp_path: Path) -> N
     try:
         assert source.synced and source.policy is not None and source.policy.tenant.required
         write_atomically(path, yaml.safe_dump(config_with(tenant={"required": False})).encode())
-        _wait_until(lambda: source.policy is not None and not source.policy.tenant.required)
+        wait_until(lambda: source.policy is not None and not source.policy.tenant.required)
     finally:
         source.stop()
 
 
-class _FakeCustomObjects:
-    """The one list call `KubernetesPolicySource.relist` makes."""
+class _FakeKube:
+    """The one list call `KubernetesPolicySource`'s informer makes when it relists."""
 
     def __init__(self, items: list[dict[str, Any]]) -> None:
         self.items = items
         self.calls: list[tuple[Any, ...]] = []
 
-    def list_namespaced_custom_object(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        self.calls.append((*args, kwargs.get("field_selector")))
-        return {"metadata": {"resourceVersion": "7"}, "items": copy.deepcopy(self.items)}
+    def list(self, *args: Any) -> tuple[list[dict[str, Any]], str]:
+        self.calls.append(args)
+        return copy.deepcopy(self.items), "7"
 
 
 def test_watcher_relist_and_events_apply_only_the_singleton() -> None:
     other = seed_config()
     other["metadata"]["name"] = "not-the-singleton"
-    api = _FakeCustomObjects([other, seed_config()])
+    api = _FakeKube([other, seed_config()])
     source = KubernetesPolicySource(api, "tronador-system")  # type: ignore[arg-type]
 
-    assert source.relist() == "7"
+    assert source.informer.relist() == "7"
     assert api.calls == [
-        (
-            "tronador.stakater.com",
-            "v1alpha1",
-            "tronador-system",
-            "tronadorconfigs",
-            "metadata.name=tronador-config",
-        )
+        (TRONADOR_CONFIGS, "tronador-system", None, "metadata.name=tronador-config")
     ]
+    assert TRONADOR_CONFIGS.collection_path("tronador-system") == (
+        "/apis/tronador.stakater.com/v1alpha1/namespaces/tronador-system/tronadorconfigs"
+    )
     assert source.synced and source.policy is not None
     assert source.policy.tenant.allowed_values == ["veeru", "jai"]
 
@@ -166,13 +164,6 @@ def test_watcher_relist_and_events_apply_only_the_singleton() -> None:
     source.handle_event("BOOKMARK", {"metadata": {"resourceVersion": "9"}})
     source.handle_event("DELETED", seed_config())
     assert source.policy == Policy()
-
-
-def test_backoff_doubles_up_to_a_maximum_and_resets() -> None:
-    backoff = Backoff(initial=1, maximum=5)
-    assert [backoff.next() for _ in range(5)] == [1, 2, 4, 5, 5]
-    backoff.reset()
-    assert backoff.next() == 1
 
 
 class SwitchablePolicySource:
@@ -189,6 +180,10 @@ class SwitchablePolicySource:
     @property
     def synced(self) -> bool:
         return self.holder.synced
+
+    @property
+    def last_sync(self) -> float | None:
+        return self.holder.last_sync
 
     def start(self) -> None: ...
 
@@ -209,11 +204,3 @@ async def test_server_applies_a_changed_config_without_restart(tls_files: TLSFil
     assert before["allowed"] is False
     assert "(rule tenant-allowed)" in before["status"]["message"]
     assert after["allowed"] is True
-
-
-def _wait_until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met")
-        time.sleep(0.01)

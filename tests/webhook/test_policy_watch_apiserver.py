@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client
 
+from kube.api import Kube
+from kube.backoff import Backoff
 from tests.apiserver import EmulatedAPIServer, Fault
 from tests.webhook.helpers import logged_text, seed_config
 from tronador.api import Policy
 from tronador.api.constants import API_VERSION, CONFIG_NAME, CONFIG_PLURAL
-from webhook.policy_watch import Backoff, KubernetesPolicySource
+from webhook.policy_watch import KubernetesPolicySource
 
 NAMESPACE = "tronador-system"
 SECRET_VALUE = "replace-me"
@@ -29,10 +30,10 @@ def cluster() -> Iterator[EmulatedAPIServer]:
 def watcher(cluster: EmulatedAPIServer) -> Iterator[KubernetesPolicySource]:
     api_client = cluster.api_client()
     source = KubernetesPolicySource(
-        client.CustomObjectsApi(api_client),
+        Kube(api_client),
         NAMESPACE,
         watch_timeout_seconds=1,
-        backoff=Backoff(initial=0.01, maximum=0.05),
+        backoff=Backoff(base=0.01, maximum=0.05),
     )
     try:
         yield source
@@ -130,3 +131,25 @@ def test_unreachable_api_keeps_the_last_good_policy_and_recovers(
     cluster.faults.clear()
     set_tenants(cluster, ["recovered"])
     cluster.wait_for(lambda: allowed_tenants(watcher) == ["recovered"])
+
+
+def test_the_last_sync_advances_while_watching_and_stops_in_an_outage(
+    cluster: EmulatedAPIServer, watcher: KubernetesPolicySource
+) -> None:
+    cluster.seed(seed_config())
+    watcher.start()
+    cluster.wait_for(lambda: watcher.last_sync is not None)
+    first = watcher.last_sync
+    assert first is not None
+    # Bookmarks and full watches (1 s here) confirm the policy with no change to the config.
+    cluster.wait_for(lambda: (watcher.last_sync or 0) > first)
+
+    outage = cluster.faults.add(Fault(status=503, times=None))
+    cluster.wait_for(lambda: outage.fired >= 3)
+    stopped = watcher.last_sync
+    cluster.wait_for(lambda: outage.fired >= 6)
+    assert watcher.last_sync == stopped
+    assert watcher.policy is not None
+
+    cluster.faults.clear()
+    cluster.wait_for(lambda: (watcher.last_sync or 0) > (stopped or 0))

@@ -14,6 +14,7 @@ from aiohttp import web
 from tests.webhook.conftest import TLSFiles
 from tests.webhook.helpers import (
     RunningWebhook,
+    StaticPolicySource,
     client_context,
     peer_serial,
     review,
@@ -23,7 +24,6 @@ from tests.webhook.helpers import (
 from tests.webhook.pki import install_pair, issue_serving_pair, make_ca, write_atomically
 from tronador.api import Policy
 from webhook import routes
-from webhook.policy_source import StaticPolicySource
 from webhook.server import create_app
 from webhook.tls import MINIMUM_TLS_VERSION, CertificateReloader, ReloadResult
 
@@ -168,6 +168,8 @@ async def test_readyz_reports_a_missing_certificate(tmp_path: Path, aiohttp_clie
     assert resp.status == 503
     assert "no serving certificate" in await resp.text()
     assert (await client.get(routes.HEALTHZ)).status == 200
+    metrics = await (await client.get(routes.METRICS)).text()
+    assert "\ntronador_webhook_ready 0.0\n" in metrics
 
 
 async def test_tls_1_2_is_the_minimum(webhook: RunningWebhook, tls_files: TLSFiles) -> None:

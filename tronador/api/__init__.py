@@ -2,6 +2,13 @@
 
 from tronador.api.base import ApiModel, Condition, ObjectMeta, SecretReference
 from tronador.api.config_file import ConfigFile, ConfigFileApplication
+from tronador.api.environment import (
+    Environment,
+    EnvironmentSpec,
+    EnvironmentStatus,
+    GitRepositorySpec,
+    HelmReleaseSpec,
+)
 from tronador.api.environment_provisioner import (
     Application,
     ChartSource,
@@ -30,9 +37,14 @@ __all__ = [
     "Condition",
     "ConfigFile",
     "ConfigFileApplication",
+    "Environment",
     "EnvironmentProvisioner",
     "EnvironmentProvisionerSpec",
     "EnvironmentProvisionerStatus",
+    "EnvironmentSpec",
+    "EnvironmentStatus",
+    "GitRepositorySpec",
+    "HelmReleaseSpec",
     "KeyReference",
     "ObjectMeta",
     "OrgLevelSecrets",

@@ -12,6 +12,14 @@ EP_SINGULAR = "environmentprovisioner"
 EP_SHORT_NAMES = ["tep"]
 """Not `ep`: that is Endpoints' built-in short name (tests/test_short_names.py pins the choice)."""
 
+ENV_VERSION = "v1alpha2"
+ENV_API_VERSION = f"{GROUP}/{ENV_VERSION}"
+ENV_KIND = "Environment"
+ENV_PLURAL = "environments"
+ENV_SINGULAR = "environment"
+ENV_SHORT_NAMES = ["tenv"]
+"""Tronador's current kind (v1alpha2): the EP's successor, served beside it."""
+
 CONFIG_KIND = "TronadorConfig"
 CONFIG_PLURAL = "tronadorconfigs"
 CONFIG_SINGULAR = "tronadorconfig"

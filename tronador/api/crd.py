@@ -11,6 +11,11 @@ from tronador.api.constants import (
     CONFIG_PLURAL,
     CONFIG_SHORT_NAMES,
     CONFIG_SINGULAR,
+    ENV_KIND,
+    ENV_PLURAL,
+    ENV_SHORT_NAMES,
+    ENV_SINGULAR,
+    ENV_VERSION,
     EP_KIND,
     EP_PLURAL,
     EP_SHORT_NAMES,
@@ -18,6 +23,7 @@ from tronador.api.constants import (
     GROUP,
     VERSION,
 )
+from tronador.api.environment import EnvironmentSpec, EnvironmentStatus
 from tronador.api.environment_provisioner import (
     EnvironmentProvisionerSpec,
     EnvironmentProvisionerStatus,
@@ -102,6 +108,7 @@ def _crd(
     schema: dict[str, Any],
     columns: list[dict[str, Any]],
     description: str,
+    version: str = VERSION,
 ) -> dict[str, Any]:
     schema = {"description": description, **schema}
     names: dict[str, Any] = {
@@ -126,7 +133,7 @@ def _crd(
             "scope": scope,
             "versions": [
                 {
-                    "name": VERSION,
+                    "name": version,
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
@@ -141,6 +148,48 @@ def _crd(
 _AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 
+_STATUS_COLUMNS = [
+    {"name": "Phase", "type": "string", "jsonPath": ".status.currentPhase"},
+    {"name": "Application", "type": "string", "jsonPath": ".status.applicationStatus"},
+    {
+        "name": "Ready",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+    },
+    {
+        "name": "Message",
+        "type": "string",
+        "priority": 1,
+        "jsonPath": ".status.applicationStatusMsg",
+    },
+]
+
+
+def environment_crd() -> dict[str, Any]:
+    return _crd(
+        kind=ENV_KIND,
+        plural=ENV_PLURAL,
+        singular=ENV_SINGULAR,
+        scope="Cluster",
+        short_names=ENV_SHORT_NAMES,
+        schema=_root_schema(EnvironmentSpec, EnvironmentStatus, True),
+        columns=[
+            *_STATUS_COLUMNS[:3],
+            {
+                "name": "Branch",
+                "type": "string",
+                "priority": 1,
+                "jsonPath": ".spec.application.gitRepository.ref.branch",
+            },
+            _STATUS_COLUMNS[3],
+            _AGE,
+        ],
+        description="A pull request's test environment (current Tronador API): a namespace "
+        "with its secrets, a Flux GitRepository and a HelmRelease of the application's chart.",
+        version=ENV_VERSION,
+    )
+
+
 def environment_provisioner_crd() -> dict[str, Any]:
     return _crd(
         kind=EP_KIND,
@@ -149,22 +198,7 @@ def environment_provisioner_crd() -> dict[str, Any]:
         scope="Cluster",
         short_names=EP_SHORT_NAMES,
         schema=_root_schema(EnvironmentProvisionerSpec, EnvironmentProvisionerStatus, True),
-        columns=[
-            {"name": "Phase", "type": "string", "jsonPath": ".status.currentPhase"},
-            {"name": "Application", "type": "string", "jsonPath": ".status.applicationStatus"},
-            {
-                "name": "Ready",
-                "type": "string",
-                "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-            },
-            {
-                "name": "Message",
-                "type": "string",
-                "priority": 1,
-                "jsonPath": ".status.applicationStatusMsg",
-            },
-            _AGE,
-        ],
+        columns=[*_STATUS_COLUMNS, _AGE],
         description="A pull request's test environment: a namespace with its secrets and a "
         "Helm release of the application's chart.",
     )
@@ -195,5 +229,6 @@ def all_crds() -> dict[str, dict[str, Any]]:
     """File name -> CRD, as committed under manifests/crds/."""
     return {
         f"{GROUP}_{EP_PLURAL}.yaml": environment_provisioner_crd(),
+        f"{GROUP}_{ENV_PLURAL}.yaml": environment_crd(),
         f"{GROUP}_{CONFIG_PLURAL}.yaml": tronador_config_crd(),
     }

@@ -80,7 +80,6 @@ def constrained(named: NamedFormat) -> object:
 
 ReleaseName = Annotated[str, constrained(HELM_RELEASE_NAME)]
 LabelValue = Annotated[str, constrained(LABEL_VALUE)]
-ObjectName = Annotated[str, constrained(DNS1123_SUBDOMAIN)]
 
 
 def label_key_problem(key: str) -> str | None:

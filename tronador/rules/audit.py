@@ -25,10 +25,12 @@ from typing import Any
 import jsonpatch
 
 from tronador.api import EnvironmentProvisioner, Policy
+from tronador.api.constants import ENV_KIND
+from tronador.rules.conditions import transition_time
 from tronador.rules.findings import Findings, Violation
 from tronador.rules.jsonpatch_ops import Operation
-from tronador.rules.mutate import mutate_environment_provisioner
-from tronador.rules.validate import validate_environment_provisioner
+from tronador.rules.mutate import mutate_environment, mutate_environment_provisioner
+from tronador.rules.validate import validate_environment, validate_environment_provisioner
 
 POLICY_COMPLIANT = "PolicyCompliant"
 """The condition type written to `EnvironmentProvisioner.status.conditions`."""
@@ -102,11 +104,16 @@ def _previous_conditions(obj: Any) -> list[Any]:
 
 
 def check_compliance(obj: Any, policy: Policy) -> tuple[Findings, list[Operation]]:
-    """The findings for the EP as the webhook would judge it now, and the pending defaults."""
+    """The findings for the EP (or Environment) as the webhook would judge it now, and the
+    pending defaults."""
     subject = copy.deepcopy(obj)
+    environment = isinstance(subject, dict) and subject.get("kind") == ENV_KIND
     if isinstance(subject, dict):
         subject.pop("status", None)
-        patch = mutate_environment_provisioner(subject, policy)
+        if environment:
+            patch = mutate_environment(subject, policy).patch
+        else:
+            patch = mutate_environment_provisioner(subject, policy)
         if patch:
             try:
                 subject = jsonpatch.apply_patch(subject, patch)
@@ -114,6 +121,8 @@ def check_compliance(obj: Any, policy: Policy) -> tuple[Findings, list[Operation
                 patch = []  # judge the object as stored; validation names what is wrong
     else:
         patch = []
+    if environment:
+        return validate_environment(subject, policy), patch
     return validate_environment_provisioner(subject, policy), patch
 
 
@@ -149,12 +158,7 @@ def compliance_condition(
     """
     status = "True" if findings.allowed else "False"
     reason = REASON_COMPLIANT if findings.allowed else rule_reason(findings.violations[0].rule)
-    transition = format_time(now)
-    for old in previous:
-        if isinstance(old, Mapping) and old.get("type") == POLICY_COMPLIANT:
-            if old.get("status") == status and isinstance(old.get("lastTransitionTime"), str):
-                transition = old["lastTransitionTime"]
-            break
+    transition = transition_time(previous, POLICY_COMPLIANT, status, format_time(now))
     condition: dict[str, Any] = {
         "type": POLICY_COMPLIANT,
         "status": status,
@@ -195,28 +199,3 @@ def audit_environment_provisioners(
 ) -> list[AuditResult]:
     """Audit every EP; the results keep the input order."""
     return [audit_environment_provisioner(ep, policy, now) for ep in eps]
-
-
-def set_condition(conditions: Iterable[Any], condition: Mapping[str, Any]) -> list[Any]:
-    """`conditions` with the one of `condition`'s type replaced (or appended); the others keep
-    their order. For building the status the controller writes."""
-    out: list[Any] = []
-    replaced = False
-    for old in conditions:
-        if isinstance(old, Mapping) and old.get("type") == condition.get("type"):
-            if not replaced:
-                out.append(dict(condition))
-                replaced = True
-            continue
-        out.append(old)
-    if not replaced:
-        out.append(dict(condition))
-    return out
-
-
-def condition_changed(conditions: Iterable[Any], condition: Mapping[str, Any]) -> bool:
-    """Whether writing `condition` would change the stored `conditions` (skip the write if not)."""
-    for old in conditions:
-        if isinstance(old, Mapping) and old.get("type") == condition.get("type"):
-            return dict(old) != dict(condition)
-    return True

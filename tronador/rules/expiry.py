@@ -289,24 +289,3 @@ def expires_at(
     """When the EP expires if nothing changes, or None when it never will (no TTL, a TTL or
     timestamp that does not parse, or already being deleted)."""
     return decide(ep, policy, _EPOCH, ignore_managers).expires_at
-
-
-def is_expired(
-    ep: EnvironmentProvisioner | Mapping[str, Any],
-    policy: Policy | None,
-    now: datetime,
-    ignore_managers: Collection[str] = (),
-) -> bool:
-    return decide(ep, policy, now, ignore_managers).expired
-
-
-def last_update_annotation_value(now: datetime) -> str:
-    """The value to stamp into `tronador.stakater.com/last-update` (for the mutating webhook)."""
-    return format_timestamp(now)
-
-
-def spec_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
-    """Whether an UPDATE changes `spec` (when the webhook should stamp `last-update`)."""
-    if old is None:
-        return True
-    return old.get("spec") != new.get("spec")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _SCP = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 URL_EXPECTATION = "an https://, ssh:// or scp-style (git@host:org/repo) git URL"
@@ -49,3 +50,17 @@ def parse_git_url(url: str) -> GitUrl | None:
     if parts.scheme == "https" and parts.password:
         return None
     return GitUrl(parts.scheme, parts.hostname, path, user=parts.username, port=port)
+
+
+def git_reference(ref: str) -> dict[str, str]:
+    """A ref as one string (an EP's chart ref) as a Flux GitRepository reference: a branch
+    unless it says otherwise."""
+    if _SHA.match(ref):
+        return {"commit": ref}
+    if ref.startswith("refs/tags/"):
+        return {"tag": ref.removeprefix("refs/tags/")}
+    if ref.startswith("refs/heads/"):
+        return {"branch": ref.removeprefix("refs/heads/")}
+    if ref.startswith("refs/"):
+        return {"name": ref}
+    return {"branch": ref}

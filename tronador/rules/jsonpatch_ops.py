@@ -18,3 +18,7 @@ def add(parts: Iterable[str | int], value: Any) -> Operation:
 
 def replace(parts: Iterable[str | int], value: Any) -> Operation:
     return {"op": "replace", "path": pointer(parts), "value": value}
+
+
+def remove(parts: Iterable[str | int]) -> Operation:
+    return {"op": "remove", "path": pointer(parts)}

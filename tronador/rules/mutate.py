@@ -1,5 +1,6 @@
-"""Defaulting an EP. Works on the wire object so it can emit exact JSON Patch operations, and so
-it never fails: whatever it cannot understand it leaves to validation to reject.
+"""Defaulting an EP or an Environment (the same defaults for both). Works on the wire object
+so it can emit exact JSON Patch operations, and so it never fails: whatever it cannot understand
+it leaves to validation to reject.
 
 Every operation is conditional on the object not already being in the wanted state, which makes
 the patch idempotent: mutating the result again gives no operations (safe under reinvocation).
@@ -7,6 +8,7 @@ the patch idempotent: mutating the result again gives no operations (safe under 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from tronador.api import Policy
@@ -16,6 +18,7 @@ from tronador.api.constants import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
 )
+from tronador.api.environment import DROPPED_GIT_REPOSITORY_FIELDS
 from tronador.api.formats import PLACEHOLDER_RE
 from tronador.rules import jsonpatch_ops as ops
 from tronador.rules.images import (
@@ -24,6 +27,15 @@ from tronador.rules.images import (
     rewrite_registry,
     substitute_placeholders,
     transform_image_values,
+)
+from tronador.rules.kinds import (
+    ENVIRONMENT_SHAPE,
+    EP_SHAPE,
+    GIT_REPOSITORY,
+    RELEASE,
+    KindShape,
+    dig,
+    ref_text,
 )
 from tronador.rules.names import dns_label
 
@@ -51,8 +63,34 @@ def _merge_labels(
     return [ops.add((*path, k), v) for k, v in wanted.items() if current.get(k) != v]
 
 
+@dataclass
+class Mutation:
+    patch: list[ops.Operation]
+    warnings: list[str] = field(default_factory=list)
+
+
 def mutate_environment_provisioner(obj: dict[str, Any], policy: Policy) -> list[ops.Operation]:
     """The JSON Patch that fills defaults, labels the EP and fixes image references."""
+    return _mutate(EP_SHAPE, obj, policy)
+
+
+def mutate_environment(obj: dict[str, Any], policy: Policy) -> Mutation:
+    """The EP's defaults for an Environment, and the Flux fields v1 no longer has dropped (each
+    with a warning for the admission response)."""
+    mutation = Mutation(_mutate(ENVIRONMENT_SHAPE, obj, policy))
+    git = dig(obj, GIT_REPOSITORY)
+    if isinstance(git, dict):
+        for name in DROPPED_GIT_REPOSITORY_FIELDS:
+            if name in git:
+                mutation.patch.append(ops.remove((*GIT_REPOSITORY, name)))
+                mutation.warnings.append(
+                    f"spec.application.gitRepository.{name}: Flux v1 no longer has this field; "
+                    "it was dropped"
+                )
+    return mutation
+
+
+def _mutate(shape: KindShape, obj: dict[str, Any], policy: Policy) -> list[ops.Operation]:
     patch: list[ops.Operation] = []
     metadata = _dict(obj, "metadata") or {}
     spec = _dict(obj, "spec")
@@ -83,8 +121,8 @@ def mutate_environment_provisioner(obj: dict[str, Any], policy: Policy) -> list[
     release = _dict(_dict(spec, "application"), "release")
     if release is None:
         return patch
-    base = ("spec", "application", "release")
-    ref = (_dict(release, "chart") or {}).get("ref")
+    base = RELEASE
+    ref = ref_text(dig(obj, shape.chart_ref))
     if release.get("releaseName") in (None, "") and isinstance(ref, str) and ref:
         patch.append(ops.add((*base, "releaseName"), default_release_name(ref)))
 

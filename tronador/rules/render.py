@@ -1,4 +1,5 @@
-"""Rendering an EP from an application's `.tronador.yaml`: what the CI pipeline runs on each PR.
+"""Rendering an EP or an Environment from an application's `.tronador.yaml`: what the CI pipeline
+runs on each PR.
 
 The image placeholders are substituted in the file's text before YAML parsing, as the original
 pipeline did, so `repository: {{APPLICATION_IMAGE_NAME}}` works unquoted. The file is parsed with
@@ -15,8 +16,11 @@ import yaml
 from pydantic import ValidationError
 
 from tronador.api import ConfigFile
+from tronador.api.config_file import ConfigFileApplication
 from tronador.api.constants import (
     API_VERSION,
+    ENV_API_VERSION,
+    ENV_KIND,
     EP_KIND,
     IMAGE_NAME_ANNOTATION,
     IMAGE_NAME_PLACEHOLDER,
@@ -27,7 +31,7 @@ from tronador.api.constants import (
 )
 from tronador.api.formats import DNS1123_LABEL, PLACEHOLDER_RE
 from tronador.rules.findings import violations_from_pydantic
-from tronador.rules.giturl import URL_EXPECTATION, parse_git_url
+from tronador.rules.giturl import URL_EXPECTATION, git_reference, parse_git_url
 from tronador.rules.mutate import default_release_name
 from tronador.rules.names import dns_label, repo_name
 
@@ -126,37 +130,101 @@ def load_config_file(text: str, inputs: RenderInputs, source: str = "config") ->
         ) from None
 
 
-def environment_name(repo_url: str, pull_request: str) -> str:
-    return dns_label(f"{repo_name(repo_url)}-{pull_request}")
+def environment_name(repo_url: str, pull_request: str, kind: str = EP_KIND) -> str:
+    """The object's (and its namespace's) name: `<repo>-<pr>` for an EP, `pr-<pr>-<repo>` for an
+    Environment as current Tronador names them; a DNS-1123 label, cut with a stable hash."""
+    repo = repo_name(repo_url)
+    return dns_label(f"pr-{pull_request}-{repo}" if kind == ENV_KIND else f"{repo}-{pull_request}")
 
 
-def render_environment_provisioner(
-    config_text: str, inputs: RenderInputs, source: str = "config"
+def source_name(ref: str) -> str:
+    """The Environment's GitRepository: `dte-<branch>`, as Tronador's environment template has."""
+    return dns_label(f"dte-{ref}")
+
+
+RENDERED_KINDS = (EP_KIND, ENV_KIND)
+
+
+def render(
+    config_text: str, inputs: RenderInputs, source: str = "config", kind: str = EP_KIND
 ) -> dict[str, Any]:
-    """The EP (wire form) the pipeline pushes to the GitOps repository for this PR."""
+    """The EP or Environment (wire form) the pipeline pushes to the GitOps repository."""
     _check_inputs(inputs)
     config = load_config_file(config_text, inputs, source).application
+    metadata = {
+        "name": inputs.name or environment_name(inputs.repo_url, inputs.pull_request, kind),
+        "annotations": {
+            IMAGE_NAME_ANNOTATION: inputs.image_name,
+            IMAGE_TAG_ANNOTATION: inputs.image_tag,
+            PULL_REQUEST_ANNOTATION: inputs.pull_request,
+            REPO_NAME_ANNOTATION: repo_name(inputs.repo_url),
+        },
+    }
+    if kind == ENV_KIND:
+        return _environment(config, inputs, metadata)
+    return _environment_provisioner(config, inputs, metadata)
+
+
+def _values_from(config: ConfigFileApplication) -> list[dict[str, Any]] | None:
+    if config.values_from is None:
+        return None
+    return [source.to_wire() for source in config.values_from]
+
+
+def _environment_provisioner(
+    config: ConfigFileApplication, inputs: RenderInputs, metadata: dict[str, Any]
+) -> dict[str, Any]:
     release: dict[str, Any] = {
         "chart": {"git": inputs.repo_url, "path": config.chart_path, "ref": inputs.ref},
         "releaseName": default_release_name(inputs.ref),
         "values": config.value_overrides,
     }
-    if config.values_from is not None:
-        release["valuesFrom"] = [source.to_wire() for source in config.values_from]
+    values_from = _values_from(config)
+    if values_from is not None:
+        release["valuesFrom"] = values_from
     return {
         "apiVersion": API_VERSION,
         "kind": EP_KIND,
-        "metadata": {
-            "name": inputs.name or environment_name(inputs.repo_url, inputs.pull_request),
-            "annotations": {
-                IMAGE_NAME_ANNOTATION: inputs.image_name,
-                IMAGE_TAG_ANNOTATION: inputs.image_tag,
-                PULL_REQUEST_ANNOTATION: inputs.pull_request,
-                REPO_NAME_ANNOTATION: repo_name(inputs.repo_url),
-            },
-        },
+        "metadata": metadata,
         "spec": {
             "application": {"release": release},
             "namespaceLabels": dict(config.namespace_labels),
+        },
+    }
+
+
+def _environment(
+    config: ConfigFileApplication, inputs: RenderInputs, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    release: dict[str, Any] = {
+        "chart": {
+            "spec": {
+                "chart": config.chart_path,
+                "reconcileStrategy": "Revision",
+                "sourceRef": {"kind": "GitRepository", "name": source_name(inputs.ref)},
+            }
+        },
+        "interval": "1m0s",
+        "releaseName": default_release_name(inputs.ref),
+        "values": config.value_overrides,
+    }
+    values_from = _values_from(config)
+    if values_from is not None:
+        release["valuesFrom"] = values_from
+    return {
+        "apiVersion": ENV_API_VERSION,
+        "kind": ENV_KIND,
+        "metadata": metadata,
+        "spec": {
+            "namespaceLabels": dict(config.namespace_labels),
+            "application": {
+                "gitRepository": {
+                    "url": inputs.repo_url,
+                    "ref": git_reference(inputs.ref),
+                    "interval": "1m0s",
+                    "timeout": "60s",
+                },
+                "release": release,
+            },
         },
     }

@@ -1,20 +1,33 @@
-"""Validating an EP against its schema, its formats and the cluster's policy.
+"""Validating an EP or an Environment against its schema, its formats and the cluster's policy.
 
-All problems are collected, not just the first, and each names its field path and its rule.
+One set of rules serves both kinds: each reads the kind's `SpecView`, so a rule has the same
+name and message for either. All problems are collected, not just the first, and each names its
+field path and its rule.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tronador.api import EnvironmentProvisioner, Policy
+from tronador.api import Policy
 from tronador.api.constants import IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION
+from tronador.api.environment import CONFINED_RELEASE_FIELDS, DROPPED_GIT_REPOSITORY_FIELDS
 from tronador.api.formats import DNS1123_LABEL, LABEL_VALUE, PLACEHOLDER_RE, label_key_problem
 from tronador.rules.findings import Findings, Severity, field_path, parse_model
 from tronador.rules.giturl import URL_EXPECTATION, parse_git_url
 from tronador.rules.images import IMAGE_KEYS, find_strings
+from tronador.rules.kinds import (
+    ENVIRONMENT_SHAPE,
+    EP_SHAPE,
+    GIT_REF_FIELDS,
+    GIT_REPOSITORY,
+    RELEASE,
+    KindShape,
+    SpecView,
+    dig,
+    mapping,
+)
 
-CHART_GIT = "spec.application.release.chart.git"
 NAMESPACE_LABELS = "spec.namespaceLabels"
 
 
@@ -24,12 +37,25 @@ def validate_environment_provisioner(obj: Any, policy: Policy, old: Any = None) 
     The schema check and the rule checks run independently, so an unknown field and a bad URL
     in the same object are both reported.
     """
+    return _validate(EP_SHAPE, obj, policy, old)
+
+
+def validate_environment(obj: Any, policy: Policy, old: Any = None) -> Findings:
+    """Check an Environment: every EP rule, plus the rules of its Flux passthrough specs."""
+    findings = _validate(ENVIRONMENT_SHAPE, obj, policy, old)
+    if isinstance(obj, dict):
+        _check_git_repository(obj, findings)
+        _check_release_scope(obj, findings)
+    return findings
+
+
+def _validate(shape: KindShape, obj: Any, policy: Policy, old: Any) -> Findings:
     findings = Findings()
-    parse_model(EnvironmentProvisioner, obj, findings)
+    parse_model(shape.model, obj, findings)
     if not isinstance(obj, dict):
         return findings
-    view = _EPView(obj)
-    _check_name(obj, findings)
+    view = SpecView(obj, shape)
+    _check_name(view, findings)
     _check_placeholders(obj.get("spec"), findings)
     _check_image_annotations(obj.get("metadata"), findings)
     _check_labels(view, findings)
@@ -43,56 +69,34 @@ def validate_environment_provisioner(obj: Any, policy: Policy, old: Any = None) 
                 f"label {key!r} is required by the cluster's policy",
                 Severity.POLICY,
             )
-    for path, message in values_from_namespace_problems(obj, policy):
+    for path, message in _values_from_namespace_problems(view, policy):
         findings.deny(path, "values-from-namespace", message, Severity.POLICY)
     _warn_mutable_tags(view, findings)
     if isinstance(old, dict):
-        _check_immutable(view, _EPView(old), policy, findings)
+        _check_immutable(view, SpecView(old, shape), policy, findings)
     return findings
 
 
-class _EPView:
-    """Typed read access to the fields the rules look at, tolerant of a malformed rest."""
-
-    def __init__(self, obj: dict[str, Any]) -> None:
-        spec = _mapping(obj.get("spec"))
-        release = _mapping(_mapping(spec.get("application")).get("release"))
-        chart = _mapping(release.get("chart"))
-        labels = _mapping(spec.get("namespaceLabels"))
-        self.namespace_labels: dict[str, str] = {
-            k: v for k, v in labels.items() if isinstance(k, str) and isinstance(v, str)
-        }
-        git, path = chart.get("git"), chart.get("path")
-        self.chart_git: str | None = git if isinstance(git, str) else None
-        self.chart_path: str | None = path if isinstance(path, str) else None
-        self.values: dict[str, Any] = _mapping(release.get("values"))
-        sources = release.get("valuesFrom")
-        self.values_from: list[Any] = sources if isinstance(sources, list) else []
-
-
-def values_from_namespace_problems(obj: Any, policy: Policy) -> list[tuple[str, str]]:
+def _values_from_namespace_problems(view: SpecView, policy: Policy) -> list[tuple[str, str]]:
     """(path, message) for each valuesFrom ConfigMap/Secret reference into a namespace the
-    policy does not open. The controller copies what they reference into the EP's namespace,
-    so without this rule anyone who may create an EP could read any Secret in the cluster."""
-    if not isinstance(obj, dict):
-        return []
-    metadata = _mapping(obj.get("metadata"))
-    own = metadata.get("name")
+    policy does not open. The controller copies what they reference into the environment's
+    namespace, so without this rule anyone who may create an EP or Environment could read any
+    Secret in the cluster."""
     allowed = set(policy.values_from_namespaces)
     problems = []
-    for index, source in enumerate(_EPView(obj).values_from):
+    for index, source in enumerate(view.values_from):
         for key in ("configMapKeyRef", "secretKeyRef"):
-            ref = _mapping(_mapping(source).get(key))
+            ref = mapping(mapping(source).get(key))
             namespace = ref.get("namespace")
             if (
                 isinstance(namespace, str)
-                and namespace not in (own, "")
+                and namespace not in (view.name, "")
                 and (namespace not in allowed)
             ):
                 opened = ", ".join(sorted(allowed)) or "none"
                 problems.append(
                     (
-                        f"spec.application.release.valuesFrom[{index}].{key}.namespace",
+                        field_path((*RELEASE, "valuesFrom", index, key, "namespace")),
                         f"{namespace!r} is not open to valuesFrom (policy.valuesFromNamespaces: "
                         f"{opened})",
                     )
@@ -100,20 +104,18 @@ def values_from_namespace_problems(obj: Any, policy: Policy) -> list[tuple[str, 
     return problems
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _check_name(obj: dict[str, Any], findings: Findings) -> None:
-    metadata = obj.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, dict) else None
-    if not isinstance(name, str) or not name:
-        findings.deny("metadata.name", "required", "an EP needs a name (it names its namespace)")
+def _check_name(view: SpecView, findings: Findings) -> None:
+    noun = view.shape.noun
+    name = view.name
+    if not name:
+        findings.deny(
+            "metadata.name", "required", f"an {noun} needs a name (it names its namespace)"
+        )
     elif not DNS1123_LABEL.matches(name):
         findings.deny(
             "metadata.name",
             DNS1123_LABEL.rule,
-            f"{name!r} is not {DNS1123_LABEL.explanation} (it names the EP's namespace)",
+            f"{name!r} is not {DNS1123_LABEL.explanation} (it names the {noun}'s namespace)",
         )
 
 
@@ -141,8 +143,8 @@ def _check_image_annotations(metadata: Any, findings: Findings) -> None:
             )
 
 
-def _check_labels(ep: _EPView, findings: Findings) -> None:
-    for key, value in ep.namespace_labels.items():
+def _check_labels(view: SpecView, findings: Findings) -> None:
+    for key, value in view.namespace_labels.items():
         path = field_path(["spec", "namespaceLabels", key])
         problem = label_key_problem(key)
         if problem:
@@ -151,8 +153,9 @@ def _check_labels(ep: _EPView, findings: Findings) -> None:
             findings.deny(path, LABEL_VALUE.rule, f"{value!r} is not {LABEL_VALUE.explanation}")
 
 
-def _check_chart(ep: _EPView, policy: Policy, findings: Findings) -> None:
-    url = ep.chart_git
+def _check_chart(view: SpecView, policy: Policy, findings: Findings) -> None:
+    url = view.chart_url
+    url_path = field_path(view.shape.chart_url)
     if url is not None and not PLACEHOLDER_RE.search(url):
         if parse_git_url(url) is None:
             hint = ""
@@ -160,29 +163,29 @@ def _check_chart(ep: _EPView, policy: Policy, findings: Findings) -> None:
                 hint = " (plain http is not allowed)"
             elif url.startswith("https://") and "@" in url.split("/")[2]:
                 hint = " (credentials in the URL are not allowed; use chart.secretRef)"
-            findings.deny(CHART_GIT, "chart-url", f"{url!r} is not {URL_EXPECTATION}{hint}")
+            findings.deny(url_path, "chart-url", f"{url!r} is not {URL_EXPECTATION}{hint}")
         elif policy.allowed_chart_git_prefixes and not any(
             url.startswith(prefix) for prefix in policy.allowed_chart_git_prefixes
         ):
             allowed = ", ".join(policy.allowed_chart_git_prefixes)
             findings.deny(
-                CHART_GIT,
+                url_path,
                 "chart-url-allowed",
                 f"{url!r} is outside the allowed chart sources ({allowed})",
                 Severity.POLICY,
             )
-    path = ep.chart_path
+    path = view.chart_path
     if path is not None and (path.startswith("/") or ".." in path.split("/")):
         findings.deny(
-            "spec.application.release.chart.path",
+            field_path(view.shape.chart_path),
             "chart-path",
             f"{path!r} must be a path inside the repository (relative, without '..')",
         )
 
 
-def _check_tenant(ep: _EPView, policy: Policy, findings: Findings) -> None:
+def _check_tenant(view: SpecView, policy: Policy, findings: Findings) -> None:
     key = policy.tenant.label_key
-    tenant = ep.namespace_labels.get(key)
+    tenant = view.namespace_labels.get(key)
     path = field_path(["spec", "namespaceLabels", key])
     if tenant is None:
         if policy.tenant.required:
@@ -204,34 +207,79 @@ def _mutable_tag(key: Any, text: str) -> bool:
     return (key == "tag" and text == "latest") or (key in IMAGE_KEYS and text.endswith(":latest"))
 
 
-def _warn_mutable_tags(ep: _EPView, findings: Findings) -> None:
-    for path, _text in find_strings(ep.values, _mutable_tag):
-        where = field_path(["spec", "application", "release", "values", *path])
+def _warn_mutable_tags(view: SpecView, findings: Findings) -> None:
+    for path, _text in find_strings(view.values, _mutable_tag):
+        where = field_path([*RELEASE, "values", *path])
         findings.warn(where, "tag 'latest' is mutable; a new push will not redeploy")
-    for index, source in enumerate(ep.values_from):
+    for index, source in enumerate(view.values_from):
         if isinstance(source, dict) and source.get("externalSourceRef") is not None:
             findings.warn(
-                f"spec.application.release.valuesFrom[{index}]",
+                field_path((*RELEASE, "valuesFrom", index)),
                 "externalSourceRef works only with the legacy helm.fluxcd.io/v1 release",
             )
 
 
-def _check_immutable(ep: _EPView, before: _EPView, policy: Policy, findings: Findings) -> None:
-    if before.chart_git is not None and before.chart_git != ep.chart_git:
+def _check_immutable(view: SpecView, before: SpecView, policy: Policy, findings: Findings) -> None:
+    if before.chart_url is not None and before.chart_url != view.chart_url:
         findings.deny(
-            CHART_GIT,
+            field_path(view.shape.chart_url),
             "immutable-chart-url",
-            f"may not change after creation (was {before.chart_git!r}); "
-            "create a new EnvironmentProvisioner instead",
+            f"may not change after creation (was {before.chart_url!r}); "
+            f"create a new {view.shape.kind} instead",
             Severity.POLICY,
         )
     key = policy.tenant.label_key
-    was, now = before.namespace_labels.get(key), ep.namespace_labels.get(key)
+    was, now = before.namespace_labels.get(key), view.namespace_labels.get(key)
     if was is not None and was != now:
         field = field_path(["spec", "namespaceLabels", key])
         findings.deny(
             field,
             "immutable-tenant",
             f"the tenant may not change after creation (was {was!r})",
+            Severity.POLICY,
+        )
+
+
+def _check_git_repository(obj: dict[str, Any], findings: Findings) -> None:
+    git = mapping(dig(obj, GIT_REPOSITORY))
+    if not git:
+        return
+    ref = git.get("ref")
+    if not any(isinstance(v, str) and v for k, v in mapping(ref).items() if k in GIT_REF_FIELDS):
+        findings.deny(
+            field_path((*GIT_REPOSITORY, "ref")),
+            "git-ref",
+            "needs one of " + ", ".join(GIT_REF_FIELDS[:-1]) + f" or {GIT_REF_FIELDS[-1]}",
+        )
+    for dropped in DROPPED_GIT_REPOSITORY_FIELDS:
+        if dropped in git:
+            findings.warn(
+                field_path((*GIT_REPOSITORY, dropped)),
+                "Flux v1 no longer has this field; it is dropped, not passed to Flux",
+            )
+
+
+def _check_release_scope(obj: dict[str, Any], findings: Findings) -> None:
+    """The release and its chart's source stay in the environment's own namespace."""
+    own = mapping(obj.get("metadata")).get("name")
+    source_path = (*RELEASE, "chart", "spec", "sourceRef", "namespace")
+    namespace = dig(obj, source_path)
+    if isinstance(namespace, str) and namespace and namespace != own:
+        findings.deny(
+            field_path(source_path),
+            "source-namespace",
+            f"{namespace!r} is another namespace; the chart's GitRepository is created in the "
+            f"environment's own namespace ({own!r})",
+        )
+    release = mapping(dig(obj, RELEASE))
+    for key in CONFINED_RELEASE_FIELDS:
+        value = release.get(key)
+        if value is None or (key.endswith("Namespace") and value == own):
+            continue
+        findings.deny(
+            field_path((*RELEASE, key)),
+            "release-confined",
+            "a release stays in its environment's namespace, this cluster and the "
+            "controller's account; remove this field",
             Severity.POLICY,
         )

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tronador.api.constants import API_VERSION, CONFIG_KIND, CONFIG_PLURAL, EP_KIND, EP_PLURAL
+from tronador.api.constants import (
+    API_VERSION,
+    CONFIG_KIND,
+    CONFIG_PLURAL,
+    ENV_API_VERSION,
+    ENV_KIND,
+    ENV_PLURAL,
+    EP_KIND,
+    EP_PLURAL,
+)
 
 
 @dataclass(frozen=True)
@@ -13,7 +22,6 @@ class Resource:
     kind: str
     plural: str
     namespaced: bool = True
-    status_subresource: bool = False
 
     @property
     def group(self) -> str:
@@ -37,12 +45,24 @@ SECRETS = Resource("v1", "Secret", "secrets")
 CONFIG_MAPS = Resource("v1", "ConfigMap", "configmaps")
 SERVICE_ACCOUNTS = Resource("v1", "ServiceAccount", "serviceaccounts")
 EVENTS = Resource("v1", "Event", "events")
-ENVIRONMENT_PROVISIONERS = Resource(
-    API_VERSION, EP_KIND, EP_PLURAL, namespaced=False, status_subresource=True
-)
-TRONADOR_CONFIGS = Resource(API_VERSION, CONFIG_KIND, CONFIG_PLURAL, status_subresource=True)
+LEASES = Resource("coordination.k8s.io/v1", "Lease", "leases")
+ENVIRONMENT_PROVISIONERS = Resource(API_VERSION, EP_KIND, EP_PLURAL, namespaced=False)
+ENVIRONMENTS = Resource(ENV_API_VERSION, ENV_KIND, ENV_PLURAL, namespaced=False)
+TRONADOR_CONFIGS = Resource(API_VERSION, CONFIG_KIND, CONFIG_PLURAL)
 LEGACY_HELM_RELEASES = Resource("helm.fluxcd.io/v1", "HelmRelease", "helmreleases")
 HELM_RELEASES = Resource("helm.toolkit.fluxcd.io/v2", "HelmRelease", "helmreleases")
+MUTATING_WEBHOOK_CONFIGURATIONS = Resource(
+    "admissionregistration.k8s.io/v1",
+    "MutatingWebhookConfiguration",
+    "mutatingwebhookconfigurations",
+    namespaced=False,
+)
+VALIDATING_WEBHOOK_CONFIGURATIONS = Resource(
+    "admissionregistration.k8s.io/v1",
+    "ValidatingWebhookConfiguration",
+    "validatingwebhookconfigurations",
+    namespaced=False,
+)
 GIT_REPOSITORIES = Resource("source.toolkit.fluxcd.io/v1", "GitRepository", "gitrepositories")
 
 _KNOWN = {

@@ -45,9 +45,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from kube.api import ApiError, Kube, Obj
+from kube.resources import LEASES
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 
-log = logging.getLogger("tronador.leaderelection")
+log = logging.getLogger("controller.leaderelection")
 
 DEFAULT_LEASE_NAME = "tronador-controller"
 DEFAULT_LEASE_DURATION = 15.0
@@ -127,12 +129,9 @@ class LeaseRecord:
 
     @classmethod
     def from_spec(cls, spec: Any) -> LeaseRecord:
-        """From a Lease spec: a `V1LeaseSpec`, its wire dict, or None."""
-        if spec is None:
-            return cls()
+        """From a Lease spec as JSON (None when the Lease has none)."""
         if not isinstance(spec, dict):
-            spec = spec.to_dict() if hasattr(spec, "to_dict") else {}
-            spec = {_camel(k): v for k, v in spec.items()}
+            return cls()
         return cls(
             holder_identity=str(spec.get("holderIdentity") or ""),
             lease_duration_seconds=_int(spec.get("leaseDurationSeconds")),
@@ -152,11 +151,6 @@ class LeaseRecord:
         if self.renew_time is not None:
             spec["renewTime"] = self.renew_time
         return spec
-
-
-def _camel(snake: str) -> str:
-    head, *rest = snake.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def _int(value: Any) -> int:
@@ -235,76 +229,54 @@ class LeaseLock(Protocol):
 
 
 class KubernetesLeaseLock:
-    """A Lease through the sync `kubernetes` client's `CoordinationV1Api`.
+    """A Lease through `kube.api.Kube`.
 
     Remembers the Lease it last read or wrote; `update` replaces it carrying that
     `resourceVersion`, so a concurrent writer makes it fail with `LeaseConflict`.
     """
 
     def __init__(self, api_client: Any, namespace: str, name: str) -> None:
-        from kubernetes import client
-
-        self._api = client.CoordinationV1Api(api_client)
-        self._model = client.V1Lease
+        self.kube = Kube(api_client)
         self.namespace = namespace
         self.name = name
-        self._lease: Any = None
+        self._lease: Obj | None = None
 
     def describe(self) -> str:
         return f"{self.namespace}/{self.name}"
 
     def get(self, timeout: float | None) -> LeaseRecord | None:
         try:
-            lease = self._api.read_namespaced_lease(
-                self.name, self.namespace, _request_timeout=_timeout(timeout)
-            )
-        except Exception as exc:
-            error = _lock_error("get", exc)
-            if error.status == 404:
-                self._lease = None
-                return None
-            raise error from exc
+            lease = self.kube.get(LEASES, self.name, self.namespace, timeout=_timeout(timeout))
+        except ApiError as exc:
+            raise _lock_error("get", exc) from exc
         self._lease = lease
-        return LeaseRecord.from_spec(lease.spec)
+        return None if lease is None else LeaseRecord.from_spec(lease.get("spec"))
 
-    def _body(self, metadata: dict[str, Any], record: LeaseRecord) -> Any:
-        wire = {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
+    def _body(self, metadata: dict[str, Any], record: LeaseRecord) -> Obj:
+        return {
+            "apiVersion": LEASES.api_version,
+            "kind": LEASES.kind,
             "metadata": {"name": self.name, "namespace": self.namespace, **metadata},
             "spec": record.to_spec(),
         }
-        body = self._model.from_dict(wire)
-        if body is None:  # from_dict answers None only for None input
-            raise LockError("cannot build the Lease body")
-        return body
 
     def create(self, record: LeaseRecord, timeout: float | None) -> None:
-        body = self._body({}, record)
         try:
-            self._lease = self._api.create_namespaced_lease(
-                self.namespace, body, _request_timeout=_timeout(timeout)
+            self._lease = self.kube.create(
+                LEASES, self._body({}, record), timeout=_timeout(timeout)
             )
-        except Exception as exc:
+        except ApiError as exc:
             raise _lock_error("create", exc) from exc
 
     def update(self, record: LeaseRecord, timeout: float | None) -> None:
         if self._lease is None:
             raise LockError("update before get: no resourceVersion to update against")
-        metadata = self._lease.metadata.to_dict() if self._lease.metadata else {}
-        body = self._body(
-            {
-                "resourceVersion": metadata.get("resource_version"),
-                "labels": metadata.get("labels"),
-                "annotations": metadata.get("annotations"),
-            },
-            record,
-        )
+        metadata = self._lease.get("metadata") or {}
+        kept = {k: metadata.get(k) for k in ("resourceVersion", "labels", "annotations")}
+        body = self._body({k: v for k, v in kept.items() if v is not None}, record)
         try:
-            self._lease = self._api.replace_namespaced_lease(
-                self.name, self.namespace, body, _request_timeout=_timeout(timeout)
-            )
-        except Exception as exc:
+            self._lease = self.kube.replace(LEASES, body, timeout=_timeout(timeout))
+        except ApiError as exc:
             raise _lock_error("update", exc) from exc
 
 
@@ -312,24 +284,11 @@ def _timeout(seconds: float | None) -> float | None:
     return None if seconds is None else max(seconds, 0.05)
 
 
-def _lock_error(verb: str, exc: Exception) -> LockError:
-    status = getattr(exc, "status", None)
-    status = status if isinstance(status, int) else None
-    retry_after = _retry_after(getattr(exc, "headers", None))
-    reason = getattr(exc, "reason", None) or type(exc).__name__
-    message = f"{verb} lease: {status} {reason}" if status else f"{verb} lease: {reason}"
+def _lock_error(verb: str, exc: ApiError) -> LockError:
+    status = exc.status or None
+    message = f"{verb} lease: {status} {exc.reason}" if status else f"{verb} lease: {exc.reason}"
     cls = LeaseConflict if status == 409 else LockError
-    return cls(message, status, retry_after)
-
-
-def _retry_after(headers: Any) -> float | None:
-    if not headers:
-        return None
-    try:
-        value = headers.get("Retry-After")
-        return float(value) if value is not None else None
-    except (TypeError, ValueError, AttributeError):
-        return None
+    return cls(message, status, exc.retry_after)
 
 
 # --- the elector -------------------------------------------------------------------------------

@@ -18,11 +18,13 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from controller.resources import Resource
+from kube.resources import Resource
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+
+JSON_PATCH = "application/json-patch+json"
 
 
 class NotLeader(Exception):
@@ -61,13 +63,11 @@ class ApiError(Exception):
         return self.status == 410
 
     @property
-    def rejected(self) -> bool:
-        """The server refused this request as such: retrying it unchanged will not help."""
+    def refused(self) -> bool:
+        """400/403/422: the server refused this request as such (its content, or our rights).
+        Sending it again at once will not help; after RBAC, an admission webhook or a CRD
+        changes it may, so callers retry it with backoff."""
         return self.status in (400, 403, 422)
-
-    @property
-    def transient(self) -> bool:
-        return not (self.not_found or self.status == 409 or self.gone or self.rejected)
 
 
 def _error(
@@ -84,8 +84,17 @@ def _error(
         message = str(body.get("message") or "")
         seconds = (body.get("details") or {}).get("retryAfterSeconds")
         retry_after = float(seconds) if isinstance(seconds, int | float) else None
+    if retry_after is None:
+        retry_after = _seconds((exc.headers or {}).get("Retry-After"))
     status = int(exc.status or 0)
     return ApiError(status, reason, message or reason, resource, name, namespace, retry_after)
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 class WatchStream:
@@ -182,10 +191,9 @@ class Kube:
                 data = response.read()
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 raise ApiError(0, "Unreachable", str(exc), *target) from None
-            raise _error(
-                ApiException(status=response.status, reason=response.reason, body=data.decode()),
-                *target,
-            )
+            failure = ApiException(status=response.status, reason=response.reason)
+            failure.body, failure.headers = data.decode(), response.getheaders()
+            raise _error(failure, *target)
         if stream:
             return WatchStream(response.response)
         try:
@@ -205,10 +213,17 @@ class Kube:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj | None:
+    def get(
+        self,
+        resource: Resource,
+        name: str,
+        namespace: str | None = None,
+        timeout: float | None = None,
+    ) -> Obj | None:
         target = (resource, name, namespace)
+        path = resource.object_path(name, namespace)
         try:
-            obj = self._call("GET", resource.object_path(name, namespace), target=target)
+            obj = self._call("GET", path, target=target, timeout=timeout)
         except ApiError as err:
             if err.not_found:
                 return None
@@ -221,16 +236,29 @@ class Kube:
         namespace: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        page_size: int | None = None,
     ) -> tuple[list[Obj], str]:
-        """Every matching object, and the list's resourceVersion to watch from."""
-        result = self._call(
-            "GET",
-            resource.collection_path(namespace),
-            query=self._selectors(label_selector, field_selector),
-            target=(resource, None, namespace),
-        )
-        items = [_complete(item, resource) for item in result.get("items") or []]
-        return items, str((result.get("metadata") or {}).get("resourceVersion") or "")
+        """Every matching object (fetched `page_size` at a time when given), and the list's
+        resourceVersion to watch from."""
+        items: list[Obj] = []
+        token = ""
+        while True:
+            query = self._selectors(label_selector, field_selector)
+            if page_size:
+                query.append(("limit", str(page_size)))
+            if token:
+                query.append(("continue", token))
+            result = self._call(
+                "GET",
+                resource.collection_path(namespace),
+                query=query,
+                target=(resource, None, namespace),
+            )
+            items += [_complete(item, resource) for item in result.get("items") or []]
+            metadata = result.get("metadata") or {}
+            token = str(metadata.get("continue") or "")
+            if not token:
+                return items, str(metadata.get("resourceVersion") or "")
 
     def watch(
         self,
@@ -259,26 +287,49 @@ class Kube:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def create(self, resource: Resource, body: Obj) -> Obj:
+    def create(self, resource: Resource, body: Obj, timeout: float | None = None) -> Obj:
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace"), meta.get("name")
         created = self._call(
             "POST",
             resource.collection_path(namespace),
             body=body,
+            timeout=timeout,
             target=(resource, name, namespace),
         )
         return _complete(created, resource)
 
-    def replace(self, resource: Resource, body: Obj, subresource: str | None = None) -> Obj:
+    def replace(
+        self,
+        resource: Resource,
+        body: Obj,
+        subresource: str | None = None,
+        timeout: float | None = None,
+    ) -> Obj:
         """PUT `body` (with its resourceVersion: a stale one answers 409 Conflict)."""
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace"), str(meta.get("name"))
         path = resource.object_path(name, namespace)
         if subresource:
             path += f"/{subresource}"
-        updated = self._call("PUT", path, body=body, target=(resource, name, namespace))
+        target = (resource, name, namespace)
+        updated = self._call("PUT", path, body=body, timeout=timeout, target=target)
         return _complete(updated, resource)
+
+    def patch(
+        self,
+        resource: Resource,
+        name: str,
+        body: Any,
+        namespace: str | None = None,
+        content_type: str = JSON_PATCH,
+    ) -> Obj:
+        """PATCH the object with `body` of `content_type` (a JSON patch by default, whose
+        `test` operations make the write conditional)."""
+        target = (resource, name, namespace)
+        path = resource.object_path(name, namespace)
+        patched = self._call("PATCH", path, body=body, content_type=content_type, target=target)
+        return _complete(patched, resource)
 
     def delete(self, resource: Resource, name: str, namespace: str | None = None) -> Obj | None:
         """Delete in the background. The object when it lingers (finalizers), None when it is

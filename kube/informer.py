@@ -11,11 +11,10 @@ import copy
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from controller.kubeapi import ApiError, Kube, Obj, WatchStream
-from controller.queue import Backoff
-from controller.resources import Resource
+from kube.api import ApiError, Kube, Obj, WatchStream
+from kube.backoff import Backoff
+from kube.resources import Resource
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +164,8 @@ class Informer:
         accept: Callable[[Obj], bool] | None = None,
         backoff: Backoff | None = None,
         watch_timeout: float = 300.0,
+        on_relist: Callable[[], None] | None = None,
+        on_progress: Callable[[], None] | None = None,
     ) -> None:
         self.kube = kube
         self.resource = resource
@@ -174,6 +175,10 @@ class Informer:
         self.store = Store(accept)
         self.backoff = backoff or Backoff(0.5, 30.0)
         self.watch_timeout = max(1, int(watch_timeout))
+        self._on_relist = on_relist
+        self._on_progress = on_progress
+        """Called after every watch event (bookmarks too) and when a watch ends its full time:
+        the server answered, so the cache is current."""
         self.last_error: ApiError | None = None
         self._handlers: list[Handler] = []
         self._synced = threading.Event()
@@ -225,7 +230,9 @@ class Informer:
                     "informer handler failed", extra={"fields": {"resource": self.resource.plural}}
                 )
 
-    def _list(self) -> str:
+    def relist(self) -> str:
+        """Replace the cache with a fresh list, tell the handlers what changed, then
+        `on_relist`; returns the list's resourceVersion to watch from."""
         items, resource_version = self.kube.list(
             self.resource, self.namespace, self.label_selector, self.field_selector
         )
@@ -233,6 +240,8 @@ class Informer:
         self._synced.set()
         for event_type, obj, old in changes:
             self._dispatch(event_type, obj, old)
+        if self._on_relist is not None:
+            self._on_relist()
         return resource_version
 
     def _watch(self, resource_version: str) -> str | None:
@@ -259,18 +268,24 @@ class Informer:
                         return None
                     raise ApiError(int(obj.get("code") or 500), str(obj.get("reason")), str(obj))
                 resource_version = resource_version_of(obj) or resource_version
-                if event_type == "BOOKMARK":
-                    continue
-                obj.setdefault("apiVersion", self.resource.api_version)
-                obj.setdefault("kind", self.resource.kind)
-                changed, old = self.store.apply(event_type, obj)
-                if changed:
-                    self._dispatch(event_type, obj, old)
+                if event_type != "BOOKMARK":
+                    obj.setdefault("apiVersion", self.resource.api_version)
+                    obj.setdefault("kind", self.resource.kind)
+                    changed, old = self.store.apply(event_type, obj)
+                    if changed:
+                        self._dispatch(event_type, obj, old)
+                self._progressed()
+            else:
+                self._progressed()
         finally:
             with self._lock:
                 self._stream = None
             stream.close()
         return resource_version
+
+    def _progressed(self) -> None:
+        if self._on_progress is not None and not self._stopped.is_set():
+            self._on_progress()
 
     def _run(self) -> None:
         resource_version: str | None = None
@@ -278,7 +293,7 @@ class Informer:
         while not self._stopped.is_set():
             try:
                 if resource_version is None:
-                    resource_version = self._list()
+                    resource_version = self.relist()
                 resource_version = self._watch(resource_version)
                 failures = 0
                 self.last_error = None
@@ -313,8 +328,3 @@ class Informer:
                     extra={"fields": {"resource": self.resource.plural, "error": str(exc)[:300]}},
                 )
                 self._stopped.wait(self.backoff.delay(failures))
-
-
-def snapshot(obj: Obj | None) -> Any:
-    """A private copy of a cached object, to modify before writing it back."""
-    return copy.deepcopy(obj)

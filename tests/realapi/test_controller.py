@@ -1,0 +1,196 @@
+"""The controller on a real API server, running as its ServiceAccount with the RBAC of
+`kubectl kustomize manifests/` (aggregated by the real controller manager) and leader election
+on its Lease: the seed EP from create to deployed (Flux's part played by the test, as in the
+emulator tests) to deleted, namespace gone. Every 403 the API server answered the controller,
+wherever the controller swallowed or retried it, is read from the audit log and fails the test."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from controller.leaderelection import LeaderElectionConfig
+from controller.runtime import Replica
+from controller.settings import ReleaseFlavour
+from tests.controller.harness import RELEASE, SUCCESS_MESSAGE, flux_status, legacy_status, settings
+from tests.realapi.controlplane import ControlPlane
+from tests.realapi.kube import Obj, Rest, wait_for
+from tests.seeds import seed_environment_provisioner
+from tronador.api.constants import API_VERSION, DEFAULT_SYSTEM_NAMESPACE, EP_KIND, FINALIZER
+
+pytestmark = pytest.mark.realapi
+
+CONTROLLER = "tronador-controller"
+CONTROLLER_USER = f"system:serviceaccount:{DEFAULT_SYSTEM_NAMESPACE}:{CONTROLLER}"
+RELEASE_KIND = {
+    ReleaseFlavour.LEGACY: ("helm.fluxcd.io/v1", "HelmRelease"),
+    ReleaseFlavour.FLUX_V2: ("helm.toolkit.fluxcd.io/v2", "HelmRelease"),
+}
+ELECTION = LeaderElectionConfig(
+    identity="realapi", lease_duration=4.0, renew_deadline=3.0, retry_period=0.5
+)
+
+
+@pytest.fixture
+def as_controller(controller_manager: ControlPlane, installed: Rest) -> Iterator[client.ApiClient]:
+    """A client for the controller's ServiceAccount, once the aggregated ClusterRole has rules."""
+    rbac = client.RbacAuthorizationV1Api(installed.api)
+    wait_for(lambda: rbac.read_cluster_role(CONTROLLER).rules, what="the aggregated ClusterRole")
+    with controller_manager.service_account_client(
+        DEFAULT_SYSTEM_NAMESPACE, CONTROLLER, create=False
+    ) as api:
+        yield api
+
+
+@pytest.fixture
+def replica(as_controller: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[Replica]:
+    flavour: ReleaseFlavour = request.param
+    replica = Replica(as_controller, settings(flavour), election=ELECTION).start(30)
+    try:
+        wait_for(replica.is_leader, what="the controller leading")
+        yield replica
+    finally:
+        replica.stop()
+
+
+def the_seed_ep() -> tuple[Obj, dict[str, Any]]:
+    """The seed EP to create and the status the seed says it reaches when deployed."""
+    ep = seed_environment_provisioner()
+    return ep, ep.pop("status")
+
+
+def play_flux(rest: Rest, release: Obj, flavour: ReleaseFlavour) -> None:
+    """Write the HelmRelease status as Flux would (its status subresource)."""
+    generation = release["metadata"].get("generation", 1)
+    played = copy.deepcopy(release)
+    played["status"] = (
+        legacy_status(generation) if flavour is ReleaseFlavour.LEGACY else flux_status(generation)
+    )
+    rest.replace(played, subresource="status")
+
+
+@pytest.mark.parametrize("replica", list(ReleaseFlavour), indirect=True)
+def test_seed_ep_from_create_to_deployed_to_deleted_with_no_forbidden_request(
+    controller_manager: ControlPlane, installed: Rest, replica: Replica
+) -> None:
+    rest = installed
+    flavour = replica.controller.settings.flavour
+    denied_before = len(controller_manager.denied_requests(CONTROLLER_USER))
+    ep, seed_status = the_seed_ep()
+    name = ep["metadata"]["name"]
+    created = rest.create(ep)
+    release_kind = RELEASE_KIND[flavour]
+
+    release = wait_for(lambda: rest.get(*release_kind, RELEASE, name), what="the HelmRelease")
+    namespace = rest.get("v1", "Namespace", name)
+    assert namespace is not None
+    labels = namespace["metadata"]["labels"]
+    assert {k: labels[k] for k in ("kind", "team", "stakater.com/tenant")} == seed_status[
+        "namespaceLabels"
+    ]
+    assert namespace["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+    auth = rest.get("v1", "Secret", "nordmart-git-auth", name)
+    assert auth is not None and base64.b64decode(auth["data"]["username"]) == b"bot"
+    assert rest.get("v1", "Secret", "nexus-pull-secret", name) is not None
+    wait_for(
+        lambda: (
+            (rest.get("v1", "ServiceAccount", "default", name) or {}).get("imagePullSecrets")
+            == [{"name": "nexus-pull-secret"}]
+        ),
+        what="the default ServiceAccount with the pull secret",
+    )
+    if flavour is ReleaseFlavour.FLUX_V2:
+        assert rest.get("source.toolkit.fluxcd.io/v1", "GitRepository", RELEASE, name)
+
+    # The real Flux v2 CRD defaults a new HelmRelease's status to {observedGeneration: -1}
+    # (the emulator does not apply CRD defaults): "progressing", where the legacy one is "pending".
+    waiting = "pending" if flavour is ReleaseFlavour.LEGACY else "progressing"
+    wait_for(
+        lambda: _status(rest, name).get("applicationStatus") == waiting,
+        what=f"status {waiting} before Flux acts",
+    )
+    play_flux(rest, release, flavour)
+    wait_for(
+        lambda: _status(rest, name).get("applicationStatus") == "deployed",
+        what="status deployed",
+    )
+    status = _status(rest, name)
+    if flavour is ReleaseFlavour.LEGACY:
+        assert {k: status[k] for k in seed_status} == seed_status
+        assert status["applicationStatusMsg"] == SUCCESS_MESSAGE
+    else:
+        assert {k: status[k] for k in seed_status if k != "applicationStatusMsg"} == {
+            k: v for k, v in seed_status.items() if k != "applicationStatusMsg"
+        }
+    stored = rest.get(API_VERSION, EP_KIND, name)
+    assert stored is not None and FINALIZER in stored["metadata"]["finalizers"]
+
+    rest.delete(API_VERSION, EP_KIND, name)
+    wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
+    wait_for(lambda: rest.get("v1", "Namespace", name) is None, 90, "the namespace gone")
+    assert controller_manager.denied_requests(CONTROLLER_USER)[denied_before:] == []
+
+
+def _status(rest: Rest, name: str) -> dict[str, Any]:
+    try:
+        ep = rest.get(API_VERSION, EP_KIND, name)
+    except ApiException:
+        return {}
+    return (ep or {}).get("status") or {}
+
+
+@pytest.mark.parametrize("replica", [ReleaseFlavour.FLUX_V2], indirect=True)
+def test_fields_another_manager_set_survive_our_reconcile(
+    controller_manager: ControlPlane, installed: Rest, replica: Replica
+) -> None:
+    """A label someone else put on the namespace and a pull secret someone else put on the
+    default ServiceAccount stay when the controller rewrites both (what server-side apply
+    must keep true)."""
+    rest = installed
+    ep, _ = the_seed_ep()
+    name = ep["metadata"]["name"] = "realapi-other-managers"
+    rest.create(ep)
+    try:
+        wait_for(
+            lambda: (rest.get("v1", "ServiceAccount", "default", name) or {}).get(
+                "imagePullSecrets"
+            ),
+            what="our pull secret on the default ServiceAccount",
+        )
+        rest.merge_patch(
+            "v1", "Namespace", name, None, {"metadata": {"labels": {"example.com/owner": "ops"}}}
+        )
+        # Someone replaces the list: theirs in, ours out; the controller puts ours back.
+        rest.merge_patch(
+            "v1", "ServiceAccount", "default", name, {"imagePullSecrets": [{"name": "theirs"}]}
+        )
+        wait_for(
+            lambda: (
+                (rest.get("v1", "ServiceAccount", "default", name) or {}).get("imagePullSecrets")
+                == [{"name": "theirs"}, {"name": "nexus-pull-secret"}]
+            ),
+            what="our pull secret back beside theirs",
+        )
+        # A change of the EP's namespaceLabels makes the controller rewrite the namespace.
+        rest.merge_patch(
+            API_VERSION, EP_KIND, name, None, {"spec": {"namespaceLabels": {"team": "thakur"}}}
+        )
+        labels = wait_for(
+            lambda: _labels_if(rest, name, team="thakur"), what="the namespace relabelled"
+        )
+        assert labels["example.com/owner"] == "ops"
+    finally:
+        rest.delete(API_VERSION, EP_KIND, name)
+        wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
+
+
+def _labels_if(rest: Rest, namespace: str, **wanted: str) -> dict[str, str] | None:
+    ns = rest.get("v1", "Namespace", namespace) or {}
+    labels: dict[str, str] = ns.get("metadata", {}).get("labels") or {}
+    return labels if all(labels.get(k) == v for k, v in wanted.items()) else None
