@@ -71,6 +71,19 @@ def test_controller_benchmark_smoke_counts_calls_and_idle_writes(tmp_path: Path)
         assert size["controller_memory_kib"]["VmHWM"] > 0
 
 
+def test_slowloris_benchmark_smoke_reports_every_phase(tmp_path: Path) -> None:
+    result = _run(tmp_path, "slowloris")
+    assert set(result["phases"]) == {"per_connection", "per_connection_body", "defaults"}
+    for name in ("per_connection", "per_connection_body"):
+        phase = result["phases"][name]
+        assert phase["opened"] == phase["connections"] and phase["kib_per_connection"] > 0
+    defaults = result["phases"]["defaults"]
+    assert defaults["closed_by_server"] == defaults["opened"] > 0
+    assert defaults["not_closed"] == 0
+    assert defaults["legit"]["kept_alive_ms"]["count"] > 0
+    assert {"idle", "max", "after", "container_limit"} <= set(defaults["rss_mib"])
+
+
 def test_publish_benchmark_smoke_lands_every_publisher(tmp_path: Path) -> None:
     from tests.tools import need_tool
 

@@ -10,7 +10,10 @@ from kubernetes import client
 
 from tests.realapi.kube import FLUX_CRDS, OUR_CRDS, Rest, documents, established
 from tests.test_short_names import BUILTIN_SHORT_NAMES_1_32
-from tronador.api.constants import CONFIG_SHORT_NAMES, EP_SHORT_NAMES, GROUP
+from tronador.api.constants import GROUP
+from tronador.api.crd import all_crds
+
+OUR_SHORT_NAMES = [s for crd in all_crds().values() for s in crd["spec"]["names"]["shortNames"]]
 
 pytestmark = pytest.mark.realapi
 
@@ -55,8 +58,8 @@ def test_our_short_names_are_served_and_collide_with_nothing(
 ) -> None:
     ours = {plural: shorts for group, plural, shorts in discovery(admin) if group == GROUP}
     assert ours == {
-        "environmentprovisioners": EP_SHORT_NAMES,
-        "tronadorconfigs": CONFIG_SHORT_NAMES,
+        crd["spec"]["names"]["plural"]: crd["spec"]["names"]["shortNames"]
+        for crd in all_crds().values()
     }
     taken = {
         name: f"{group or 'core'}/{plural}"
@@ -64,7 +67,7 @@ def test_our_short_names_are_served_and_collide_with_nothing(
         if group != GROUP
         for name in (plural, *shorts)
     }
-    assert {s: taken[s] for s in EP_SHORT_NAMES + CONFIG_SHORT_NAMES if s in taken} == {}
+    assert {s: taken[s] for s in OUR_SHORT_NAMES if s in taken} == {}
 
 
 def test_the_pinned_built_in_short_names_are_the_real_servers(

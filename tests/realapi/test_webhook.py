@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from kube.api import Kube
 from tests.controller.helpers import seed_config_dict, seed_ep_dict
 from tests.realapi.controlplane import ControlPlane
 from tests.realapi.kube import Obj, Rest, wait_for
@@ -44,7 +44,7 @@ def webhook(
     as_webhook = control_plane.service_account_client(
         DEFAULT_SYSTEM_NAMESPACE, "tronador-webhook", create=False
     )
-    source = KubernetesPolicySource(client.CustomObjectsApi(as_webhook), DEFAULT_SYSTEM_NAMESPACE)
+    source = KubernetesPolicySource(Kube(as_webhook), DEFAULT_SYSTEM_NAMESPACE)
     denied_before = len(control_plane.denied_requests(WEBHOOK_USER))
     with as_webhook, webhook_in_thread(source, folder / "tls.crt", folder / "tls.key", ca) as hook:
         wait_for(hook.ready, what="the webhook ready (policy read as its ServiceAccount)")
