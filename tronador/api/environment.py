@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from tronador.api.base import ApiModel, ObjectMeta
 from tronador.api.constants import ENV_API_VERSION, ENV_KIND
-from tronador.api.environment_provisioner import EnvironmentProvisionerStatus, ValuesFromSource
-from tronador.api.formats import LabelValue, ReleaseName
+from tronador.api.environment_provisioner import (
+    EnvironmentProvisionerStatus,
+    NamespaceLabels,
+    ValuesFromSource,
+)
+from tronador.api.formats import ReleaseName
 
 _FREE_FORM = {"x-kubernetes-preserve-unknown-fields": True}
 
@@ -146,14 +150,7 @@ class EnvironmentApplication(ApiModel):
 
 class EnvironmentSpec(ApiModel):
     application: EnvironmentApplication
-    namespace_labels: dict[str, LabelValue] = Field(
-        default_factory=dict, description="Labels of the provisioned namespace."
-    )
-
-    @field_validator("namespace_labels", mode="before")
-    @classmethod
-    def _null_is_empty(cls, value: Any) -> Any:
-        return {} if value is None else value
+    namespace_labels: NamespaceLabels
 
 
 EnvironmentStatus = EnvironmentProvisionerStatus

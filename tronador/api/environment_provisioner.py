@@ -3,13 +3,25 @@ it provisions carries the EP's name."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from tronador.api.base import ApiModel, Conditions, ObjectMeta, SecretReference
 from tronador.api.constants import API_VERSION, EP_KIND
 from tronador.api.formats import LabelValue, ReleaseName
+
+
+def _null_is_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+NamespaceLabels = Annotated[
+    dict[str, LabelValue],
+    BeforeValidator(_null_is_empty),
+    Field(default_factory=dict, description="Labels of the provisioned namespace."),
+]
+"""`spec.namespaceLabels` of the EP and of the Environment; null reads as no labels."""
 
 
 class ChartSource(ApiModel):
@@ -80,14 +92,7 @@ class Application(ApiModel):
 
 class EnvironmentProvisionerSpec(ApiModel):
     application: Application
-    namespace_labels: dict[str, LabelValue] = Field(
-        default_factory=dict, description="Labels of the provisioned namespace."
-    )
-
-    @field_validator("namespace_labels", mode="before")
-    @classmethod
-    def _null_is_empty(cls, value: Any) -> Any:
-        return {} if value is None else value
+    namespace_labels: NamespaceLabels
 
 
 class EnvironmentProvisionerStatus(ApiModel):
