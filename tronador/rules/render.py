@@ -165,10 +165,15 @@ def render(
     return _environment_provisioner(config, inputs, metadata)
 
 
-def _values_from(config: ConfigFileApplication) -> list[dict[str, Any]] | None:
-    if config.values_from is None:
-        return None
-    return [source.to_wire() for source in config.values_from]
+def _release_values(config: ConfigFileApplication, inputs: RenderInputs) -> dict[str, Any]:
+    """The release's name and values, the same in the EP and the Environment."""
+    fields: dict[str, Any] = {
+        "releaseName": default_release_name(inputs.ref),
+        "values": config.value_overrides,
+    }
+    if config.values_from is not None:
+        fields["valuesFrom"] = [source.to_wire() for source in config.values_from]
+    return fields
 
 
 def _environment_provisioner(
@@ -176,12 +181,8 @@ def _environment_provisioner(
 ) -> dict[str, Any]:
     release: dict[str, Any] = {
         "chart": {"git": inputs.repo_url, "path": config.chart_path, "ref": inputs.ref},
-        "releaseName": default_release_name(inputs.ref),
-        "values": config.value_overrides,
+        **_release_values(config, inputs),
     }
-    values_from = _values_from(config)
-    if values_from is not None:
-        release["valuesFrom"] = values_from
     return {
         "apiVersion": API_VERSION,
         "kind": EP_KIND,
@@ -205,12 +206,8 @@ def _environment(
             }
         },
         "interval": "1m0s",
-        "releaseName": default_release_name(inputs.ref),
-        "values": config.value_overrides,
+        **_release_values(config, inputs),
     }
-    values_from = _values_from(config)
-    if values_from is not None:
-        release["valuesFrom"] = values_from
     return {
         "apiVersion": ENV_API_VERSION,
         "kind": ENV_KIND,
