@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.timing import batch_samples_us
 from controller.metrics import ControllerMetrics
 from webhook import routes
 from webhook.metrics import WebhookMetrics
@@ -27,17 +27,7 @@ ROUTES = (
 
 def per_call_us(fn: Callable[[], Any], budget_s: float, repeats: int = 5) -> float:
     """Median of `repeats` timed batches sized to fill `budget_s` in total, in microseconds."""
-    fn()
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, int(budget_s / repeats / once))
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - t0) / number * 1e6)
+    samples, _ = batch_samples_us(fn, budget_s, repeats)
     return statistics.median(samples)
 
 

@@ -9,28 +9,18 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 from bench.payloads import Case, cases, is_environment, mutate_patch, policy
+from bench.timing import batch_samples_us
 from tronador.api import Policy
 from tronador.rules.validate import validate_environment, validate_environment_provisioner
 
 
 def _per_call_us(fn: Callable[[], Any], budget_s: float, repeats: int = 5) -> dict[str, float]:
     """Median and best of `repeats` timed batches sized to fill `budget_s` in total."""
-    fn()
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, int(budget_s / repeats / once))
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - t0) / number * 1e6)
+    samples, number = batch_samples_us(fn, budget_s, repeats)
     return {
         "median_us": round(statistics.median(samples), 2),
         "best_us": round(min(samples), 2),
