@@ -6,7 +6,11 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from bench import report
 
@@ -79,12 +83,29 @@ def main(argv: list[str] | None = None) -> int:
     return _controller(args)
 
 
-def _webhook(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+def _settings(module: ModuleType, args: argparse.Namespace, overrides: dict[str, Any]) -> Any:
+    """The benchmark's SMOKE or default Settings, with the flags that were given."""
+    settings = module.SMOKE if args.smoke else module.Settings()
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
+
+def _write(
+    args: argparse.Namespace,
+    name: str,
+    result: dict[str, Any],
+    render: Callable[[dict[str, Any]], str],
+) -> None:
+    """`<name>[-smoke].json` and, rendered as tables, `.md` in `--out` and on stdout."""
+    stem = f"{name}-smoke" if args.smoke else name
+    report.write_json(args.out / f"{stem}.json", result)
+    tables = render(result)
+    (args.out / f"{stem}.md").write_text(tables, encoding="utf-8")
+    print(tables)
+
+
+def _webhook(args: argparse.Namespace) -> int:
     from bench import webhook
 
-    settings = webhook.SMOKE if args.smoke else webhook.Settings()
     overrides = {
         "concurrency": args.concurrency,
         "duration": args.duration,
@@ -95,25 +116,18 @@ def _webhook(args: argparse.Namespace) -> int:
         "generator": args.generator,
         "repeat": args.repeat,
     }
-    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    settings = _settings(webhook, args, overrides)
     if args.no_pin:
         settings = replace(settings, pin=False)
     result = webhook.run(settings)
-    name = "webhook-smoke" if args.smoke else "webhook"
-    report.write_json(args.out / f"{name}.json", result)
-    tables = report.webhook_tables(result)
-    (args.out / f"{name}.md").write_text(tables, encoding="utf-8")
-    print(tables)
+    _write(args, "webhook", result, report.webhook_tables)
     failed = [n for n, s in result["servers"].items() if "failed" in s]
     return 1 if failed else 0
 
 
 def _controller(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from bench import controller
 
-    settings = controller.SMOKE if args.smoke else controller.Settings()
     overrides = {
         "sizes": args.sizes,
         "idle": args.idle,
@@ -121,22 +135,14 @@ def _controller(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "flavour": args.flavour,
     }
-    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
-    result = controller.run(settings)
-    name = "controller-smoke" if args.smoke else "controller"
-    report.write_json(args.out / f"{name}.json", result)
-    tables = controller.tables(result)
-    (args.out / f"{name}.md").write_text(tables, encoding="utf-8")
-    print(tables)
+    result = controller.run(_settings(controller, args, overrides))
+    _write(args, "controller", result, controller.tables)
     return 0 if result.get("ok", True) else 1
 
 
 def _slowloris(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from bench import slowloris
 
-    settings = slowloris.SMOKE if args.smoke else slowloris.Settings()
     overrides = {
         "connections": args.connections,
         "header_interval": args.header_interval,
@@ -145,31 +151,18 @@ def _slowloris(args: argparse.Namespace) -> int:
         "sustain": args.sustain,
         "server_args": tuple(args.server_args) if args.server_args else None,
     }
-    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     args.out.mkdir(parents=True, exist_ok=True)
-    result = slowloris.run(settings, logs=args.out)
-    name = "slowloris-smoke" if args.smoke else "slowloris"
-    report.write_json(args.out / f"{name}.json", result)
-    table = slowloris.table(result)
-    (args.out / f"{name}.md").write_text(table, encoding="utf-8")
-    print(table)
+    result = slowloris.run(_settings(slowloris, args, overrides), logs=args.out)
+    _write(args, "slowloris", result, slowloris.table)
     return 0
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from bench import publish
 
-    settings = publish.SMOKE if args.smoke else publish.Settings()
     overrides = {"publishers": args.publishers, "rounds": args.rounds}
-    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
-    result = publish.run(settings)
-    name = "publish-smoke" if args.smoke else "publish"
-    report.write_json(args.out / f"{name}.json", result)
-    tables = publish.tables(result)
-    (args.out / f"{name}.md").write_text(tables, encoding="utf-8")
-    print(tables)
+    result = publish.run(_settings(publish, args, overrides))
+    _write(args, "publish", result, publish.tables)
     return 0 if result["ok"] else 1
 
 
