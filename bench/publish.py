@@ -12,7 +12,6 @@ import re
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -20,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine, report
+from tests.gitops import repos
 
-ROOT = Path(__file__).resolve().parents[1]
-APP_CONFIG = ROOT / "examples" / "tronador.yaml"
 _ATTEMPTS = re.compile(r"(\d+) attempts?\)")
 
 
@@ -35,50 +33,8 @@ class Settings:
 SMOKE = Settings(publishers=3, rounds=1)
 
 
-def _git(*args: str, cwd: Path | None = None) -> str:
-    command = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com", *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=True).stdout
-
-
-def _bare_repo(where: Path) -> Path:
-    bare, seed = where / "gitops.git", where / "seed"
-    _git("init", "-q", "--bare", "-b", "main", str(bare))
-    _git("config", "core.logAllRefUpdates", "true", cwd=bare)
-    _git("init", "-q", "-b", "main", str(seed))
-    (seed / "README.md").write_text("GitOps repository\n")
-    _git("add", "README.md", cwd=seed)
-    _git("commit", "-q", "-m", "initial", cwd=seed)
-    _git("push", "-q", str(bare), "main", cwd=seed)
-    return bare
-
-
 def _publisher(bare: Path, pr: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tronador",
-            "publish",
-            "--gitops-repo",
-            str(bare),
-            "--config-file",
-            str(APP_CONFIG),
-            "--repo-url",
-            "https://github.com/org/shop",
-            "--ref",
-            f"feature-{pr}",
-            "--pr",
-            str(pr),
-            "--image-name",
-            "registry.example.com/shop",
-            "--image-tag",
-            f"pr-{pr}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    return repos.start("publish", bare, *repos.render_args(pr, tag=f"pr-{pr}"))
 
 
 def _children_cpu_seconds() -> float:
@@ -87,19 +43,9 @@ def _children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _fast_forwards_only(bare: Path) -> bool:
-    log = (bare / "logs" / "refs" / "heads" / "main").read_text().splitlines()
-    pairs = [line.split()[:2] for line in log]
-    chained = all(pairs[i][0] == pairs[i - 1][1] for i in range(1, len(pairs)))
-    return chained and all(
-        subprocess.run(["git", "merge-base", "--is-ancestor", old, new], cwd=bare).returncode == 0
-        for old, new in pairs[1:]
-    )
-
-
 def one_round(publishers: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as scratch:
-        bare = _bare_repo(Path(scratch))
+        bare = repos.bare_repo(Path(scratch))
         cpu_before = _children_cpu_seconds()
         started = time.perf_counter()
         processes = [_publisher(bare, pr) for pr in range(1, publishers + 1)]
@@ -107,8 +53,8 @@ def one_round(publishers: int) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         cpu = _children_cpu_seconds() - cpu_before
         attempts = [int(m.group(1)) if (m := _ATTEMPTS.search(out)) else 0 for out, _ in outputs]
-        files = _git("ls-tree", "-r", "--name-only", "main", cwd=bare).split()
-        commits = _git("rev-list", "main", cwd=bare).split()
+        files = repos.git("ls-tree", "-r", "--name-only", "main", cwd=bare).split()
+        commits = repos.commits(bare)
         return {
             "seconds_to_all_landed": elapsed,
             "cpu_seconds": cpu,
@@ -120,7 +66,7 @@ def one_round(publishers: int) -> dict[str, Any]:
                 if p.returncode != 0
             ],
             "all_landed": len(files) == publishers + 1 and len(commits) == publishers + 1,
-            "fast_forwards_only": _fast_forwards_only(bare),
+            "fast_forwards_only": not repos.forced_updates(bare),
         }
 
 
