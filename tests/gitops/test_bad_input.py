@@ -16,12 +16,8 @@ from tests.gitops.repos import (
     retire,
     tronador,
 )
-from tests.tools import need_tool
 
-
-@pytest.fixture(autouse=True)
-def _git() -> None:
-    need_tool("git", "publish/retire run the real git CLI")
+pytestmark = pytest.mark.usefixtures("real_git")
 
 
 def one_line_error(run: Run, code: int, *words: str) -> str:

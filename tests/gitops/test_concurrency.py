@@ -20,14 +20,11 @@ from tests.gitops.repos import (
     start,
     touched,
 )
-from tests.tools import need_tool
 
 PUBLISHERS = 10
 
 
-@pytest.fixture(autouse=True)
-def _git() -> None:
-    need_tool("git", "publish/retire run the real git CLI")
+pytestmark = pytest.mark.usefixtures("real_git")
 
 
 def _publisher(bare: Path, pr: int, tag: str = "v1", *args: str) -> subprocess.Popen[str]:

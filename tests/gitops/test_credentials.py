@@ -22,14 +22,11 @@ from tests.gitops.repos import (
     retire,
     tronador,
 )
-from tests.tools import need_tool
 
 TOKEN = "ghp_s3cretT0kenValue1234567890"
 
 
-@pytest.fixture(autouse=True)
-def _git() -> None:
-    need_tool("git", "publish/retire run the real git CLI")
+pytestmark = pytest.mark.usefixtures("real_git")
 
 
 def assert_secret_nowhere(run: Run, bare: Path, work: Path | None) -> None:

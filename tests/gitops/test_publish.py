@@ -19,15 +19,12 @@ from tests.gitops.repos import (
     touched,
     tronador,
 )
-from tests.tools import need_tool
 from tronador.cli import main
 
 EP_FILE = "environments/shop-7.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _git() -> None:
-    need_tool("git", "publish/retire run the real git CLI")
+pytestmark = pytest.mark.usefixtures("real_git")
 
 
 def test_publish_again_new_tag_retire_and_retire_again(tmp_path: Path) -> None:
