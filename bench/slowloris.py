@@ -189,19 +189,26 @@ class Flood:
     peak_open: int = 0
 
 
-async def _slow_connection(
-    port: int,
-    context: ssl.SSLContext,
-    settings: Settings,
-    gate: asyncio.Semaphore,
-    release: asyncio.Event,
-    flood: Flood,
-    stalled_body: bool,
-) -> None:
-    async with gate:
+@dataclass
+class Attack:
+    """What every slow connection of one flood shares: the webhook's port and the client's TLS
+    context, the settings, the gate on concurrent handshakes, the event that ends held
+    connections, and the tally."""
+
+    port: int
+    context: ssl.SSLContext
+    settings: Settings
+    gate: asyncio.Semaphore
+    release: asyncio.Event
+    flood: Flood
+
+
+async def _slow_connection(attack: Attack, stalled_body: bool) -> None:
+    settings, flood = attack.settings, attack.flood
+    async with attack.gate:
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", port, ssl=context), timeout=30
+                asyncio.open_connection("127.0.0.1", attack.port, ssl=attack.context), timeout=30
             )
         except (OSError, ssl.SSLError, TimeoutError):
             flood.refused += 1
@@ -219,7 +226,7 @@ async def _slow_connection(
                 + b" " * (STALLED_BODY_BYTES - 1)
             )
         sent = 0
-        while not release.is_set() and time.monotonic() - opened < settings.hold:
+        while not attack.release.is_set() and time.monotonic() - opened < settings.hold:
             try:
                 data = await asyncio.wait_for(reader.read(4096), settings.header_interval)
             except TimeoutError:
@@ -242,22 +249,15 @@ async def _slow_connection(
         writer.transport.abort()
 
 
-async def _sustained(
-    port: int,
-    context: ssl.SSLContext,
-    settings: Settings,
-    gate: asyncio.Semaphore,
-    release: asyncio.Event,
-    flood: Flood,
-) -> None:
+async def _sustained(attack: Attack) -> None:
     """Slow connections one after the other until `settings.sustain` seconds have passed."""
-    until = time.monotonic() + settings.sustain
+    until = time.monotonic() + attack.settings.sustain
     while True:
-        refused = flood.refused
-        await _slow_connection(port, context, settings, gate, release, flood, False)
+        refused = attack.flood.refused
+        await _slow_connection(attack, False)
         if time.monotonic() >= until:
             return
-        if flood.refused > refused:
+        if attack.flood.refused > refused:
             await asyncio.sleep(REOPEN_PAUSE)
 
 
@@ -285,14 +285,15 @@ async def _flood(
     flood = Flood()
     gate = asyncio.Semaphore(settings.opening_concurrency)
     release = asyncio.Event()
+    attack = Attack(port, context, settings, gate, release, flood)
     stop_sampling = asyncio.Event()
     samples: list[tuple[float, int]] = []
     sampler = asyncio.create_task(_sample_rss(pid, samples, stop_sampling))
     tasks = [
         asyncio.create_task(
-            _slow_connection(port, context, settings, gate, release, flood, stalled_body)
+            _slow_connection(attack, stalled_body)
             if hold_all or settings.sustain <= 0
-            else _sustained(port, context, settings, gate, release, flood)
+            else _sustained(attack)
         )
         for _ in range(settings.connections)
     ]
