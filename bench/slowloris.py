@@ -108,10 +108,7 @@ def _raise_open_files(wanted: int) -> int:
 
 
 def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+    return machine.rss_kib(pid)["VmRSS"]
 
 
 def _percentiles(values: list[float]) -> dict[str, float | int]:

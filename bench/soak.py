@@ -42,6 +42,7 @@ from bench.controller import fit
 from bench.machine import describe, rss_kib
 from bench.payloads import CONFIG_FILE, MUTATE_PATH, VALIDATE_PATH, admission_review, seed_ep
 from bench.tls import write_throwaway_tls
+from bench.webhook import _free_port
 from controller.manager import Controller
 from controller.settings import parse_seconds
 from tests.apiserver import EmulatedAPIServer
@@ -63,14 +64,6 @@ class Counters:
 
 
 # --- the webhook --------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_webhook(directory: Path) -> tuple[subprocess.Popen[bytes], str, ssl.SSLContext]:
