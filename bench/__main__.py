@@ -1,4 +1,5 @@
-"""`python -m bench webhook|controller [--smoke]`: run a benchmark, print its tables, write JSON."""
+"""`python -m bench webhook|controller [--smoke]` (run a benchmark, print its tables, write JSON)
+and `python -m bench profile` (where one review's CPU goes, per case)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     ctl.add_argument("--workers", type=int, help="the controller's workers (default 4)")
     ctl.add_argument("--flavour", choices=("flux-v2", "legacy"), help="HelmRelease kind")
 
+    sub.add_parser("profile", help="cProfile of one review per case, in process", add_help=False)
+
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["profile"]:
+        from bench import profile
+
+        return profile.main(argv[1:])
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the servers and the controller process are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

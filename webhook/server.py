@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import ssl
@@ -20,7 +19,7 @@ from http import HTTPStatus
 from aiohttp import web
 
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
-from webhook import responses, routes, verdict
+from webhook import json_codec, responses, routes, verdict
 from webhook.admitters import Admitter, admitters
 from webhook.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from webhook.metrics import UNKNOWN_OPERATION, WebhookMetrics
@@ -164,7 +163,7 @@ async def _read_json(request: web.Request) -> object:
     if not body:
         raise _Rejected(HTTPStatus.BAD_REQUEST, "the body is empty; expected an AdmissionReview")
     try:
-        return json.loads(body)
+        return json_codec.loads(body)
     except (ValueError, RecursionError) as exc:
         raise _Rejected(
             HTTPStatus.BAD_REQUEST, f"the body is not JSON ({type(exc).__name__})"

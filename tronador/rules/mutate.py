@@ -21,13 +21,7 @@ from tronador.api.constants import (
 from tronador.api.environment import DROPPED_GIT_REPOSITORY_FIELDS
 from tronador.api.formats import PLACEHOLDER_RE
 from tronador.rules import jsonpatch_ops as ops
-from tronador.rules.images import (
-    IMAGE_KEYS,
-    Key,
-    rewrite_registry,
-    substitute_placeholders,
-    transform_image_values,
-)
+from tronador.rules.images import IMAGE_KEYS, rewrite_registry, substitute_placeholders
 from tronador.rules.kinds import (
     ENVIRONMENT_SHAPE,
     EP_SHAPE,
@@ -37,6 +31,7 @@ from tronador.rules.kinds import (
     dig,
     ref_text,
 )
+from tronador.rules.leaves import Interest, Key, transform_strings
 from tronador.rules.names import dns_label
 
 RELEASE_NAME_MAX = 53
@@ -152,9 +147,13 @@ def _image_value_operations(
 
     if not (image_name or image_tag or rewrites):
         return []
+    interest = Interest(
+        keys=IMAGE_KEYS if rewrites else frozenset(),
+        substrings=("{{",) if image_name or image_tag else (),
+    )
     return [
         ops.replace((*base, "values", *path), new)
-        for path, _old, new in transform_image_values(values, transform)
+        for path, _old, new in transform_strings(values, interest, transform)
     ]
 
 
