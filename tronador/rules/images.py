@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from tronador.api import RegistryRewrite
@@ -42,6 +43,7 @@ def _under(full: str, prefix: str) -> bool:
     return full == prefix or full.startswith(prefix + "/")
 
 
+@functools.lru_cache(maxsize=256)
 def registry_prefix(value: str) -> str:
     """A rewrite's `from` or `to` as a registry prefix: `index.docker.io/` -> `docker.io`."""
     value = value.rstrip("/")

@@ -129,6 +129,17 @@ def _mutate(shape: KindShape, obj: dict[str, Any], policy: Policy) -> list[ops.O
     return patch
 
 
+_INTERESTS = {
+    (rewrites, substitutes): Interest(
+        keys=IMAGE_KEYS if rewrites else frozenset(),
+        substrings=("{{",) if substitutes else (),
+    )
+    for rewrites in (False, True)
+    for substitutes in (False, True)
+}
+"""(registry rewrites?, placeholder substitution?) -> the strings the transform may change."""
+
+
 def _image_value_operations(
     base: tuple[str, ...], values: dict[str, Any], metadata: dict[str, Any], policy: Policy
 ) -> list[ops.Operation]:
@@ -147,10 +158,7 @@ def _image_value_operations(
 
     if not (image_name or image_tag or rewrites):
         return []
-    interest = Interest(
-        keys=IMAGE_KEYS if rewrites else frozenset(),
-        substrings=("{{",) if image_name or image_tag else (),
-    )
+    interest = _INTERESTS[bool(rewrites), bool(image_name or image_tag)]
     return [
         ops.replace((*base, "values", *path), new)
         for path, _old, new in transform_strings(values, interest, transform)

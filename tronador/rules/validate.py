@@ -56,8 +56,11 @@ def _validate(shape: KindShape, obj: Any, policy: Policy, old: Any) -> Findings:
     if not isinstance(obj, dict):
         return findings
     view = SpecView(obj, shape)
+    spec = obj.get("spec")
+    strings_to_check = SPEC_CANDIDATES.may_hold(spec)
     _check_name(view, findings)
-    _check_placeholders(obj.get("spec"), findings)
+    if strings_to_check:
+        _check_placeholders(spec, findings)
     _check_image_annotations(obj.get("metadata"), findings)
     _check_labels(view, findings)
     _check_chart(view, policy, findings)
@@ -72,7 +75,7 @@ def _validate(shape: KindShape, obj: Any, policy: Policy, old: Any) -> Findings:
             )
     for path, message in _values_from_namespace_problems(view, policy):
         findings.deny(path, "values-from-namespace", message, Severity.POLICY)
-    _warn_mutable_tags(view, findings)
+    _warn_mutable_tags(view, findings, strings_to_check)
     if isinstance(old, dict):
         _check_immutable(view, SpecView(old, shape), policy, findings)
     return findings
@@ -122,6 +125,9 @@ def _check_name(view: SpecView, findings: Findings) -> None:
 
 PLACEHOLDER_CANDIDATES = Interest(substrings=("{{",))
 MUTABLE_TAG_CANDIDATES = Interest(substrings=("latest",))
+SPEC_CANDIDATES = Interest(substrings=("{{", "latest"))
+"""Either scan of the spec's strings: one serialization of a spec that holds neither skips both
+(the values tree is inside the spec)."""
 
 
 def _has_braces(_key: object, text: str) -> bool:
@@ -228,8 +234,9 @@ def _mutable_tag(key: Any, text: str) -> bool:
     return (key == "tag" and text == "latest") or (key in IMAGE_KEYS and text.endswith(":latest"))
 
 
-def _warn_mutable_tags(view: SpecView, findings: Findings) -> None:
-    for path, _text in find_strings(view.values, MUTABLE_TAG_CANDIDATES, _mutable_tag):
+def _warn_mutable_tags(view: SpecView, findings: Findings, scan_values: bool) -> None:
+    tags = find_strings(view.values, MUTABLE_TAG_CANDIDATES, _mutable_tag) if scan_values else []
+    for path, _text in tags:
         where = field_path([*RELEASE, "values", *path])
         findings.warn(where, "tag 'latest' is mutable; a new push will not redeploy")
     for index, source in enumerate(view.values_from):
