@@ -149,11 +149,17 @@ def _image_value_operations(
     image_tag = _string_or_none(annotations.get(IMAGE_TAG_ANNOTATION))
     rewrites = policy.image_registry_rewrites
 
+    rewritten: dict[str, str] = {}
+    """Per call: the same few images recur across a large values tree's components."""
+
     def transform(key: Key, text: str) -> str:
         if (image_name or image_tag) and "{{" in text:
             text = substitute_placeholders(text, image_name, image_tag)
         if rewrites and key in IMAGE_KEYS:
-            text = rewrite_registry(text, rewrites)
+            new = rewritten.get(text)
+            if new is None:
+                new = rewritten[text] = rewrite_registry(text, rewrites)
+            text = new
         return text
 
     if not (image_name or image_tag or rewrites):
