@@ -1,5 +1,5 @@
-"""`python -m bench webhook|controller|slowloris|publish [--smoke]`: run a benchmark, print its
-tables, write JSON."""
+"""`python -m bench webhook|controller|slowloris|publish [--smoke]` (run a benchmark, print
+its tables, write JSON) and `python -m bench profile` (where one review's CPU goes, per case)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("--publishers", type=int, help="concurrent publishers (default 10)")
     pub.add_argument("--rounds", type=int, help="rounds (default 3)")
 
+
+    sub.add_parser("profile", help="cProfile of one review per case, in process", add_help=False)
+
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["profile"]:
+        from bench import profile
+
+        return profile.main(argv[1:])
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the servers and the controller process are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

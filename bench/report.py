@@ -100,10 +100,11 @@ def webhook_tables(result: dict[str, Any]) -> str:
     for case, entry in result["ratios"].items():
         costs = entry.get("cpu_us_per_request", {})
         rows.append([
-            case, entry.get("limit"), entry.get("kopf"), entry.get("ours"),
-            entry["ours_over_limit"], entry["ours_over_kopf"],
-            costs.get("limit"), costs.get("kopf"), costs.get("ours"),
-            entry.get("ours_over_limit_by_cpu"), entry.get("ours_over_kopf_by_cpu"),
+            case, entry.get("limit"), entry.get("limit-stdlib"), entry.get("kopf"),
+            entry.get("ours"), entry["ours_over_limit"], entry.get("ours_over_limit_stdlib"),
+            entry["ours_over_kopf"], costs.get("limit"), costs.get("limit-stdlib"),
+            costs.get("kopf"), costs.get("ours"), entry.get("ours_over_limit_by_cpu"),
+            entry.get("ours_over_limit_stdlib_by_cpu"), entry.get("ours_over_kopf_by_cpu"),
         ])  # fmt: skip
     parts += [
         "### Peak throughput (best concurrency), CPU per request (best run at conc >= 8), ratios",
@@ -111,14 +112,18 @@ def webhook_tables(result: dict[str, Any]) -> str:
             [
                 "case",
                 "limit req/s",
+                "limit-stdlib req/s",
                 "kopf req/s",
                 "ours req/s",
                 "ours/limit",
+                "ours/limit-stdlib",
                 "ours/kopf",
                 "limit µs",
+                "limit-stdlib µs",
                 "kopf µs",
                 "ours µs",
                 "ours/limit by CPU",
+                "ours/limit-stdlib by CPU",
                 "ours/kopf by CPU",
             ],
             rows,
@@ -177,10 +182,14 @@ def webhook_tables(result: dict[str, Any]) -> str:
         rows.append([
             case, entry["body_bytes"], entry["rules"]["median_us"],
             entry.get("handler", {}).get("median_us"), entry["json_loads"]["median_us"],
+            entry.get("orjson_loads", {}).get("median_us"),
         ])  # fmt: skip
     parts += [
         "### In-process cost per review (median µs)",
-        table(["case", "body bytes", "rules µs", "handler µs", "json.loads µs"], rows),
+        table(
+            ["case", "body bytes", "rules µs", "handler µs", "json.loads µs", "orjson.loads µs"],
+            rows,
+        ),
     ]
     return "\n\n".join(parts) + "\n"
 

@@ -10,17 +10,18 @@ from typing import Any
 def batch_samples_us(
     fn: Callable[[], Any], budget_s: float, repeats: int = 5
 ) -> tuple[list[float], int]:
-    """Microseconds per call in each of `repeats` timed batches sized to fill `budget_s` in
-    total (after one warm-up call and one call that sizes the batches), and the batch size."""
+    """Microseconds of this process's CPU time per call in each of `repeats` timed batches sized
+    to fill `budget_s` in total (after one warm-up call and one call that sizes the batches), and
+    the batch size. CPU time, so other jobs on a shared machine inflate it less than wall time."""
     fn()
-    start = time.perf_counter()
+    start = time.process_time()
     fn()
-    once = max(time.perf_counter() - start, 1e-7)
+    once = max(time.process_time() - start, 1e-6)
     number = max(1, int(budget_s / repeats / once))
     samples = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for _ in range(number):
             fn()
-        samples.append((time.perf_counter() - t0) / number * 1e6)
+        samples.append((time.process_time() - t0) / number * 1e6)
     return samples, number

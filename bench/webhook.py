@@ -46,7 +46,7 @@ class Settings:
     duration: float = 5.0
     rate: float = 200.0
     rate_duration: float = 10.0
-    servers: tuple[str, ...] = ("limit", "kopf", "ours")
+    servers: tuple[str, ...] = ("limit", "limit-stdlib", "kopf", "ours")
     cases: tuple[str, ...] = ("mutate/seed", "validate/seed", "mutate/large", "validate/large")
     generator: str = "auto"
     """`wrk`, `python`, or `auto` (wrk when installed)."""
@@ -81,11 +81,11 @@ MALLOC_ENV = (("MALLOC_MMAP_THRESHOLD_", "131072"), ("MALLOC_TRIM_THRESHOLD_", "
 128 KiB at the top of the heap goes back to the system (the dynamic defaults keep it)."""
 
 
-def _module(module: str) -> Callable[[int, TLSFiles], list[str]]:
+def _module(module: str, *more: str) -> Callable[[int, TLSFiles], list[str]]:
     def argv(port: int, tls: TLSFiles) -> list[str]:
         return [
             sys.executable, "-m", module, "--port", str(port),
-            "--cert", str(tls.cert_file), "--key", str(tls.key_file),
+            "--cert", str(tls.cert_file), "--key", str(tls.key_file), *more,
         ]  # fmt: skip
 
     return argv
@@ -100,12 +100,17 @@ def _ours(port: int, tls: TLSFiles) -> list[str]:
 
 
 SERVERS = {
-    "limit": Server("limit", _module("bench.servers.limit"), answers_patch=False),
+    "limit": Server("limit", _module("bench.servers.limit", "--json", "orjson"), False),
+    "limit-stdlib": Server(
+        "limit-stdlib", _module("bench.servers.limit", "--json", "stdlib"), answers_patch=False
+    ),
     "kopf": Server("kopf", _module("bench.servers.kopf_peer"), answers_patch=True),
     "ours": Server("ours", _ours, answers_patch=True),
     "ours-malloc": Server("ours-malloc", _ours, answers_patch=True, env=MALLOC_ENV),
 }
-"""`ours-malloc` is ours with MALLOC_ENV, to show what the environment alone does to RSS."""
+"""`limit` decodes with orjson like ours (webhook/json_codec.py), `limit-stdlib` with `json` (the
+limit before the webhook moved to orjson); `ours-malloc` is ours with MALLOC_ENV, to show what
+the environment alone does to RSS."""
 
 
 def _missing_requirement(name: str) -> str | None:
@@ -409,10 +414,14 @@ def ratios(servers: dict[str, dict[str, Any]], case_names: list[str]) -> dict[st
     out: dict[str, Any] = {}
     for case in case_names:
         names = [n for n in servers if servers[n].get("summary")]
-        entry: dict[str, Any] = {n: peak(n, case) for n in ("limit", "kopf", "ours")}
+        entry: dict[str, Any] = {
+            n: peak(n, case) for n in ("limit", "limit-stdlib", "kopf", "ours")
+        }
         entry["cpu_us_per_request"] = {n: cpu(n, case) for n in names}
         costs = entry["cpu_us_per_request"]
         entry["ours_over_limit"] = ratio(entry["ours"], entry["limit"])
+        entry["ours_over_limit_stdlib"] = ratio(entry["ours"], entry["limit-stdlib"])
+        entry["ours_over_limit_stdlib_by_cpu"] = ratio(costs.get("limit-stdlib"), costs.get("ours"))
         entry["ours_over_kopf"] = ratio(entry["ours"], entry["kopf"])
         entry["ours_over_limit_by_cpu"] = ratio(costs.get("limit"), costs.get("ours"))
         entry["ours_over_kopf_by_cpu"] = ratio(costs.get("kopf"), costs.get("ours"))

@@ -1,12 +1,12 @@
-"""Putting verdicts on the wire: one `json.dumps` per response, the patch encoded straight from the
+"""Putting verdicts on the wire: one encoding per response, the patch encoded straight from the
 rule's operations."""
 
 from __future__ import annotations
 
 import base64
-import json
 from http import HTTPStatus
 
+from webhook import json_codec
 from webhook.review import (
     ADMISSION_API_VERSION,
     ADMISSION_REVIEW_KIND,
@@ -14,8 +14,6 @@ from webhook.review import (
     AdmissionReviewResponseWire,
 )
 from webhook.verdict import Verdict
-
-_COMPACT = (",", ":")
 
 
 def admission_review(uid: str, verdict: Verdict) -> bytes:
@@ -29,7 +27,7 @@ def admission_review(uid: str, verdict: Verdict) -> bytes:
             "message": verdict.message,
         }
     if verdict.patch:
-        patch = json.dumps(verdict.patch, separators=_COMPACT).encode()
+        patch = json_codec.dumps(verdict.patch)
         response["patchType"] = "JSONPatch"
         response["patch"] = base64.b64encode(patch).decode("ascii")
     if verdict.warnings:
@@ -39,12 +37,12 @@ def admission_review(uid: str, verdict: Verdict) -> bytes:
         "kind": ADMISSION_REVIEW_KIND,
         "response": response,
     }
-    return json.dumps(review, separators=_COMPACT).encode()
+    return json_codec.dumps(review)
 
 
 def error_status(code: HTTPStatus, message: str) -> bytes:
     """A metav1.Status body for requests that cannot be answered with an AdmissionReview."""
-    return json.dumps(
+    return json_codec.dumps(
         {
             "apiVersion": "v1",
             "kind": "Status",
@@ -52,6 +50,5 @@ def error_status(code: HTTPStatus, message: str) -> bytes:
             "code": int(code),
             "reason": code.phrase.replace(" ", ""),
             "message": message,
-        },
-        separators=_COMPACT,
-    ).encode()
+        }
+    )

@@ -7,6 +7,7 @@ JSON (the objects are never copied or re-validated here; the rules do that).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, NotRequired, TypedDict
@@ -143,14 +144,25 @@ def _parse_request(request: dict[str, Any], uid: str) -> AdmissionRequest:
     return AdmissionRequest(
         uid=uid,
         operation=operation,
-        resource=GroupVersionResource(*_strings(resource, "resource", "resource", uid)),
-        kind=GroupVersionKind(*_strings(kind, "kind", "kind", uid)),
+        resource=_resource(*_strings(resource, "resource", "resource", uid)),
+        kind=_kind(*_strings(kind, "kind", "kind", uid)),
         sub_resource=sub_resource,
         name=name,
         object=object_,
         old_object=old_object,
         dry_run=bool(dry_run),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _resource(group: str, version: str, resource: str) -> GroupVersionResource:
+    """Shared instances: a webhook sees a handful of resources, one per request is waste."""
+    return GroupVersionResource(group, version, resource)
+
+
+@functools.lru_cache(maxsize=64)
+def _kind(group: str, version: str, kind: str) -> GroupVersionKind:
+    return GroupVersionKind(group, version, kind)
 
 
 def _strings(node: Any, field: str, last: str, uid: str) -> tuple[str, str, str]:

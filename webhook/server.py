@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import ssl
@@ -20,7 +19,7 @@ from http import HTTPStatus
 from aiohttp import web
 
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
-from webhook import responses, routes, verdict
+from webhook import json_codec, responses, routes, verdict
 from webhook.admitters import Admitter, admitters
 from webhook.allocator import ReleaseAfterBurst, freeze_startup_objects
 from webhook.inflight import in_flight_bound
@@ -168,7 +167,7 @@ async def _read_json(request: web.Request) -> object:
     if not body:
         raise _Rejected(HTTPStatus.BAD_REQUEST, "the body is empty; expected an AdmissionReview")
     try:
-        return json.loads(body)
+        return json_codec.loads(body)
     except (ValueError, RecursionError) as exc:
         raise _Rejected(
             HTTPStatus.BAD_REQUEST, f"the body is not JSON ({type(exc).__name__})"

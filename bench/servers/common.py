@@ -6,18 +6,24 @@ import argparse
 import asyncio
 import signal
 import ssl
+from collections.abc import Callable
 
 from aiohttp import web
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 
 
-def arguments(description: str) -> argparse.Namespace:
+def arguments(
+    description: str, more: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
+    """The servers' common options (`more` adds a server's own)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
+    if more is not None:
+        more(parser)
     return parser.parse_args()
 
 

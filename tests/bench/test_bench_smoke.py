@@ -33,7 +33,7 @@ def _run(tmp_path: Path, *args: str) -> dict:
 def test_webhook_benchmark_smoke_writes_figures_for_every_server(tmp_path: Path) -> None:
     result = _run(tmp_path, "webhook")
     assert set(result) >= {"machine", "settings", "in_process_us", "servers", "ratios"}
-    assert set(result["servers"]) == {"limit", "kopf", "ours"}
+    assert set(result["servers"]) == {"limit", "limit-stdlib", "kopf", "ours"}
     if importlib.util.find_spec("kopf") is None:
         assert "skipped" in result["servers"].pop("kopf")
     for name, server in result["servers"].items():
@@ -46,6 +46,7 @@ def test_webhook_benchmark_smoke_writes_figures_for_every_server(tmp_path: Path)
         assert server["memory_kib"]["VmRSS"] > 0
     for entry in result["ratios"].values():
         assert {"limit", "kopf", "ours", "ours_over_limit", "ours_over_kopf"} <= set(entry)
+        assert {"limit-stdlib", "ours_over_limit_stdlib"} <= set(entry)
     for entry in result["in_process_us"].values():
         assert entry["rules"]["median_us"] > 0
 

@@ -82,8 +82,10 @@ ReleaseName = Annotated[str, constrained(HELM_RELEASE_NAME)]
 LabelValue = Annotated[str, constrained(LABEL_VALUE)]
 
 
+@functools.lru_cache(maxsize=1024)
 def label_key_problem(key: str) -> str | None:
-    """Why `key` is not a valid label key (optional DNS subdomain prefix + '/' + name), or None."""
+    """Why `key` is not a valid label key (optional DNS subdomain prefix + '/' + name), or None.
+    Cached: a cluster's EPs use a handful of label keys."""
     prefix, slash, name = key.rpartition("/")
     if slash and not DNS1123_SUBDOMAIN.matches(prefix):
         return f"its prefix {prefix!r} must be {DNS1123_SUBDOMAIN.explanation}"

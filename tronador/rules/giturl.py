@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -9,6 +10,7 @@ from urllib.parse import urlsplit
 _SCP = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_SPACE = re.compile(r"\s")
 
 URL_EXPECTATION = "an https://, ssh:// or scp-style (git@host:org/repo) git URL"
 
@@ -30,7 +32,16 @@ class GitUrl:
 
 def parse_git_url(url: str) -> GitUrl | None:
     """Parse a git URL, or None when it is not one Flux can clone."""
-    if not isinstance(url, str) or not url or any(c.isspace() for c in url):
+    if not isinstance(url, str) or not url:
+        return None
+    return _parse_git_url(url)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_git_url(url: str) -> GitUrl | None:
+    """Cached: every EP of a repository names the same URL, and urlsplit is most of a seed
+    EP's validation otherwise (bench/RESULTS.md, profile)."""
+    if _SPACE.search(url):
         return None
     match = _SCP.match(url)
     if match and "://" not in url:

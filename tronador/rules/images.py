@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from typing import Any
 
 from tronador.api import RegistryRewrite
@@ -14,43 +14,6 @@ IMAGE_KEYS = frozenset({"repository", "image"})
 
 _DOCKER_HUB = "docker.io"
 _DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-
-Path = tuple[str | int, ...]
-
-
-Key = str | int | None
-"""The key (or list index) a string stands under; None for a bare string."""
-
-
-def _scan(node: Any, trail: list[str | int], visit: Callable[[list[str | int], str], None]) -> None:
-    """Call `visit` on every string leaf. The path is one list pushed and popped in place, so a
-    large values tree costs a visit per node, not a tuple per node (see bench/RESULTS.md)."""
-    if isinstance(node, str):
-        visit(trail, node)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            trail.append(key)
-            _scan(value, trail, visit)
-            trail.pop()
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            trail.append(index)
-            _scan(value, trail, visit)
-            trail.pop()
-
-
-def find_strings(
-    node: Any, wanted: Callable[[Key, str], bool], root: Path = ()
-) -> list[tuple[Path, str]]:
-    """(path, text) of each string leaf under `node` for which `wanted(key, text)` holds."""
-    found: list[tuple[Path, str]] = []
-
-    def visit(trail: list[str | int], text: str) -> None:
-        if wanted(trail[-1] if trail else None, text):
-            found.append(((*root, *trail), text))
-
-    _scan(node, [], visit)
-    return found
 
 
 def substitute_placeholders(text: str, image_name: str | None, image_tag: str | None) -> str:
@@ -80,6 +43,7 @@ def _under(full: str, prefix: str) -> bool:
     return full == prefix or full.startswith(prefix + "/")
 
 
+@functools.lru_cache(maxsize=256)
 def registry_prefix(value: str) -> str:
     """A rewrite's `from` or `to` as a registry prefix: `index.docker.io/` -> `docker.io`."""
     value = value.rstrip("/")
@@ -124,18 +88,3 @@ def registry_host_problem(value: str) -> str | None:
     if "." in first or ":" in first or first == "localhost":
         return None
     return f"{value!r} does not start with a registry host (such as mirror.example.com)"
-
-
-def transform_image_values(
-    values: Any, transform: Callable[[Key, str], str]
-) -> list[tuple[Path, str, str]]:
-    """(path, old, new) for each string leaf of `values` that `transform(key, text)` changes."""
-    changes: list[tuple[Path, str, str]] = []
-
-    def visit(trail: list[str | int], old: str) -> None:
-        new = transform(trail[-1] if trail else None, old)
-        if new != old:
-            changes.append((tuple(trail), old, new))
-
-    _scan(values, [], visit)
-    return changes

@@ -9,7 +9,11 @@ Operation = dict[str, Any]
 
 
 def pointer(parts: Iterable[str | int]) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    text = [str(p) for p in parts]
+    if not text:
+        return ""
+    escaped = [t.replace("~", "~0").replace("/", "~1") if "~" in t or "/" in t else t for t in text]
+    return "/" + "/".join(escaped)
 
 
 def add(parts: Iterable[str | int], value: Any) -> Operation:

@@ -21,13 +21,7 @@ from tronador.api.constants import (
 from tronador.api.environment import DROPPED_GIT_REPOSITORY_FIELDS
 from tronador.api.formats import PLACEHOLDER_RE
 from tronador.rules import jsonpatch_ops as ops
-from tronador.rules.images import (
-    IMAGE_KEYS,
-    Key,
-    rewrite_registry,
-    substitute_placeholders,
-    transform_image_values,
-)
+from tronador.rules.images import IMAGE_KEYS, rewrite_registry, substitute_placeholders
 from tronador.rules.kinds import (
     ENVIRONMENT_SHAPE,
     EP_SHAPE,
@@ -37,6 +31,7 @@ from tronador.rules.kinds import (
     dig,
     ref_text,
 )
+from tronador.rules.leaves import Interest, Key, transform_strings
 from tronador.rules.names import dns_label
 
 RELEASE_NAME_MAX = 53
@@ -134,6 +129,17 @@ def _mutate(shape: KindShape, obj: dict[str, Any], policy: Policy) -> list[ops.O
     return patch
 
 
+_INTERESTS = {
+    (rewrites, substitutes): Interest(
+        keys=IMAGE_KEYS if rewrites else frozenset(),
+        substrings=("{{",) if substitutes else (),
+    )
+    for rewrites in (False, True)
+    for substitutes in (False, True)
+}
+"""(registry rewrites?, placeholder substitution?) -> the strings the transform may change."""
+
+
 def _image_value_operations(
     base: tuple[str, ...], values: dict[str, Any], metadata: dict[str, Any], policy: Policy
 ) -> list[ops.Operation]:
@@ -143,18 +149,25 @@ def _image_value_operations(
     image_tag = _string_or_none(annotations.get(IMAGE_TAG_ANNOTATION))
     rewrites = policy.image_registry_rewrites
 
+    rewritten: dict[str, str] = {}
+    """Per call: the same few images recur across a large values tree's components."""
+
     def transform(key: Key, text: str) -> str:
         if (image_name or image_tag) and "{{" in text:
             text = substitute_placeholders(text, image_name, image_tag)
         if rewrites and key in IMAGE_KEYS:
-            text = rewrite_registry(text, rewrites)
+            new = rewritten.get(text)
+            if new is None:
+                new = rewritten[text] = rewrite_registry(text, rewrites)
+            text = new
         return text
 
     if not (image_name or image_tag or rewrites):
         return []
+    interest = _INTERESTS[bool(rewrites), bool(image_name or image_tag)]
     return [
         ops.replace((*base, "values", *path), new)
-        for path, _old, new in transform_image_values(values, transform)
+        for path, _old, new in transform_strings(values, interest, transform)
     ]
 
 

@@ -15,7 +15,7 @@ from tronador.api.environment import CONFINED_RELEASE_FIELDS, DROPPED_GIT_REPOSI
 from tronador.api.formats import DNS1123_LABEL, LABEL_VALUE, PLACEHOLDER_RE, label_key_problem
 from tronador.rules.findings import Findings, Severity, field_path, parse_model
 from tronador.rules.giturl import URL_EXPECTATION, parse_git_url
-from tronador.rules.images import IMAGE_KEYS, find_strings
+from tronador.rules.images import IMAGE_KEYS
 from tronador.rules.kinds import (
     ENVIRONMENT_SHAPE,
     EP_SHAPE,
@@ -27,6 +27,7 @@ from tronador.rules.kinds import (
     dig,
     mapping,
 )
+from tronador.rules.leaves import Interest, find_strings
 
 NAMESPACE_LABELS = "spec.namespaceLabels"
 
@@ -55,8 +56,11 @@ def _validate(shape: KindShape, obj: Any, policy: Policy, old: Any) -> Findings:
     if not isinstance(obj, dict):
         return findings
     view = SpecView(obj, shape)
+    spec = obj.get("spec")
+    strings_to_check = SPEC_CANDIDATES.may_hold(spec)
     _check_name(view, findings)
-    _check_placeholders(obj.get("spec"), findings)
+    if strings_to_check:
+        _check_placeholders(spec, findings)
     _check_image_annotations(obj.get("metadata"), findings)
     _check_labels(view, findings)
     _check_chart(view, policy, findings)
@@ -71,7 +75,7 @@ def _validate(shape: KindShape, obj: Any, policy: Policy, old: Any) -> Findings:
             )
     for path, message in _values_from_namespace_problems(view, policy):
         findings.deny(path, "values-from-namespace", message, Severity.POLICY)
-    _warn_mutable_tags(view, findings)
+    _warn_mutable_tags(view, findings, strings_to_check)
     if isinstance(old, dict):
         _check_immutable(view, SpecView(old, shape), policy, findings)
     return findings
@@ -119,8 +123,19 @@ def _check_name(view: SpecView, findings: Findings) -> None:
         )
 
 
+PLACEHOLDER_CANDIDATES = Interest(substrings=("{{",))
+MUTABLE_TAG_CANDIDATES = Interest(substrings=("latest",))
+SPEC_CANDIDATES = Interest(substrings=("{{", "latest"))
+"""Either scan of the spec's strings: one serialization of a spec that holds neither skips both
+(the values tree is inside the spec)."""
+
+
+def _has_braces(_key: object, text: str) -> bool:
+    return "{{" in text
+
+
 def _check_placeholders(spec: Any, findings: Findings) -> None:
-    for path, text in find_strings(spec, lambda _key, text: "{{" in text, ("spec",)):
+    for path, text in find_strings(spec, PLACEHOLDER_CANDIDATES, _has_braces, ("spec",)):
         for match in PLACEHOLDER_RE.finditer(text):
             findings.deny(
                 field_path(path),
@@ -145,17 +160,23 @@ def _check_image_annotations(metadata: Any, findings: Findings) -> None:
 
 def _check_labels(view: SpecView, findings: Findings) -> None:
     for key, value in view.namespace_labels.items():
-        path = field_path(["spec", "namespaceLabels", key])
         problem = label_key_problem(key)
         if problem:
-            findings.deny(path, "label-key", f"{key!r} is not a valid label key: {problem}")
+            findings.deny(
+                _label_path(key), "label-key", f"{key!r} is not a valid label key: {problem}"
+            )
         if not LABEL_VALUE.matches(value) and not PLACEHOLDER_RE.search(value):
-            findings.deny(path, LABEL_VALUE.rule, f"{value!r} is not {LABEL_VALUE.explanation}")
+            findings.deny(
+                _label_path(key), LABEL_VALUE.rule, f"{value!r} is not {LABEL_VALUE.explanation}"
+            )
+
+
+def _label_path(key: str) -> str:
+    return field_path(("spec", "namespaceLabels", key))
 
 
 def _check_chart(view: SpecView, policy: Policy, findings: Findings) -> None:
     url = view.chart_url
-    url_path = field_path(view.shape.chart_url)
     if url is not None and not PLACEHOLDER_RE.search(url):
         if parse_git_url(url) is None:
             hint = ""
@@ -163,13 +184,17 @@ def _check_chart(view: SpecView, policy: Policy, findings: Findings) -> None:
                 hint = " (plain http is not allowed)"
             elif url.startswith("https://") and "@" in url.split("/")[2]:
                 hint = " (credentials in the URL are not allowed; use chart.secretRef)"
-            findings.deny(url_path, "chart-url", f"{url!r} is not {URL_EXPECTATION}{hint}")
+            findings.deny(
+                field_path(view.shape.chart_url),
+                "chart-url",
+                f"{url!r} is not {URL_EXPECTATION}{hint}",
+            )
         elif policy.allowed_chart_git_prefixes and not any(
             url.startswith(prefix) for prefix in policy.allowed_chart_git_prefixes
         ):
             allowed = ", ".join(policy.allowed_chart_git_prefixes)
             findings.deny(
-                url_path,
+                field_path(view.shape.chart_url),
                 "chart-url-allowed",
                 f"{url!r} is outside the allowed chart sources ({allowed})",
                 Severity.POLICY,
@@ -186,17 +211,19 @@ def _check_chart(view: SpecView, policy: Policy, findings: Findings) -> None:
 def _check_tenant(view: SpecView, policy: Policy, findings: Findings) -> None:
     key = policy.tenant.label_key
     tenant = view.namespace_labels.get(key)
-    path = field_path(["spec", "namespaceLabels", key])
     if tenant is None:
         if policy.tenant.required:
             findings.deny(
-                path, "tenant-required", f"the tenant label {key!r} is required", Severity.POLICY
+                _label_path(key),
+                "tenant-required",
+                f"the tenant label {key!r} is required",
+                Severity.POLICY,
             )
         return
     if policy.tenant.allowed_values and tenant not in policy.tenant.allowed_values:
         allowed = ", ".join(policy.tenant.allowed_values)
         findings.deny(
-            path,
+            _label_path(key),
             "tenant-allowed",
             f"tenant {tenant!r} is not one of the allowed tenants ({allowed})",
             Severity.POLICY,
@@ -207,8 +234,9 @@ def _mutable_tag(key: Any, text: str) -> bool:
     return (key == "tag" and text == "latest") or (key in IMAGE_KEYS and text.endswith(":latest"))
 
 
-def _warn_mutable_tags(view: SpecView, findings: Findings) -> None:
-    for path, _text in find_strings(view.values, _mutable_tag):
+def _warn_mutable_tags(view: SpecView, findings: Findings, scan_values: bool) -> None:
+    tags = find_strings(view.values, MUTABLE_TAG_CANDIDATES, _mutable_tag) if scan_values else []
+    for path, _text in tags:
         where = field_path([*RELEASE, "values", *path])
         findings.warn(where, "tag 'latest' is mutable; a new push will not redeploy")
     for index, source in enumerate(view.values_from):
