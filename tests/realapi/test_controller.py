@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +33,9 @@ RELEASE_KIND = {
     ReleaseFlavour.LEGACY: ("helm.fluxcd.io/v1", "HelmRelease"),
     ReleaseFlavour.FLUX_V2: ("helm.toolkit.fluxcd.io/v2", "HelmRelease"),
 }
+RESYNC = 0.5
+"""Seconds between resyncs: short, so an idle stretch of a few seconds spans several."""
+WRITES = ("create", "update", "patch", "delete")
 ELECTION = LeaderElectionConfig(
     identity="realapi", lease_duration=4.0, renew_deadline=3.0, retry_period=0.5
 )
@@ -51,7 +55,9 @@ def as_controller(controller_manager: ControlPlane, installed: Rest) -> Iterator
 @pytest.fixture
 def replica(as_controller: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[Replica]:
     flavour: ReleaseFlavour = request.param
-    replica = Replica(as_controller, settings(flavour), election=ELECTION).start(30)
+    replica = Replica(
+        as_controller, settings(flavour, resync_period=RESYNC), election=ELECTION
+    ).start(30)
     try:
         wait_for(replica.is_leader, what="the controller leading")
         yield replica
@@ -130,11 +136,29 @@ def test_seed_ep_from_create_to_deployed_to_deleted_with_no_forbidden_request(
         }
     stored = rest.get(API_VERSION, EP_KIND, name)
     assert stored is not None and FINALIZER in stored["metadata"]["finalizers"]
+    assert _idle_writes(controller_manager) == []
 
     rest.delete(API_VERSION, EP_KIND, name)
     wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
     wait_for(lambda: rest.get("v1", "Namespace", name) is None, 90, "the namespace gone")
     assert controller_manager.denied_requests(CONTROLLER_USER)[denied_before:] == []
+
+
+def _idle_writes(plane: ControlPlane, seconds: float = 6 * RESYNC) -> list[str]:
+    """The controller's writes (leader election's aside) while nothing changes for several
+    resyncs, once it has settled: every apply it would make is skipped."""
+
+    def writes() -> list[str]:
+        return [
+            f"{verb} {uri}"
+            for verb, uri, _ in plane.requests(CONTROLLER_USER)
+            if verb in WRITES and "/leases/" not in uri and "/events" not in uri
+        ]
+
+    time.sleep(seconds)  # settle: the last status write is answered and seen
+    before = len(writes())
+    time.sleep(seconds)
+    return writes()[before:]
 
 
 def _status(rest: Rest, name: str) -> dict[str, Any]:
