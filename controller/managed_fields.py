@@ -200,7 +200,11 @@ def foreign_fields(
 
 
 def without(config: dict[str, Any], paths: Iterable[Path]) -> dict[str, Any]:
-    """`config` without the fields at `paths` (a map left empty by that goes too)."""
+    """`config` without the fields at `paths` (a map left empty by that goes too); `config`
+    itself when there are none."""
+    paths = list(paths)
+    if not paths:
+        return config
     out = copy.deepcopy(config)
     for path in paths:
         parents: list[tuple[dict[str, Any], str]] = []
