@@ -1,5 +1,10 @@
-"""Acting on one object: create it, update it when it differs, or delete it; each write goes
-through to the informer cache at once and is told as an Event."""
+"""Acting on one object: server-side apply of what we want of it (field manager `tronador`,
+never forced) or its deletion; each write goes through to the informer cache at once.
+
+A field another manager owns with another value is yielded, not taken: it is left out of what we
+apply and told (`Actions.yielded`, and a Warning Event when the server refused an apply for it).
+Changes are folded into one Event per reconcile (`Actions.summary`); failures keep their own.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.desired import DesiredObject, is_owned_by
-from controller.diff import merged_for_update, needs_update
 from controller.events import EventRecorder
+from controller.managed_fields import (
+    MANAGER,
+    Path,
+    conflicting_fields,
+    entries,
+    foreign_fields,
+    our_entry,
+    path_text,
+    up_to_date,
+    without,
+)
 from controller.status import EventSpec
 from kube.api import ApiError, Kube, Obj
 from kube.informer import Store
 from kube.resources import SECRETS, Resource
 
 log = logging.getLogger(__name__)
+
+APPLY_ATTEMPTS = 3
+"""Applies of one object per reconcile: each 409 names fields to yield before the next."""
 
 
 class StepFailed(Exception):
@@ -41,13 +59,43 @@ def rejection(err: ApiError, sensitive: bool = False) -> StepFailed:
 
 @dataclass
 class Actions:
-    """What one reconcile did to an EP's objects, in words for Events."""
+    """What one reconcile did to an EP's objects, in words for Events and conditions."""
 
     ep: Obj
     events: list[EventSpec] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    """Objects written, e.g. "created Namespace 'x'": one folded Event says them all."""
+    yielded: dict[str, list[str]] = field(default_factory=dict)
+    """By kind: fields left to another manager, in words, for the step's condition message."""
 
     def tell(self, reason: str, message: str, type_: str = "Normal") -> None:
         self.events.append(EventSpec(type_, reason, message))
+
+    def changed(self, verb: str, resource: Resource, name: str, why: str = "") -> None:
+        self.changes.append(f"{verb} {resource.kind} '{name}'" + (f" ({why})" if why else ""))
+
+    def summary(self) -> EventSpec | None:
+        """One Normal Event for every object this reconcile wrote: "Provisioned" when it
+        created any, "Updated" otherwise."""
+        if not self.changes:
+            return None
+        created = any(change.startswith("created ") for change in self.changes)
+        text = "; ".join(self.changes)
+        return EventSpec(
+            "Normal", "Provisioned" if created else "Updated", text[:1].upper() + text[1:]
+        )
+
+    def yielded_text(self, kind: str) -> str:
+        """The fields of `kind` left to other managers, for a condition message ("" if none)."""
+        fields = self.yielded.get(kind) or []
+        return f"; left to other managers: {', '.join(fields)}" if fields else ""
+
+
+def _yield_words(resource: Resource, name: str, fields: dict[Path, str]) -> list[str]:
+    return [
+        f"{resource.kind} '{name}' {path_text(path)} (owned by '{manager}')"
+        for path, manager in sorted(fields.items())
+    ]
 
 
 class Applier:
@@ -56,7 +104,9 @@ class Applier:
         self.recorder = recorder
 
     def emit(self, actions: Actions) -> None:
-        for spec in actions.events:
+        summary = actions.summary()
+        actions.changes.clear()
+        for spec in [*([summary] if summary else []), *actions.events]:
             self.recorder.record(actions.ep, spec)
         actions.events.clear()
 
@@ -65,48 +115,100 @@ class Applier:
         actions: Actions,
         desired: DesiredObject,
         store: Store,
-        owner: str,
+        owner: str | None,
         *,
         sensitive: bool = False,
     ) -> Obj:
-        """The object as stored after making it match `desired`. An object of that name which is
-        not ours is left alone and fails the step."""
+        """The object as stored after applying `desired`. An object of that name which is not
+        ours (`owner`'s labels; None: any object) is left alone and fails the step."""
         resource = desired.resource
         actual = store.get(desired.namespace, desired.name)
+        if actual is not None and owner is not None and not is_owned_by(actual, owner):
+            raise self._not_ours(resource, desired)
+        config = desired.body
+        yielded = foreign_fields(actual, config)
+        config = without(config, yielded)
         try:
-            if actual is None:
-                try:
-                    created = self.kube.create(resource, desired.body)
-                except ApiError as err:
-                    if not err.already_exists:
-                        raise
-                    actual = self.reread(resource, desired.name, desired.namespace, store)
-                else:
-                    store.write_through(created)
-                    self._told(actions, "Created", resource, desired.name)
-                    return created
-            if not is_owned_by(actual, owner):
-                raise StepFailed(
-                    f"{resource.kind}Conflict",
-                    f"{resource.kind} '{desired.name}' already exists in namespace "
-                    f"'{desired.namespace}' and is not managed by this EnvironmentProvisioner",
-                )
-            if not needs_update(desired.body, actual):
-                return actual
-            if resource == SECRETS and actual.get("type") != desired.body.get("type"):
+            if up_to_date(actual, config) or (
+                not _sets_anything(config) and our_entry(actual) is None
+            ):
+                self._yielded(actions, resource, desired.name, yielded)
+                return actual or {}
+            if (
+                actual is not None
+                and resource == SECRETS
+                and actual.get("type") != desired.body.get("type")
+            ):
                 self.delete(actions, resource, actual, store, quiet=True)
-                created = self.kube.create(resource, desired.body)
-                store.write_through(created)
-                self._told(actions, "Updated", resource, desired.name)
-                return created
-            updated = self.kube.replace(resource, merged_for_update(desired.body, actual))
-            store.write_through(updated)
-            self._told(actions, "Updated", resource, desired.name)
-            return updated
+                actual = None
+            applied = self._apply(actions, resource, config, yielded)
         except ApiError as err:
             if err.refused:
                 raise rejection(err, sensitive) from None
             raise
+        if actual is None and owner is not None and _others_were_there(applied):
+            self._retract(resource, desired)
+            raise self._not_ours(resource, desired)
+        store.write_through(applied)
+        self._yielded(actions, resource, desired.name, yielded)
+        actions.changed("created" if actual is None else "updated", resource, desired.name)
+        return applied
+
+    def _apply(
+        self, actions: Actions, resource: Resource, config: Obj, yielded: dict[Path, str]
+    ) -> Obj:
+        """Apply `config`; fields a 409 names are yielded (a Warning Event each time) and the
+        rest applied again."""
+        name = str(config["metadata"]["name"])
+        for attempt in range(APPLY_ATTEMPTS):
+            try:
+                return self.kube.apply(resource, config, field_manager=MANAGER)
+            except ApiError as err:
+                refused = conflicting_fields(config, err.causes) if err.conflict else {}
+                if not refused or attempt == APPLY_ATTEMPTS - 1:
+                    raise
+                words = _yield_words(resource, name, refused)
+                actions.tell(
+                    "FieldConflict",
+                    f"Left to other managers (not taken): {', '.join(words)}",
+                    "Warning",
+                )
+                yielded.update(refused)
+                config = without(config, refused)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retract(self, resource: Resource, desired: DesiredObject) -> None:
+        """Take back what our apply added to an object someone else had created: applying
+        nothing removes every field only we set, and leaves theirs."""
+        skeleton: Obj = {"metadata": {"name": desired.name}}
+        if desired.namespace is not None:
+            skeleton["metadata"]["namespace"] = desired.namespace
+        try:
+            self.kube.apply(resource, skeleton, field_manager=MANAGER)
+        except ApiError as err:
+            log.warning(
+                "could not retract our fields from an object that is not ours",
+                extra={"fields": {"object": f"{resource.kind}/{desired.name}", "error": str(err)}},
+            )
+
+    @staticmethod
+    def _not_ours(resource: Resource, desired: DesiredObject) -> StepFailed:
+        where = f" in namespace '{desired.namespace}'" if desired.namespace else ""
+        return StepFailed(
+            f"{resource.kind}Conflict",
+            f"{resource.kind} '{desired.name}' already exists{where} and is not managed by this "
+            "EnvironmentProvisioner; it will not be taken over",
+        )
+
+    @staticmethod
+    def _yielded(actions: Actions, resource: Resource, name: str, fields: dict[Path, str]) -> None:
+        if fields:
+            words = _yield_words(resource, name, fields)
+            actions.yielded.setdefault(resource.kind, []).extend(words)
+            log.info(
+                "fields left to other managers",
+                extra={"fields": {"object": f"{resource.kind}/{name}", "yielded": words}},
+            )
 
     def delete(
         self,
@@ -133,32 +235,43 @@ class Applier:
         else:
             store.mark_deleted(namespace, name)
         if not quiet:
-            self._told(actions, "Deleted", resource, name, why)
+            actions.changed("deleted", resource, name, why)
         return lingering
 
-    def replace(self, resource: Resource, body: Obj, store: Store) -> Obj:
+    def apply(self, resource: Resource, config: Obj, store: Store, subresource: str = "") -> Obj:
+        """Apply `config` to an object of ours that exists (an EP's finalizer or status)."""
         try:
-            updated = self.kube.replace(resource, body)
+            applied = self.kube.apply(
+                resource, config, field_manager=MANAGER, subresource=subresource or None
+            )
         except ApiError as err:
             if err.refused:
                 raise rejection(err) from None
             raise
-        store.write_through(updated)
-        return updated
+        store.write_through(applied)
+        return applied
 
-    def reread(self, resource: Resource, name: str, namespace: str | None, store: Store) -> Obj:
-        fresh = self.kube.get(resource, name, namespace)
-        if fresh is None:
-            raise ApiError(
-                409, "Conflict", "created by someone else and gone again", resource, name
-            )
-        store.write_through(fresh)
-        return fresh
+    def patch(self, resource: Resource, name: str, operations: list[Obj], store: Store) -> Obj:
+        try:
+            patched = self.kube.patch(resource, name, operations)
+        except ApiError as err:
+            if err.refused:
+                raise rejection(err) from None
+            raise
+        store.write_through(patched)
+        return patched
 
-    @staticmethod
-    def _told(actions: Actions, verb: str, resource: Resource, name: str, why: str = "") -> None:
-        message = f"{verb} {resource.kind} '{name}'" + (f": {why}" if why else "")
-        actions.tell(f"{resource.kind}{verb}", message)
+
+def _sets_anything(config: Obj) -> bool:
+    meta = config.get("metadata") or {}
+    return any(k not in ("apiVersion", "kind", "metadata") for k in config) or any(
+        k not in ("name", "namespace") for k in meta
+    )
+
+
+def _others_were_there(obj: Obj) -> bool:
+    """Whether an object our apply just created had been there before: others manage fields."""
+    return any(e.get("manager") != MANAGER for e in entries(obj))
 
 
 def owned(objs: list[Obj], owner: str) -> list[Obj]:

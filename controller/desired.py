@@ -15,7 +15,6 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from controller.diff import with_hash
 from controller.settings import ReleaseFlavour, ReleaseOptions
 from kube.resources import (
     CONFIG_MAPS,
@@ -23,6 +22,7 @@ from kube.resources import (
     HELM_RELEASES,
     LEGACY_HELM_RELEASES,
     SECRETS,
+    SERVICE_ACCOUNTS,
     Resource,
     resource_for,
 )
@@ -63,8 +63,10 @@ class DesiredObject:
         return str(self.body["metadata"]["name"])
 
     @property
-    def namespace(self) -> str:
-        return str(self.body["metadata"]["namespace"])
+    def namespace(self) -> str | None:
+        """None for a cluster-scoped object (a Namespace)."""
+        namespace = self.body["metadata"].get("namespace")
+        return None if namespace is None else str(namespace)
 
 
 @dataclass(frozen=True)
@@ -217,15 +219,16 @@ def copied_item(item: dict[str, Any], namespace: str, ep_name: str) -> DesiredOb
         "name": secret_item_name(item),
         "namespace": namespace,
         "labels": {**(meta.get("labels") or {}), **ownership_labels(ep_name)},
-        "annotations": dict(meta.get("annotations") or {}),
     }
+    if meta.get("annotations"):
+        body["metadata"]["annotations"] = dict(meta["annotations"])
     resource = resource_for(str(item.get("apiVersion")), str(item.get("kind")))
     if resource == SECRETS:
         data = dict(body.get("data") or {})
         data.update({k: _b64(str(v)) for k, v in (body.pop("stringData", None) or {}).items()})
         body["data"] = data
         body.setdefault("type", "Opaque")
-    return DesiredObject(resource, with_hash(body))
+    return DesiredObject(resource, body)
 
 
 def desired_config_secrets(
@@ -281,7 +284,7 @@ def legacy_helm_release(
         "metadata": flux_metadata(release, namespace, ep.name, release),
         "spec": spec,
     }
-    return DesiredObject(LEGACY_HELM_RELEASES, with_hash(body))
+    return DesiredObject(LEGACY_HELM_RELEASES, body)
 
 
 def flux_git_repository(
@@ -306,7 +309,7 @@ def flux_git_repository(
         "metadata": flux_metadata(release, namespace, ep.name, release),
         "spec": spec,
     }
-    return DesiredObject(GIT_REPOSITORIES, with_hash(body))
+    return DesiredObject(GIT_REPOSITORIES, body)
 
 
 def _key_ref(source: ValuesFromSource) -> tuple[ValuesKind, KeyReference] | None:
@@ -357,7 +360,7 @@ def values_copy(
     }
     if ref.kind == "Secret":
         body["type"] = "Opaque"
-    return DesiredObject(ref.resource, with_hash(body)), None
+    return DesiredObject(ref.resource, body), None
 
 
 def flux_values_from(
@@ -420,7 +423,7 @@ def flux_helm_release(
         "metadata": flux_metadata(release, namespace, ep.name, release),
         "spec": spec,
     }
-    return DesiredObject(HELM_RELEASES, with_hash(body)), warnings
+    return DesiredObject(HELM_RELEASES, body), warnings
 
 
 def desired_base(
@@ -489,43 +492,15 @@ def desired_environment(
     return env
 
 
-PULL_SECRET_ANNOTATION = "tronador.stakater.com/image-pull-secret"
-"""On the namespace's default ServiceAccount: the image pull secret we attached."""
-
-
-def service_account_with_pull_secret(
-    sa: dict[str, Any] | None, namespace: str, wanted: str | None
-) -> dict[str, Any] | None:
-    """The `default` ServiceAccount carrying `wanted` in imagePullSecrets, without the one we
-    attached before (others' entries stay); None when it needs no change. `sa` None means it
-    does not exist yet (the cluster creates it asynchronously; we may create it first)."""
-    if sa is None:
-        if wanted is None:
-            return None
-        sa = {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": "default", "namespace": namespace},
-        }
-    meta = sa.get("metadata") or {}
-    annotations = dict(meta.get("annotations") or {})
-    before = annotations.get(PULL_SECRET_ANNOTATION)
-    refs = [r for r in sa.get("imagePullSecrets") or [] if isinstance(r, dict)]
-    names = [r.get("name") for r in refs]
-    if before != wanted and before is not None:
-        refs = [r for r in refs if r.get("name") != before]
-    if wanted is not None and wanted not in [r.get("name") for r in refs]:
-        refs.append({"name": wanted})
-    if wanted is None:
-        annotations.pop(PULL_SECRET_ANNOTATION, None)
-    else:
-        annotations[PULL_SECRET_ANNOTATION] = wanted
-    if [r.get("name") for r in refs] == names and annotations.get(PULL_SECRET_ANNOTATION) == before:
-        return None
-    updated = copy.deepcopy(sa)
-    updated["metadata"] = {**copy.deepcopy(meta), "annotations": annotations}
-    if refs:
-        updated["imagePullSecrets"] = refs
-    else:
-        updated.pop("imagePullSecrets", None)
-    return updated
+def service_account_pull_secret(namespace: str, wanted: str | None) -> DesiredObject:
+    """What we apply to the namespace's `default` ServiceAccount: our image pull secret in
+    `imagePullSecrets` (others' entries stay theirs), or nothing when there is none (applying
+    nothing takes ours back)."""
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": namespace},
+    }
+    if wanted is not None:
+        body["imagePullSecrets"] = [{"name": wanted}]
+    return DesiredObject(SERVICE_ACCOUNTS, body)

@@ -24,7 +24,6 @@ from controller.desired import (
     flux_metadata,
     flux_values_from,
 )
-from controller.diff import with_hash
 from controller.settings import ReleaseOptions
 from kube.resources import GIT_REPOSITORIES, HELM_RELEASES
 from tronador.api import Environment, TronadorConfig
@@ -84,7 +83,7 @@ def git_repository(
         "metadata": flux_metadata(name, env.name, env.name, release),
         "spec": spec,
     }
-    return DesiredObject(GIT_REPOSITORIES, with_hash(body))
+    return DesiredObject(GIT_REPOSITORIES, body)
 
 
 def helm_release(
@@ -123,4 +122,4 @@ def helm_release(
         "metadata": flux_metadata(release, namespace, env.name, release),
         "spec": spec,
     }
-    return DesiredObject(HELM_RELEASES, with_hash(body)), warnings
+    return DesiredObject(HELM_RELEASES, body), warnings

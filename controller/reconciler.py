@@ -10,13 +10,13 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from controller.apply import Actions, Applier, StepFailed, annotation, owned, rejection
+from controller.apply import Actions, Applier, StepFailed, annotation, owned
 from controller.caches import Caches
 from controller.desired import (
     COPIED_FROM_ANNOTATION,
@@ -25,14 +25,8 @@ from controller.desired import (
     Subject,
     ValuesSourceRef,
     is_owned_by,
-    service_account_with_pull_secret,
+    service_account_pull_secret,
     values_source_refs,
-)
-from controller.diff import (
-    apply_label_changes,
-    label_changes,
-    merge_owner_references,
-    owner_reference_missing,
 )
 from controller.environment_desired import desired_objects
 from controller.events import EventRecorder
@@ -66,7 +60,6 @@ from kube.resources import (
     HELM_RELEASES,
     NAMESPACES,
     SECRETS,
-    SERVICE_ACCOUNTS,
     Resource,
 )
 from tronador.api import (
@@ -286,13 +279,10 @@ class Reconciler:
     # -- act ---------------------------------------------------------------------------------
 
     def _ensure_finalizer(self, run: Run) -> None:
-        finalizers = list(run.obj["metadata"].get("finalizers") or [])
-        if FINALIZER in finalizers:
+        if FINALIZER in (run.obj["metadata"].get("finalizers") or []):
             return
-        body = copy.deepcopy(run.obj)
-        body["metadata"]["finalizers"] = [*finalizers, FINALIZER]
-        body.pop("status", None)
-        run.obj = self.applier.replace(run.kind.resource, body, self._store(run))
+        config = {"metadata": {"name": run.name, "finalizers": [FINALIZER]}}
+        run.obj = self.applier.apply(run.kind.resource, config, self._store(run))
 
     def _provision(
         self,
@@ -321,64 +311,33 @@ class Reconciler:
         wanted = desired.namespace
         store = self.caches.namespace_store
         ns = store.get(None, wanted.name)
-        if ns is None:
-            try:
-                created = self.kube.create(NAMESPACES, wanted.body())
-            except ApiError as err:
-                if not err.already_exists:
-                    if err.refused:
-                        raise rejection(err) from None
-                    raise
-                ns = self.applier.reread(NAMESPACES, wanted.name, None, store)
-            else:
-                store.write_through(created)
-                run.actions.tell("NamespaceCreated", f"Created Namespace '{wanted.name}'")
-                ns = created
-        if not is_owned_by(ns, run.name):
-            message = (
-                f"Namespace '{wanted.name}' already exists and is not managed by this "
-                f"{run.kind.kind}; it will not be taken over"
-            )
-            run.fail(NAMESPACE_READY, PHASE_CREATING_NAMESPACE, "NamespaceConflict", message)
-            return False
-        if (ns.get("metadata") or {}).get("deletionTimestamp"):
+        if ns is not None and (ns.get("metadata") or {}).get("deletionTimestamp"):
             run.steps[NAMESPACE_READY] = StepOutcome.waiting(
                 "NamespaceTerminating",
                 f"Namespace '{wanted.name}' is being deleted; waiting to create it again",
             )
             run.requeue_after = self.settings.deletion_poll
             return False
-        self._update_namespace(run, ns, desired)
-        run.namespace_labels = wanted.spec_labels
+        try:
+            ns = self.applier.ensure(
+                run.actions, DesiredObject(NAMESPACES, wanted.body()), store, run.name
+            )
+        except StepFailed as failure:
+            if failure.reason != "NamespaceConflict":
+                raise
+            message = (
+                f"Namespace '{wanted.name}' already exists and is not managed by this "
+                f"{run.kind.kind}; it will not be taken over"
+            )
+            run.fail(NAMESPACE_READY, PHASE_CREATING_NAMESPACE, "NamespaceConflict", message)
+            return False
+        labels = (ns.get("metadata") or {}).get("labels") or {}
+        run.namespace_labels = {k: v for k, v in wanted.spec_labels.items() if labels.get(k) == v}
         run.steps[NAMESPACE_READY] = StepOutcome.ok(
-            "Provisioned", f"Namespace '{wanted.name}' is provisioned"
+            "Provisioned",
+            f"Namespace '{wanted.name}' is provisioned" + run.actions.yielded_text("Namespace"),
         )
         return True
-
-    def _update_namespace(self, run: Run, ns: Obj, desired: DesiredEnvironment) -> None:
-        wanted = desired.namespace
-        status = run.obj.get("status") or {}
-        previously = status.get("namespaceLabels") or {}
-        labels = (ns.get("metadata") or {}).get("labels") or {}
-        changes = label_changes(labels, wanted.labels, previously)
-        owners_missing = owner_reference_missing(ns, wanted.owner_references)
-        if not changes and not owners_missing:
-            return
-        body = copy.deepcopy(ns)
-        body["metadata"]["labels"] = apply_label_changes(labels, changes)
-        body["metadata"]["ownerReferences"] = merge_owner_references(
-            body["metadata"].get("ownerReferences") or [], wanted.owner_references
-        )
-        self.applier.replace(NAMESPACES, body, self.caches.namespace_store)
-        if changes:
-            set_ = sorted(k for k, v in changes.items() if v is not None)
-            removed = sorted(k for k, v in changes.items() if v is None)
-            parts = ([f"set {', '.join(set_)}"] if set_ else []) + (
-                [f"removed {', '.join(removed)}"] if removed else []
-            )
-            run.actions.tell(
-                "NamespaceUpdated", f"Namespace '{wanted.name}' labels: {'; '.join(parts)}"
-            )
 
     def _secrets_step(
         self, config_problem: str | None
@@ -421,47 +380,32 @@ class Reconciler:
         names = [obj.name for obj in desired.secrets]
         repo = desired.secret_choice.repo
         message = (
-            f"Copied {', '.join(names)} from the TronadorConfig"
-            if names
-            else f"The TronadorConfig gives no secrets for repository '{repo}'"
+            (
+                f"Copied {', '.join(names)} from the TronadorConfig"
+                if names
+                else f"The TronadorConfig gives no secrets for repository '{repo}'"
+            )
+            + run.actions.yielded_text("Secret")
+            + run.actions.yielded_text("ServiceAccount")
         )
         run.steps[SECRETS_READY] = StepOutcome.ok("Copied" if names else "NoSecrets", message)
         return True
 
     def _ensure_pull_secret(self, run: Run, namespace: str, wanted: str | None) -> None:
-        store = self.caches.service_account_store
-        current = store.get(namespace, "default")
-        body = service_account_with_pull_secret(current, namespace, wanted)
-        if body is None:
-            return
         try:
-            if current is None:
-                try:
-                    store.write_through(self.kube.create(SERVICE_ACCOUNTS, body))
-                except ApiError as err:
-                    if not err.already_exists:
-                        raise
-                    current = self.applier.reread(SERVICE_ACCOUNTS, "default", namespace, store)
-                    body = service_account_with_pull_secret(current, namespace, wanted)
-                    if body is None:
-                        return
-                    store.write_through(self.kube.replace(SERVICE_ACCOUNTS, body))
-            else:
-                store.write_through(self.kube.replace(SERVICE_ACCOUNTS, body))
-        except ApiError as err:
-            if err.refused:
-                raise StepFailed(
-                    "ServiceAccountRejected",
-                    f"Could not attach the image pull secret to ServiceAccount "
-                    f"'{namespace}/default': {err.message}",
-                ) from None
-            raise
-        message = (
-            f"ServiceAccount 'default' pulls images with Secret '{wanted}'"
-            if wanted
-            else "ServiceAccount 'default' no longer uses the image pull secret"
-        )
-        run.actions.tell("ServiceAccountUpdated", message)
+            self.applier.ensure(
+                run.actions,
+                service_account_pull_secret(namespace, wanted),
+                self.caches.service_account_store,
+                None,
+            )
+        except StepFailed as failure:
+            raise StepFailed(
+                "ServiceAccountRejected",
+                f"Could not attach the image pull secret to ServiceAccount "
+                f"'{namespace}/default': {failure.message}",
+                retry=failure.retry,
+            ) from None
 
     def _ensure_release(self, run: Run, desired: DesiredEnvironment) -> bool:
         namespace = desired.namespace.name
@@ -491,7 +435,9 @@ class Reconciler:
                     run.actions.tell("ValuesSkipped", warning, "Warning")
         self._remove_stale_release_objects(run, desired)
         run.application = self._application(run, desired, stored)
-        run.steps[RELEASE_READY] = run.application.outcome
+        outcome = run.application.outcome
+        yielded = "".join(run.actions.yielded_text(o.resource.kind) for o in desired.release)
+        run.steps[RELEASE_READY] = replace(outcome, message=outcome.message + yielded)
         return True
 
     def _cache_of(self, obj: DesiredObject) -> Store:
@@ -584,13 +530,18 @@ class Reconciler:
         return self._remove_finalizer(run)
 
     def _remove_finalizer(self, run: Run) -> Result:
-        meta = run.obj["metadata"]
-        body = copy.deepcopy(run.obj)
-        body["metadata"]["finalizers"] = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
-        body.pop("status", None)
+        """A JSON patch that removes our finalizer where the cached object has it (a `test`
+        makes it conditional), however it was added."""
+        finalizers = run.obj["metadata"].get("finalizers") or []
+        index = finalizers.index(FINALIZER)
+        where = f"/metadata/finalizers/{index}"
+        operations = [
+            {"op": "test", "path": where, "value": FINALIZER},
+            {"op": "remove", "path": where},
+        ]
         self.applier.emit(run.actions)  # while the EP still exists
         try:
-            self.applier.replace(run.kind.resource, body, self._store(run))
+            self.applier.patch(run.kind.resource, run.name, operations, self._store(run))
         except ApiError as err:
             if not err.not_found:
                 raise
@@ -634,15 +585,15 @@ class Reconciler:
         status = build_status(previous, report, generation, now)
         wire = status.to_wire()
         if wire != raw:
-            body = copy.deepcopy(current)
-            body["status"] = wire
+            config = {"metadata": {"name": run.name}, "status": wire}
             try:
-                updated = self.kube.replace(run.kind.resource, body, subresource="status")
+                updated = self.applier.apply(
+                    run.kind.resource, config, self._store(run), subresource="status"
+                )
             except ApiError as err:
                 if err.not_found:  # deleted meanwhile: nothing to report on
                     return Result()
                 raise
-            self._store(run).write_through(updated)
             run.obj = run.actions.ep = updated
             for spec in transition_events(previous, status):
                 run.actions.events.append(spec)

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 JSON_PATCH = "application/json-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+"""Server-side apply; a JSON body is valid YAML."""
 
 
 class NotLeader(Exception):
@@ -41,6 +43,9 @@ class ApiError(Exception):
     name: str | None = None
     namespace: str | None = None
     retry_after: float | None = None
+    causes: tuple[tuple[str, str], ...] = ()
+    """(field, message) of each cause the server gave: for an apply conflict, the field another
+    manager owns and `conflict with "<manager>"...`."""
 
     def __str__(self) -> str:
         where = f" {self.resource.kind} {self.name}" if self.resource and self.name else ""
@@ -79,15 +84,24 @@ def _error(
         body = json.loads(exc.body or "")
     except (TypeError, ValueError):
         body = None
+    causes: tuple[tuple[str, str], ...] = ()
     if isinstance(body, dict):
         reason = str(body.get("reason") or reason)
         message = str(body.get("message") or "")
-        seconds = (body.get("details") or {}).get("retryAfterSeconds")
+        details = body.get("details") or {}
+        seconds = details.get("retryAfterSeconds")
         retry_after = float(seconds) if isinstance(seconds, int | float) else None
+        causes = tuple(
+            (str(c.get("field") or ""), str(c.get("message") or ""))
+            for c in details.get("causes") or []
+            if isinstance(c, dict)
+        )
     if retry_after is None:
         retry_after = _seconds((exc.headers or {}).get("Retry-After"))
     status = int(exc.status or 0)
-    return ApiError(status, reason, message or reason, resource, name, namespace, retry_after)
+    return ApiError(
+        status, reason, message or reason, resource, name, namespace, retry_after, causes
+    )
 
 
 def _seconds(value: Any) -> float | None:
@@ -330,6 +344,40 @@ class Kube:
         path = resource.object_path(name, namespace)
         patched = self._call("PATCH", path, body=body, content_type=content_type, target=target)
         return _complete(patched, resource)
+
+    def apply(
+        self,
+        resource: Resource,
+        obj: Obj,
+        field_manager: str = "tronador",
+        force: bool = False,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
+        """Server-side apply `obj` (our whole intent for the fields we manage) as
+        `field_manager`: creates the object when absent; fields we applied before and leave out
+        now are removed. Without `force`, a field another manager owns with another value
+        answers 409 Conflict (its `causes` name the fields and managers)."""
+        meta = obj.get("metadata") or {}
+        namespace, name = meta.get("namespace"), str(meta.get("name"))
+        path = resource.object_path(name, namespace)
+        if subresource:
+            path += f"/{subresource}"
+        query = [("fieldManager", field_manager)]
+        if force:
+            query.append(("force", "true"))
+        if dry_run:
+            query.append(("dryRun", "All"))
+        body = {"apiVersion": resource.api_version, "kind": resource.kind, **obj}
+        applied = self._call(
+            "PATCH",
+            path,
+            query=query,
+            body=json.dumps(body),
+            content_type=APPLY_PATCH,
+            target=(resource, name, namespace),
+        )
+        return _complete(applied, resource)
 
     def delete(self, resource: Resource, name: str, namespace: str | None = None) -> Obj | None:
         """Delete in the background. The object when it lingers (finalizers), None when it is

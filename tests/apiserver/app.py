@@ -37,6 +37,10 @@ def _dry_run(query: dict[str, str]) -> bool:
     return True
 
 
+def _is_apply(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() == "application/apply-patch+yaml"
+
+
 def _int_param(query: dict[str, str], name: str) -> int | None:
     value = query.get(name)
     if value in (None, ""):
@@ -245,6 +249,19 @@ class APIHandler:
             return 200, store.update(
                 resource, namespace, name, body, subresource=route.subresource, dry_run=dry_run
             )
+        if route.verb == "patch" and _is_apply(content_type):
+            existed = store.find(resource, namespace, name) is not None
+            applied = store.apply(
+                resource,
+                namespace,
+                name,
+                body,
+                manager=query.get("fieldManager"),
+                force=query.get("force") in TRUE,
+                subresource=route.subresource,
+                dry_run=dry_run,
+            )
+            return (200 if existed else 201), applied
         if route.verb == "patch":
             return 200, store.patch(
                 resource,

@@ -206,6 +206,26 @@ class EmulatedAPIServer:
             self.store.patch(resource, namespace, name, "application/merge-patch+json", patch)
         )
 
+    def apply(
+        self, config: Obj, manager: str, force: bool = False, subresource: str | None = None
+    ) -> Obj:
+        """A server-side apply of `config` as `manager`, as another client would send it."""
+        api_version, kind = config["apiVersion"], config["kind"]
+        resource = self.store.table.by_kind(api_version, kind)
+        assert resource is not None, f"{api_version} {kind} is not served"
+        meta = config["metadata"]
+        return copy.deepcopy(
+            self.store.apply(
+                resource,
+                meta.get("namespace"),
+                meta["name"],
+                config,
+                manager=manager,
+                force=force,
+                subresource=subresource,
+            )
+        )
+
     def delete(
         self,
         api_version: str,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.apiserver import errors, patches, validation
+from tests.apiserver import apply, errors, patches, validation
 from tests.apiserver.defaults import apply_defaults
 from tests.apiserver.resources import Resource, ResourceTable
 from tests.apiserver.selectors import field_matcher, label_matcher
@@ -43,6 +43,7 @@ _SYSTEM_FIELDS = (
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
     "generation",
+    "managedFields",
 )
 
 
@@ -390,6 +391,8 @@ class Store:
         meta.pop("deletionTimestamp", None)
         meta.pop("deletionGracePeriodSeconds", None)
         meta.pop("resourceVersion", None)
+        if not seeding:
+            meta.pop("managedFields", None)
         if resource.tracks_generation:
             meta["generation"] = meta.get("generation", 1) if seeding else 1
         else:
@@ -544,6 +547,41 @@ class Store:
             current = self.get(resource, namespace, name)
             patched = patches.apply_patch(resource, current, content_type, body)
             new = self._updated_object(resource, current, patched, subresource)
+            return self._commit_update(resource, current, new, dry_run)
+
+    def apply(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        manager: str | None,
+        force: bool = False,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
+        """Server-side apply (`apply.py`): creates the object when it is absent."""
+        with self._write():
+            current = self.find(resource, namespace, name)
+            if isinstance(body, dict) and resource.namespaced:
+                body_ns = (body.get("metadata") or {}).get("namespace")
+                if body_ns and body_ns != namespace:
+                    raise errors.bad_request(
+                        "the namespace of the provided object does not match the namespace sent "
+                        "on the request"
+                    )
+            if current is None and subresource:
+                raise errors.not_found(resource, name)
+            merged, managed = apply.apply(resource, current, body, manager, force, subresource)
+            if current is None:
+                new = self._new_object(resource, namespace, merged, seeding=False)
+                new["metadata"]["managedFields"] = managed
+                return new if dry_run else self._insert(resource, new)
+            meta = merged.setdefault("metadata", {})
+            meta.pop("resourceVersion", None)
+            new = self._updated_object(resource, current, merged, subresource)
+            new["metadata"]["managedFields"] = managed
             return self._commit_update(resource, current, new, dry_run)
 
     # -- delete ----------------------------------------------------------------------------

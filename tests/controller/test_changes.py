@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from controller.settings import ReleaseFlavour
+from kube.api import APPLY_PATCH
 from tests.controller.flux_schemas import validate
 from tests.controller.harness import EP_API, EP_NAME, NS, Cluster, settings
 
@@ -58,7 +59,7 @@ def test_a_new_image_tag_updates_the_release_in_place(
     cluster.play_flux(flavour)
     cluster.wait(lambda: cluster.status().get("applicationStatus") == "deployed")
     updates = [r for r in cluster.server.writes() if r.plural == "helmreleases"]
-    assert [r.verb for r in updates] == ["create", "update"]
+    assert [(r.verb, r.content_type) for r in updates] == [("patch", APPLY_PATCH)] * 2
 
 
 def test_a_label_removed_from_the_spec_is_removed_from_the_namespace(cluster: Cluster) -> None:
@@ -114,10 +115,15 @@ def test_a_changed_mapping_removes_the_old_secret(cluster: Cluster) -> None:
     cluster.wait(lambda: cluster.server.get("v1", "secrets", "org-git-auth", NS))
     cluster.wait(lambda: cluster.server.get("v1", "secrets", "nordmart-git-auth", NS) is None)
     assert cluster.server.get("v1", "secrets", "nexus-pull-secret", NS) is not None
-    source = cluster.server.get(
-        "source.toolkit.fluxcd.io/v1", "gitrepositories", "run-pipeline", NS
-    )
-    assert source is not None and source["spec"]["secretRef"] == {"name": "org-git-auth"}
+
+    def source_secret() -> Any:
+        source = cluster.server.get(
+            "source.toolkit.fluxcd.io/v1", "gitrepositories", "run-pipeline", NS
+        )
+        return (source or {}).get("spec", {}).get("secretRef")
+
+    # the stale secret goes in the secrets step, the GitRepository is applied after it
+    cluster.wait(lambda: source_secret() == {"name": "org-git-auth"})
 
 
 def test_a_removed_pull_secret_is_detached_from_the_service_account(cluster: Cluster) -> None:
@@ -180,8 +186,8 @@ def test_an_existing_default_service_account_keeps_its_pull_secrets(cluster: Clu
     sa = cluster.server.get("v1", "serviceaccounts", "default", NS)
     assert sa is not None
     assert sa["imagePullSecrets"] == [{"name": "theirs"}, {"name": "nexus-pull-secret"}]
-    creates = [r for r in cluster.server.writes() if r.plural == "serviceaccounts"]
-    assert [r.verb for r in creates] == ["update"]
+    writes = [r for r in cluster.server.writes() if r.plural == "serviceaccounts"]
+    assert [(r.verb, r.content_type) for r in writes] == [("patch", APPLY_PATCH)]
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)

@@ -12,7 +12,6 @@ from controller.desired import (
     git_reference,
     is_owned_by,
 )
-from controller.diff import HASH_ANNOTATION
 from controller.settings import ReleaseFlavour, ReleaseOptions
 from kube.resources import GIT_REPOSITORIES, HELM_RELEASES, LEGACY_HELM_RELEASES, Resource
 from tests.controller.flux_schemas import validate
@@ -50,21 +49,11 @@ spec:
 )
 
 
-def _without_hash(body: dict) -> dict:
-    out = {**body, "metadata": dict(body["metadata"])}
-    annotations = {k: v for k, v in out["metadata"]["annotations"].items() if k != HASH_ANNOTATION}
-    if annotations:
-        out["metadata"]["annotations"] = annotations
-    else:
-        del out["metadata"]["annotations"]
-    return out
-
-
 def test_legacy_helm_release_is_the_one_of_the_workflow_guide() -> None:
     env = desired_environment(seed_ep(), None, LEGACY)
     (release,) = env.release
     assert release.resource == LEGACY_HELM_RELEASES
-    body = _without_hash(release.body)
+    body = release.body
     expected = yaml.safe_load(yaml.safe_dump(SEED_HELM_RELEASE))
     expected["metadata"]["labels"]["tronador.stakater.com/environment"] = (
         "stakater-nordmart-inventory-74"
@@ -142,11 +131,6 @@ def test_a_new_image_tag_changes_only_the_release_values() -> None:
     after = desired_environment(ep, seed_config(), FLUX)
     assert before.release[0].body == after.release[0].body
     assert before.helm_release.body != after.helm_release.body
-    hashes = {
-        o.body["metadata"]["annotations"][HASH_ANNOTATION]
-        for o in (before.helm_release, after.helm_release)
-    }
-    assert len(hashes) == 2
 
 
 def test_namespace_carries_spec_labels_ownership_labels_and_owner_reference() -> None:

@@ -128,7 +128,7 @@ def test_deletion_cleans_up_in_the_same_order_as_an_ep(cluster: Cluster) -> None
     assert env_order == ep_order, (env_order, ep_order)
     deletes = [plural for verb, plural, _ in env_order if verb == "delete"]
     assert deletes.index("helmreleases") < deletes.index("namespaces")
-    assert env_order[-1][:2] == ("update", "owner")  # the finalizer goes last
+    assert env_order[-1] == ("patch", "owner", None)  # the finalizer goes last
 
 
 def test_a_policy_denial_reads_the_same_for_both_kinds(cluster: Cluster) -> None:

@@ -88,7 +88,8 @@ def test_deletion_removes_the_release_first_then_the_namespace_then_the_finalize
     order = [
         (r.plural, r.name)
         for r in cluster.server.writes()
-        if r.verb == "delete" or (r.plural == "environmentprovisioners" and r.verb == "update")
+        if r.verb == "delete"
+        or (r.plural == "environmentprovisioners" and r.verb == "patch" and not r.subresource)
     ]
     release_delete = order.index(("helmreleases", RELEASE))
     namespace_delete = order.index(("namespaces", NS))
@@ -126,7 +127,7 @@ def test_a_restart_half_way_converges_without_duplicates(cluster: Cluster) -> No
     cluster.seed_config()
     cluster.create_ep()
     cluster.server.faults.add(
-        Fault(method="POST", path_regex=r"/gitrepositories$", status=503, times=None)
+        Fault(method="PATCH", path_regex=r"/gitrepositories/", status=503, times=None)
     )
     first = cluster.start(settings())
     cluster.wait(lambda: cluster.server.get("v1", "secrets", "nexus-pull-secret", NS))
@@ -142,7 +143,7 @@ def test_a_restart_half_way_converges_without_duplicates(cluster: Cluster) -> No
     created = collections.Counter(
         (r.plural, (r.body or {}).get("metadata", {}).get("name"))
         for r in cluster.server.writes()
-        if r.verb == "create" and r.status == 201 and r.plural != "events"
+        if r.verb == "patch" and r.status == 201
     )
     assert created == {
         ("namespaces", NS): 1,
@@ -160,7 +161,7 @@ def test_a_conflict_on_the_status_write_is_retried(cluster: Cluster) -> None:
     cluster.seed_config()
     cluster.create_ep()
     fault = cluster.server.faults.add(
-        Fault(method="PUT", path_regex=r"/environmentprovisioners/.*/status$", status=409)
+        Fault(method="PATCH", path_regex=r"/environmentprovisioners/.*/status$", status=409)
     )
     cluster.start(settings())
     cluster.wait(lambda: cluster.status().get("applicationStatus") == "pending")
@@ -172,7 +173,7 @@ def test_a_conflict_on_the_release_update_is_retried(cluster: Cluster) -> None:
     # someone else updates the HelmRelease meanwhile: our cached copy is stale
     cluster.server.patch(*FLUX_HR, RELEASE, NS, {"metadata": {"labels": {"someone": "else"}}})
     fault = cluster.server.faults.add(
-        Fault(method="PUT", path_regex=rf"/helmreleases/{RELEASE}$", status=409)
+        Fault(method="PATCH", path_regex=rf"/helmreleases/{RELEASE}$", status=409)
     )
     image = {"image": {"tag": "new"}}
     values = {"values": {"application": {"deployment": image}}}
@@ -202,7 +203,7 @@ def test_a_rejected_write_is_reported_and_retried(
     cluster.seed_config()
     cluster.create_ep()
     cluster.server.faults.add(
-        Fault(method="POST", path_regex=r"/helmreleases$", status=status, times=None)
+        Fault(method="PATCH", path_regex=r"/helmreleases/", status=status, times=None)
     )
     cluster.start(settings())
     cluster.wait(lambda: cluster.condition("ReleaseReady").get("reason") == reason)

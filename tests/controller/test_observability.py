@@ -85,7 +85,7 @@ def test_a_phase_nobody_is_in_any_more_reads_zero_and_a_deleted_ep_goes() -> Non
 def test_probes_and_metrics_of_a_running_controller(cluster: Cluster) -> None:
     cluster.seed_config()
     cluster.create_ep()
-    cluster.server.faults.add(Fault(method="PUT", path_regex=r"/status$", status=503, times=1))
+    cluster.server.faults.add(Fault(method="PATCH", path_regex=r"/status$", status=503, times=1))
     client = cluster.server.api_client()
     cluster.clients.append(client)
     replica = Replica(client, settings(), metrics_address="127.0.0.1:0")

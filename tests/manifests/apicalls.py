@@ -412,6 +412,7 @@ KUBE_VERBS = {
     "create": "create",
     "replace": "update",
     "patch": "patch",
+    "apply": "patch",
     "delete": "delete",
 }
 """`Kube` method -> the verb of the request it sends (pinned against `Kube`'s source by a test)."""
@@ -489,7 +490,7 @@ def _enclosing_function(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> str:
 
 def scan_kube_calls(modules: Iterable[str]) -> KubeScan:
     """Calls of the controller's `Kube` methods: a permission where the resource (and, for
-    `replace`, the subresource) is a constant, a `DynamicSite` otherwise."""
+    `replace` and `apply`, the subresource) is a constant, a `DynamicSite` otherwise."""
     result = KubeScan()
     for module in modules:
         if module == "kube.api":
@@ -508,7 +509,7 @@ def scan_kube_calls(modules: Iterable[str]) -> KubeScan:
             resource = _resource_constant(module, node.args[0]) if node.args else None
             subresource: str | None = ""
             keywords = {k.arg: k.value for k in node.keywords if k.arg}
-            if method == "replace" and "subresource" in keywords:
+            if method in ("replace", "apply") and "subresource" in keywords:
                 subresource = resolve_string(module, keywords["subresource"])
             if resource is None or subresource is None:
                 function = _enclosing_function(node, parents)

@@ -113,7 +113,7 @@ def test_every_controller_metric_read_is_served_by_a_running_controller(
     cluster = Cluster(apiserver)
     cluster.seed_config()
     cluster.create_ep()
-    apiserver.faults.add(Fault(method="PUT", path_regex=r"/status$", status=503, times=1))
+    apiserver.faults.add(Fault(method="PATCH", path_regex=r"/status$", status=503, times=1))
     client = apiserver.api_client()
     replica = Replica(client, settings(), metrics_address="127.0.0.1:0")
     try:

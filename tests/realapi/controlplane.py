@@ -299,19 +299,21 @@ class ControlPlane:
                 "the default ServiceAccount appearing",
             )
 
-    def denied_requests(self, username: str) -> list[str]:
-        """`VERB URI` of each request by `username` the API server answered with 403."""
+    def requests(self, username: str) -> list[tuple[str, str, int]]:
+        """(verb, URI, status code) of each request by `username`, in the audit log's order."""
         if not self.audit_log.exists():
             return []
-        denied = []
+        found = []
         for line in self.audit_log.read_text(encoding="utf-8").splitlines():
             event = json.loads(line)
-            if (
-                event.get("user", {}).get("username") == username
-                and event.get("responseStatus", {}).get("code") == 403
-            ):
-                denied.append(f"{event['verb']} {event['requestURI']}")
-        return denied
+            if event.get("user", {}).get("username") == username:
+                code = int(event.get("responseStatus", {}).get("code") or 0)
+                found.append((str(event["verb"]), str(event["requestURI"]), code))
+        return found
+
+    def denied_requests(self, username: str) -> list[str]:
+        """`VERB URI` of each request by `username` the API server answered with 403."""
+        return [f"{verb} {uri}" for verb, uri, code in self.requests(username) if code == 403]
 
     # -- clients -----------------------------------------------------------------------------
 

@@ -171,6 +171,16 @@ class Rest:
         )
         return replaced
 
+    def apply(self, obj: Obj, manager: str, *, force: bool = False) -> Obj:
+        """A server-side apply of `obj` as `manager` (kubectl apply --server-side)."""
+        meta = obj["metadata"]
+        path = self.path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        query = [("fieldManager", manager)] + ([("force", "true")] if force else [])
+        applied: Obj = self.request(
+            "PATCH", path, json.dumps(obj), query, content_type="application/apply-patch+yaml"
+        )
+        return applied
+
     def merge_patch(
         self, api_version: str, kind: str, name: str, namespace: str | None, patch: Obj
     ) -> Obj:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +33,9 @@ RELEASE_KIND = {
     ReleaseFlavour.LEGACY: ("helm.fluxcd.io/v1", "HelmRelease"),
     ReleaseFlavour.FLUX_V2: ("helm.toolkit.fluxcd.io/v2", "HelmRelease"),
 }
+RESYNC = 0.5
+"""Seconds between resyncs: short, so an idle stretch of a few seconds spans several."""
+WRITES = ("create", "update", "patch", "delete")
 ELECTION = LeaderElectionConfig(
     identity="realapi", lease_duration=4.0, renew_deadline=3.0, retry_period=0.5
 )
@@ -51,7 +55,9 @@ def as_controller(controller_manager: ControlPlane, installed: Rest) -> Iterator
 @pytest.fixture
 def replica(as_controller: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[Replica]:
     flavour: ReleaseFlavour = request.param
-    replica = Replica(as_controller, settings(flavour), election=ELECTION).start(30)
+    replica = Replica(
+        as_controller, settings(flavour, resync_period=RESYNC), election=ELECTION
+    ).start(30)
     try:
         wait_for(replica.is_leader, what="the controller leading")
         yield replica
@@ -130,11 +136,29 @@ def test_seed_ep_from_create_to_deployed_to_deleted_with_no_forbidden_request(
         }
     stored = rest.get(API_VERSION, EP_KIND, name)
     assert stored is not None and FINALIZER in stored["metadata"]["finalizers"]
+    assert _idle_writes(controller_manager) == []
 
     rest.delete(API_VERSION, EP_KIND, name)
     wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
     wait_for(lambda: rest.get("v1", "Namespace", name) is None, 90, "the namespace gone")
     assert controller_manager.denied_requests(CONTROLLER_USER)[denied_before:] == []
+
+
+def _idle_writes(plane: ControlPlane, seconds: float = 6 * RESYNC) -> list[str]:
+    """The controller's writes (leader election's aside) while nothing changes for several
+    resyncs, once it has settled: every apply it would make is skipped."""
+
+    def writes() -> list[str]:
+        return [
+            f"{verb} {uri}"
+            for verb, uri, _ in plane.requests(CONTROLLER_USER)
+            if verb in WRITES and "/leases/" not in uri and "/events" not in uri
+        ]
+
+    time.sleep(seconds)  # settle: the last status write is answered and seen
+    before = len(writes())
+    time.sleep(seconds)
+    return writes()[before:]
 
 
 def _status(rest: Rest, name: str) -> dict[str, Any]:
@@ -149,35 +173,34 @@ def _status(rest: Rest, name: str) -> dict[str, Any]:
 def test_fields_another_manager_set_survive_our_reconcile(
     controller_manager: ControlPlane, installed: Rest, replica: Replica
 ) -> None:
-    """A label someone else put on the namespace and a pull secret someone else put on the
-    default ServiceAccount stay when the controller rewrites both (what server-side apply
-    must keep true)."""
+    """A label someone else put on the namespace and the pull secrets someone else put on the
+    default ServiceAccount stay when the controller applies both again. What we write is a
+    server-side apply by `tronador`; the ServiceAccount's imagePullSecrets is an atomic list on
+    the real API server (owned whole by whoever set it last), so once someone replaces it the
+    controller leaves it to them, never forcing, and says so in SecretsReady."""
     rest = installed
     ep, _ = the_seed_ep()
     name = ep["metadata"]["name"] = "realapi-other-managers"
     rest.create(ep)
     try:
-        wait_for(
-            lambda: (rest.get("v1", "ServiceAccount", "default", name) or {}).get(
-                "imagePullSecrets"
-            ),
+        account = wait_for(
+            lambda: _with_pull_secrets(rest.get("v1", "ServiceAccount", "default", name)),
             what="our pull secret on the default ServiceAccount",
         )
+        assert account["imagePullSecrets"] == [{"name": "nexus-pull-secret"}]
+        assert _applied_by_us(account)
+        namespace = rest.get("v1", "Namespace", name)
+        assert namespace is not None and _applied_by_us(namespace)
+        release = rest.get("helm.toolkit.fluxcd.io/v2", "HelmRelease", RELEASE, name)
+        assert release is not None and _applied_by_us(release)
         rest.merge_patch(
             "v1", "Namespace", name, None, {"metadata": {"labels": {"example.com/owner": "ops"}}}
         )
-        # Someone replaces the list: theirs in, ours out; the controller puts ours back.
+        # Someone replaces the list: theirs in, ours out.
         rest.merge_patch(
             "v1", "ServiceAccount", "default", name, {"imagePullSecrets": [{"name": "theirs"}]}
         )
-        wait_for(
-            lambda: (
-                (rest.get("v1", "ServiceAccount", "default", name) or {}).get("imagePullSecrets")
-                == [{"name": "theirs"}, {"name": "nexus-pull-secret"}]
-            ),
-            what="our pull secret back beside theirs",
-        )
-        # A change of the EP's namespaceLabels makes the controller rewrite the namespace.
+        # A change of the EP's namespaceLabels makes the controller apply the namespace again.
         rest.merge_patch(
             API_VERSION, EP_KIND, name, None, {"spec": {"namespaceLabels": {"team": "thakur"}}}
         )
@@ -185,9 +208,78 @@ def test_fields_another_manager_set_survive_our_reconcile(
             lambda: _labels_if(rest, name, team="thakur"), what="the namespace relabelled"
         )
         assert labels["example.com/owner"] == "ops"
+        message = wait_for(
+            lambda: _condition_message(rest, name, "SecretsReady", ".imagePullSecrets"),
+            what="the pull secret list reported as left to its new owner",
+        )
+        assert "ServiceAccount 'default' .imagePullSecrets (owned by " in message
+        account = rest.get("v1", "ServiceAccount", "default", name) or {}
+        assert account["imagePullSecrets"] == [{"name": "theirs"}]
     finally:
         rest.delete(API_VERSION, EP_KIND, name)
         wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
+
+
+@pytest.mark.parametrize("replica", [ReleaseFlavour.FLUX_V2], indirect=True)
+def test_a_label_another_manager_applied_is_left_to_it_and_the_rest_provisions(
+    controller_manager: ControlPlane, installed: Rest, replica: Replica
+) -> None:
+    """Another manager (kubectl apply --server-side, its own field manager) owns a namespace
+    label whose value the EP then wants different: the controller does not take it (no force),
+    names the field and the manager in NamespaceReady, and provisions the rest."""
+    rest = installed
+    ep, _ = the_seed_ep()
+    name = ep["metadata"]["name"] = "realapi-label-conflict"
+    rest.create(ep)
+    try:
+        wait_for(lambda: rest.get("v1", "Namespace", name), what="the namespace")
+        ops = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        ops["metadata"]["labels"] = {"cost-center": "ops-42"}
+        rest.apply(ops, "kubectl-ops")
+        wanted = {"cost-center": "pr-74", "extra": "yes"}
+        rest.merge_patch(API_VERSION, EP_KIND, name, None, {"spec": {"namespaceLabels": wanted}})
+        labels = wait_for(lambda: _labels_if(rest, name, extra="yes"), what="the other label")
+        assert labels["cost-center"] == "ops-42"
+        message = wait_for(
+            lambda: _condition_message(rest, name, "NamespaceReady", "cost-center"),
+            what="the label reported as left to kubectl-ops",
+        )
+        assert ".metadata.labels.cost-center (owned by 'kubectl-ops')" in message
+        wait_for(
+            lambda: rest.get("helm.toolkit.fluxcd.io/v2", "HelmRelease", RELEASE, name),
+            what="the HelmRelease",
+        )
+        status = _status(rest, name)
+        assert status["namespaceLabels"].get("extra") == "yes"
+        assert "cost-center" not in status["namespaceLabels"]
+        namespace = rest.get("v1", "Namespace", name) or {}
+        ours = [
+            e
+            for e in namespace["metadata"]["managedFields"]
+            if (e["manager"], e["operation"]) == ("tronador", "Apply")
+        ]
+        assert "f:cost-center" not in ours[0]["fieldsV1"]["f:metadata"]["f:labels"]
+    finally:
+        rest.delete(API_VERSION, EP_KIND, name)
+        wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
+
+
+def _with_pull_secrets(account: Obj | None) -> Obj | None:
+    return account if account and account.get("imagePullSecrets") else None
+
+
+def _applied_by_us(obj: Obj) -> bool:
+    return any(
+        (e.get("manager"), e.get("operation")) == ("tronador", "Apply")
+        for e in obj["metadata"].get("managedFields") or []
+    )
+
+
+def _condition_message(rest: Rest, name: str, type_: str, needle: str) -> str | None:
+    for condition in _status(rest, name).get("conditions") or []:
+        if condition.get("type") == type_ and needle in str(condition.get("message")):
+            return str(condition["message"])
+    return None
 
 
 def _labels_if(rest: Rest, namespace: str, **wanted: str) -> dict[str, str] | None:

@@ -13,11 +13,15 @@ from kubernetes.client.rest import ApiException
 
 from controller.desired import (
     DesiredEnvironment,
+    DesiredObject,
     ValuesSourceRef,
     desired_environment,
-    service_account_with_pull_secret,
+    service_account_pull_secret,
 )
+from controller.managed_fields import MANAGER
 from controller.settings import ReleaseFlavour, ReleaseOptions
+from kube.api import Kube
+from kube.resources import NAMESPACES
 from tests.controller.helpers import seed_config, seed_ep
 from tests.realapi.kube import Obj, Rest
 
@@ -40,17 +44,13 @@ def environment(flavour: ReleaseFlavour) -> DesiredEnvironment:
     return desired_environment(ep, seed_config(), ReleaseOptions(flavour=flavour), sources)
 
 
-def written_objects(env: DesiredEnvironment) -> list[Obj]:
-    """What the reconciler writes for this environment, in its order."""
-    service_account = service_account_with_pull_secret(
-        None, env.namespace.name, env.image_pull_secret
-    )
-    assert service_account is not None
+def written_objects(env: DesiredEnvironment) -> list[DesiredObject]:
+    """What the reconciler applies for this environment, in its order."""
     return [
-        *(o.body for o in env.secrets),
-        service_account,
-        *(o.body for o in env.values_copies),
-        *(o.body for o in env.release),
+        *env.secrets,
+        service_account_pull_secret(env.namespace.name, env.image_pull_secret),
+        *env.values_copies,
+        *env.release,
     ]
 
 
@@ -85,17 +85,23 @@ def rest(admin: client.ApiClient, crds: list[str]) -> Rest:
 
 
 @pytest.mark.parametrize("flavour", list(ReleaseFlavour))
-def test_every_written_object_is_accepted_whole(rest: Rest, flavour: ReleaseFlavour) -> None:
+def test_every_written_object_is_accepted_whole(
+    rest: Rest, admin: client.ApiClient, flavour: ReleaseFlavour
+) -> None:
+    """Each object is applied as the controller applies it (`Kube.apply`, field manager
+    `tronador`), in dry-run: the server judges it whole, its managedFields as they would be."""
+    kube = Kube(admin)
     env = environment(flavour)
     assert env.secret_problems == env.release_problems == []
     namespace = env.namespace.body()
-    accepted = rest.create(namespace, dry_run=True)
+    accepted = kube.apply(NAMESPACES, namespace, dry_run=True)
     assert lost_fields(namespace, accepted) == []
+    assert _apply_entry(accepted)
     # Namespaced objects are judged in an existing namespace; this one has no owner reference
     # (a garbage collector would remove a namespace owned by an EP that does not exist).
     rest.ensure({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": env.namespace.name}})
     objects = written_objects(env)
-    kinds = [(o["apiVersion"], o["kind"]) for o in objects]
+    kinds = [(o.body["apiVersion"], o.body["kind"]) for o in objects]
     release = (
         [("helm.fluxcd.io/v1", "HelmRelease")]
         if flavour is ReleaseFlavour.LEGACY
@@ -107,21 +113,16 @@ def test_every_written_object_is_accepted_whole(rest: Rest, flavour: ReleaseFlav
     )
     assert kinds == [("v1", "Secret"), ("v1", "Secret"), ("v1", "ServiceAccount"), *release]
     for obj in objects:
-        sent, accepted = judge(rest, obj, env)
-        assert lost_fields(sent, accepted) == [], obj["kind"]
+        accepted = kube.apply(obj.resource, obj.body, dry_run=True)
+        assert lost_fields(obj.body, accepted) == [], obj.body["kind"]
+        assert _apply_entry(accepted), obj.body["kind"]
 
 
-def judge(rest: Rest, obj: Obj, env: DesiredEnvironment) -> tuple[Obj, Obj]:
-    """Dry-run the write the controller would make: a create, or for the `default`
-    ServiceAccount (created by the controller manager when it runs) an update of it.
-    What was sent, and what the server answered."""
-    meta = obj["metadata"]
-    existing = rest.get(obj["apiVersion"], obj["kind"], meta["name"], meta["namespace"])
-    if obj["kind"] != "ServiceAccount" or existing is None:
-        return obj, rest.create(obj, dry_run=True)
-    updated = service_account_with_pull_secret(existing, meta["namespace"], env.image_pull_secret)
-    assert updated is not None
-    return updated, rest.replace(updated, dry_run=True)
+def _apply_entry(obj: Obj) -> bool:
+    return any(
+        (e.get("manager"), e.get("operation")) == (MANAGER, "Apply")
+        for e in obj["metadata"].get("managedFields") or []
+    )
 
 
 def test_the_flux_cel_rules_are_enforced(rest: Rest) -> None:

@@ -70,16 +70,16 @@ def test_converges_through_every_kind_of_fault(
     seed_eps(server, names[:5])
     retry = {"Retry-After": "1"}
     faults = [
-        ("409 Conflict on updates", Fault(method="PUT", status=409, times=8)),
+        ("409 Conflict on applies", Fault(method="PATCH", status=409, times=8)),
         (
-            "429 Too Many Requests (Retry-After) on creates",
-            Fault(method="POST", status=429, headers=retry, times=8),
+            "429 Too Many Requests (Retry-After) on applies",
+            Fault(method="PATCH", status=429, headers=retry, times=8),
         ),
         ("503 (Retry-After) on reads", Fault(method="GET", status=503, headers=retry, times=8)),
         ("dropped watch streams", Fault(drop_watch=True, times=6)),
         (
-            "hung creates (3 s > the 1 s timeout)",
-            Fault(method="POST", delay=3.0, status=500, times=3),
+            "hung applies (3 s > the 1 s timeout)",
+            Fault(method="PATCH", delay=3.0, status=500, times=3),
         ),
         (
             "dropped connections on status writes",
@@ -134,14 +134,14 @@ def _ep_kind() -> tuple[str, str]:
 def test_a_hung_api_server_never_wedges_the_workers(
     apiserver: EmulatedAPIServer, controllers: list[Controller]
 ) -> None:
-    """Creates hang (for two minutes) as often as there are workers: the workers time out
-    (1 s) and retry instead of waiting for an answer, so the EPs converge long before."""
+    """Namespace applies hang (for two minutes) as often as there are workers: the workers time
+    out (1 s) and retry instead of waiting for an answer, so the EPs converge long before."""
     server = apiserver
     seed_cluster(server)
     names = [ep_name(i) for i in range(3)]
     seed_eps(server, names)
     hung = server.faults.add(
-        Fault(method="POST", path_regex="namespaces$", delay=120.0, status=500, times=4)
+        Fault(method="PATCH", path_regex="/namespaces/[^/]+$", delay=120.0, status=500, times=4)
     )
     _start(server, controllers)
     server.wait_for(lambda: hung.exhausted, timeout=CONVERGE)

@@ -63,8 +63,8 @@ def test_secrets_land_only_where_mapped_and_are_never_shown(
     server.seed(ep_body(MAPPED_EP))  # stakater-nordmart-inventory: the mapping
     server.seed(ep_body(ORG_EP, repo=OTHER_REPO))  # no mapping: orgLevelSecrets
     # Failures make the controller report (and log) more: a rejected secret write and a conflict.
-    rejected = server.faults.add(Fault(method="POST", path_regex="/secrets$", status=422, times=1))
-    conflict = server.faults.add(Fault(method="PUT", path_regex="/secrets/", status=409, times=1))
+    rejected = server.faults.add(Fault(method="PATCH", path_regex="/secrets/", status=422, times=1))
+    conflict = server.faults.add(Fault(method="PATCH", path_regex="/secrets/", status=409, times=1))
     caplog.set_level(logging.DEBUG)
     client = server.api_client()
     controller = Controller(client, settings()).start(sync_timeout=10)
