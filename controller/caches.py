@@ -1,9 +1,9 @@
 """The informers the controller runs, and the caches the reconciler reads.
 
-Besides EPs, Environments and the TronadorConfig: all namespaces (to see a namespace someone else
-owns), the `default` ServiceAccounts, and the objects we create (selected by our managed-by
-label). Kinds of Secret-generating TronadorConfig items (ExternalSecret, ...) get an informer when
-first needed.
+Besides EPs, Environments and the TronadorConfig: all namespaces, their metadata only (to see a
+namespace someone else owns), the `default` ServiceAccounts, and the objects we create (selected
+by our managed-by label). Kinds of Secret-generating TronadorConfig items (ExternalSecret, ...)
+get an informer when first needed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from controller.settings import ReleaseFlavour, Settings
 from kube.api import ApiError, Kube, Obj
 from kube.backoff import Backoff
-from kube.informer import Handler, Informer, Store
+from kube.informer import Handler, Informer, Store, metadata_only
 from kube.resources import (
     CONFIG_MAPS,
     ENVIRONMENT_PROVISIONERS,
@@ -53,7 +53,7 @@ class Caches:
         self.eps = self._informer(ENVIRONMENT_PROVISIONERS)
         self.environments = self._informer(ENVIRONMENTS)
         self.configs = self._informer(TRONADOR_CONFIGS, namespace=settings.namespace)
-        self.namespaces = self._informer(NAMESPACES)
+        self.namespaces = self._informer(NAMESPACES, transform=metadata_only)
         self.service_accounts = self._informer(
             SERVICE_ACCOUNTS,
             label_selector=None,
@@ -75,6 +75,7 @@ class Caches:
         label_selector: str | None = None,
         field_selector: str | None = None,
         accept: Callable[[Obj], bool] | None = None,
+        transform: Callable[[Obj], Obj] | None = None,
     ) -> Informer:
         return Informer(
             self.kube,
@@ -83,6 +84,7 @@ class Caches:
             label_selector=label_selector,
             field_selector=field_selector,
             accept=accept,
+            transform=transform,
             backoff=Backoff(self.settings.backoff_base, min(self.settings.backoff_max, 30.0)),
             watch_timeout=self.settings.watch_timeout,
         )

@@ -163,6 +163,8 @@ class Controller:
         name = str(meta.get("name") or "")
         provisioned = kind_of(obj)
         if provisioned is not None:
+            if event_type == "DELETED":
+                self.queue.drop(provisioned.key(name))
             self.enqueue(provisioned.key(name))
         elif (api_version, kind) == (TRONADOR_CONFIGS.api_version, "TronadorConfig"):
             if name == CONFIG_NAME:
