@@ -210,6 +210,7 @@ class Informer:
         self.last_error: ApiError | None = None
         self._handlers: list[Handler] = []
         self._synced = threading.Event()
+        self._answered = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._stream: WatchStream | None = None
@@ -227,6 +228,10 @@ class Informer:
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
+
+    def wait_answered(self, timeout: float | None = None) -> bool:
+        """Until the first list has succeeded or failed (`synced`, or `last_error`)."""
+        return self._answered.wait(timeout)
 
     def start(self) -> Informer:
         if self._thread is None:
@@ -266,6 +271,7 @@ class Informer:
         )
         changes = self.store.replace_all(items)
         self._synced.set()
+        self._answered.set()
         for event_type, obj, old in changes:
             self._dispatch(event_type, obj, old)
         if self._on_relist is not None:
@@ -333,6 +339,7 @@ class Informer:
                     continue
                 failures += 1
                 self.last_error = err
+                self._answered.set()
                 delay = err.retry_after or self.backoff.delay(failures)
                 log.warning(
                     "list/watch failed; retrying",
@@ -351,6 +358,7 @@ class Informer:
                     break
                 failures += 1
                 self.last_error = ApiError(0, "WatchFailed", str(exc), self.resource)
+                self._answered.set()
                 log.warning(
                     "watch stream broke; retrying",
                     extra={"fields": {"resource": self.resource.plural, "error": str(exc)[:300]}},
