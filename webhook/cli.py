@@ -13,10 +13,12 @@ from typing import Any
 
 from kube.api import Kube
 from kube.client import NoCluster, load_api_client
+from kube.discovery import ServedKinds as ServedKindsCache
 from tronador import logs
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from tronador.cli import CliError
 from tronador.config_loading import ConfigFileError
+from webhook.admitters import ServedKinds
 from webhook.policy_file import FilePolicySource
 from webhook.policy_source import PolicySource
 from webhook.policy_watch import KubernetesPolicySource
@@ -107,6 +109,13 @@ def policy_source(args: argparse.Namespace) -> PolicySource:
     return KubernetesPolicySource(Kube(api_client), args.namespace)
 
 
+def served_kinds(source: PolicySource) -> ServedKinds | None:
+    """Discovery through the policy watch's client; None without a cluster (--config FILE)."""
+    if isinstance(source, KubernetesPolicySource):
+        return ServedKindsCache(source.kube).served
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     logs.configure(args.log_level, args.log_format)
     source = policy_source(args)
@@ -116,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         certificates=certificates,
         certificate_check_seconds=args.cert_check_interval,
+        served_kinds=served_kinds(source),
     )
     log.info(
         "webhook starting",

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from webhook import responses, routes, verdict
-from webhook.admitters import Admitter, admitters
+from webhook.admitters import Admitter, ServedKinds, admitters
 from webhook.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from webhook.metrics import UNKNOWN_OPERATION, WebhookMetrics
 from webhook.policy_source import PolicySource
@@ -207,17 +207,20 @@ def create_app(
     certificates: CertificateReloader | None = None,
     metrics_registry: WebhookMetrics | None = None,
     certificate_check_seconds: float = CERTIFICATE_CHECK_SECONDS,
+    served_kinds: ServedKinds | None = None,
 ) -> web.Application:
     """The webhook application. The policy source is started and stopped with the app; the
     certificates (when given) are checked for changes every `certificate_check_seconds`.
-    `namespace` is where Tronador runs: the TronadorConfig singleton's namespace."""
+    `namespace` is where Tronador runs: the TronadorConfig singleton's namespace.
+    `served_kinds` (discovery, when the webhook watches a cluster) lets TronadorConfig
+    admissions warn about `secrets` items of kinds the cluster does not serve."""
     app = web.Application(client_max_size=routes.MAX_BODY_BYTES)
     app[POLICY_SOURCE] = policy_source
     app[CERTIFICATES] = certificates
     app[METRICS] = metrics_registry or WebhookMetrics()
     app[METRICS].read_policy_sync_from(lambda: policy_source.last_sync)
     app[METRICS].read_readiness_from(lambda: not not_ready(app))
-    for path, admitter in admitters(namespace).items():
+    for path, admitter in admitters(namespace, served_kinds).items():
         handler = AdmissionHandler(path, admitter, policy_source, app[METRICS])
         app.router.add_post(path, handler.handle)
     app.router.add_get(routes.HEALTHZ, serve_healthz)
