@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import random
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 
 from tests.apiserver import EmulatedAPIServer
@@ -24,14 +24,8 @@ from tests.controller.fleet import ep_body, seed_cluster
 from tests.controller.harness import EP_API, FLUX_HR, flux_status
 from tronador.api.constants import EP_PLURAL
 
-
-@dataclasses.dataclass
-class Counters:
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    flux: int = 0
-    errors: int = 0
+Counters = Counter[str]
+"""created, updated, deleted, flux (statuses played), errors."""
 
 
 def churn(
@@ -52,27 +46,27 @@ def churn(
                 serial += 1
                 server.seed(ep_body(name, tag=f"v{serial}"))
                 alive.append(name)
-                counters.created += 1
+                counters["created"] += 1
             elif action < 0.7 and alive:
                 name = rng.choice(alive)
                 tag = {"tag": f"v{serial}-{step}"}
                 values = {"values": {"application": {"deployment": {"image": tag}}}}
                 patch = {"spec": {"application": {"release": values}}}
                 server.patch(EP_API, EP_PLURAL, name, None, patch)
-                counters.updated += 1
+                counters["updated"] += 1
             elif action < 0.85 and alive:
                 name = rng.choice(alive)
                 hr = server.get(*FLUX_HR, "run-pipeline", name)
                 if hr is not None:
                     generation = hr["metadata"].get("generation", 1)
                     server.set_status(*FLUX_HR, "run-pipeline", name, flux_status(generation))
-                    counters.flux += 1
+                    counters["flux"] += 1
             elif alive:
                 name = alive.pop(0)
                 server.delete(EP_API, EP_PLURAL, name)
-                counters.deleted += 1
+                counters["deleted"] += 1
         except Exception as exc:  # a race with the controller (e.g. an object just deleted)
-            counters.errors += 1
+            counters["errors"] += 1
             print(f"churn: {type(exc).__name__}: {str(exc)[:120]}", file=sys.stderr)
         if step % 50 == 0:
             server.clear_requests()
@@ -87,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--churn", type=float, default=24.0)
     parser.add_argument("--counters", type=Path, required=True)
     args = parser.parse_args(argv)
-    counters = Counters()
+    counters: Counters = Counter()
     stop = threading.Event()
     with EmulatedAPIServer() as server:
         seed_cluster(server)
@@ -101,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         closed = threading.Event()
         threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
         while not closed.wait(1.0):
-            args.counters.write_text(json.dumps(dataclasses.asdict(counters)))
+            args.counters.write_text(json.dumps(dict(counters)))
         stop.set()
         worker.join(10)
-        args.counters.write_text(json.dumps(dataclasses.asdict(counters)))
+        args.counters.write_text(json.dumps(dict(counters)))
     return 0
 
 

@@ -15,9 +15,9 @@ from kube.api import Kube
 from kube.client import NoCluster, load_api_client
 from kube.discovery import ServedKinds as ServedKindsCache
 from tronador import logs
-from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from tronador.cli import CliError
 from tronador.config_loading import ConfigFileError
+from tronador.namespace import NAMESPACE_HELP, system_namespace
 from webhook.admitters import ServedKinds
 from webhook.policy_file import FilePolicySource
 from webhook.policy_source import PolicySource
@@ -59,11 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "read the policy from this TronadorConfig file instead of the cluster",
         metavar="FILE",
     )
-    option(
+    parser.add_argument(
         "--namespace",
-        "POD_NAMESPACE",
-        DEFAULT_SYSTEM_NAMESPACE,
-        "namespace of the TronadorConfig singleton (where Tronador runs)",
+        default=system_namespace(),
+        help=f"namespace of the TronadorConfig singleton, where Tronador runs ({NAMESPACE_HELP})",
     )
     option(
         "--kubeconfig",
