@@ -6,8 +6,9 @@ by our managed-by label). Startup waits for these caches only.
 
 Kinds of Secret-generating TronadorConfig items (ExternalSecret, ...) get an informer when first
 needed, and nobody ever waits for one longer than its first list's answer: a kind the cluster
-does not serve (404) or does not let us list (403) raises `KindUnavailable` at once, while its
-informer keeps retrying with backoff; when it syncs after all, `on_kind_available` callbacks run.
+does not serve (404, or a 403 for a kind discovery does not list: RBAC answers before routing)
+or does not let us list (403) raises `KindUnavailable` at once, while its informer keeps
+retrying with backoff; when it syncs after all, `on_kind_available` callbacks run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable
 from controller.settings import ReleaseFlavour, Settings
 from kube.api import ApiError, Kube, Obj
 from kube.backoff import Backoff
+from kube.discovery import ServedKinds
 from kube.informer import Handler, Informer, Store, metadata_only
 from kube.resources import (
     CONFIG_MAPS,
@@ -41,6 +43,8 @@ DEFAULT_SERVICE_ACCOUNT = "default"
 
 FIRST_ANSWER_WAIT = 2.0
 """Seconds a reconcile waits for the first list of a kind it has just started to cache."""
+DISCOVERY_TTL = 10.0
+"""How long discovery's answer on whether a kind is served is trusted."""
 
 
 class KindUnavailable(ApiError):
@@ -88,6 +92,7 @@ class Caches:
         ]
         """The caches startup waits for; kinds added later are never among them."""
         self._on_kind_available: list[Callable[[Resource], None]] = []
+        self._served = ServedKinds(kube, ttl=DISCOVERY_TTL)
 
     def _informer(
         self,
@@ -217,7 +222,10 @@ class Caches:
             return informer.store
         error = informer.last_error
         if error is not None and error.status in (403, 404):
-            raise KindUnavailable(error.status, error.reason, error.message, resource)
+            status = error.status
+            if status == 403 and self._served.served(resource.api_version, resource.kind) is False:
+                status = 404  # RBAC answers before routing: a kind nobody serves is a 403 too
+            raise KindUnavailable(status, error.reason, error.message, resource)
         raise KindUnavailable(
             0, "NotSynced", f"the cache of {resource} has not synced yet", resource
         )

@@ -432,6 +432,7 @@ class Reconciler:
             message = "; ".join([secrets_message(unusable), *desired.secret_problems])
             run.steps[SECRETS_READY] = StepOutcome.failed(unusable[0][2], message)
             run.failed = run.failed or any(r == KIND_NOT_SYNCED for _, _, r in unusable)
+            run.requeue_within(self.settings.backoff_max)  # the reason may change meanwhile
             return True
         if desired.secret_problems:  # reported; the release goes on without the secret
             run.steps[SECRETS_READY] = StepOutcome.failed(
