@@ -1,5 +1,6 @@
 # One image for every running part: `tronador webhook` (the default), `tronador controller`,
-# `tronador certs sync`. Build: docker build -t tronador:dev .
+# `tronador certs sync`, and the pipeline's `tronador publish` / `tronador retire`.
+# Build: docker build -t tronador:dev .
 
 # --- builder: a virtual environment with the package and its runtime dependencies only ---
 FROM python:3.11-slim AS builder
@@ -14,6 +15,7 @@ COPY kube ./kube
 COPY webhook ./webhook
 COPY controller ./controller
 COPY certs ./certs
+COPY gitops ./gitops
 # No extras: the test dependencies stay out of the image. Compile bytecode now, since the
 # root filesystem is read-only at run time.
 RUN /opt/tronador/bin/pip install --no-compile . \
@@ -27,6 +29,10 @@ LABEL org.opencontainers.image.title="tronador" \
 ENV PATH=/opt/tronador/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
+# git and ssh for `tronador publish` / `tronador retire` (the Tekton Tasks run this image).
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends git openssh-client ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=builder /opt/tronador /opt/tronador
 RUN groupadd --system --gid 65532 tronador \
     && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \

@@ -1,4 +1,5 @@
-"""`python -m bench webhook|controller [--smoke]`: run a benchmark, print its tables, write JSON."""
+"""`python -m bench webhook|controller|slowloris|publish [--smoke]`: run a benchmark, print its
+tables, write JSON."""
 
 from __future__ import annotations
 
@@ -45,11 +46,36 @@ def main(argv: list[str] | None = None) -> int:
     ctl.add_argument("--workers", type=int, help="the controller's workers (default 4)")
     ctl.add_argument("--flavour", choices=("flux-v2", "legacy"), help="HelmRelease kind")
 
+    slow = sub.add_parser("slowloris", help="slow TLS clients vs the webhook: closed? memory?")
+    slow.add_argument("--smoke", action="store_true", help="a seconds-long run")
+    slow.add_argument("--connections", type=int, help="slow connections (default 2000)")
+    slow.add_argument("--header-interval", type=float, help="seconds between headers (1)")
+    slow.add_argument("--hold", type=float, help="seconds a slow client waits to be closed (20)")
+    slow.add_argument(
+        "--phases", type=_names, help="subset of per_connection,per_connection_body,defaults"
+    )
+    slow.add_argument("--sustain", type=float, help="seconds the defaults phase goes on (20)")
+    slow.add_argument(
+        "--server-arg",
+        action="append",
+        dest="server_args",
+        help="extra `tronador webhook` flag for the defaults phase (repeat)",
+    )
+
+    pub = sub.add_parser("publish", help="N concurrent `tronador publish` into one git repo")
+    pub.add_argument("--smoke", action="store_true", help="3 publishers, one round")
+    pub.add_argument("--publishers", type=int, help="concurrent publishers (default 10)")
+    pub.add_argument("--rounds", type=int, help="rounds (default 3)")
+
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the servers and the controller process are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.benchmark == "webhook":
         return _webhook(args)
+    if args.benchmark == "slowloris":
+        return _slowloris(args)
+    if args.benchmark == "publish":
+        return _publish(args)
     return _controller(args)
 
 
@@ -103,6 +129,48 @@ def _controller(args: argparse.Namespace) -> int:
     (args.out / f"{name}.md").write_text(tables, encoding="utf-8")
     print(tables)
     return 0 if result.get("ok", True) else 1
+
+
+def _slowloris(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bench import slowloris
+
+    settings = slowloris.SMOKE if args.smoke else slowloris.Settings()
+    overrides = {
+        "connections": args.connections,
+        "header_interval": args.header_interval,
+        "hold": args.hold,
+        "phases": args.phases,
+        "sustain": args.sustain,
+        "server_args": tuple(args.server_args) if args.server_args else None,
+    }
+    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = slowloris.run(settings, logs=args.out)
+    name = "slowloris-smoke" if args.smoke else "slowloris"
+    report.write_json(args.out / f"{name}.json", result)
+    table = slowloris.table(result)
+    (args.out / f"{name}.md").write_text(table, encoding="utf-8")
+    print(table)
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bench import publish
+
+    settings = publish.SMOKE if args.smoke else publish.Settings()
+    overrides = {"publishers": args.publishers, "rounds": args.rounds}
+    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    result = publish.run(settings)
+    name = "publish-smoke" if args.smoke else "publish"
+    report.write_json(args.out / f"{name}.json", result)
+    tables = publish.tables(result)
+    (args.out / f"{name}.md").write_text(tables, encoding="utf-8")
+    print(tables)
+    return 0 if result["ok"] else 1
 
 
 if __name__ == "__main__":

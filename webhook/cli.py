@@ -18,7 +18,9 @@ from tronador import logs
 from tronador.cli import CliError
 from tronador.config_loading import ConfigFileError
 from tronador.namespace import NAMESPACE_HELP, system_namespace
+from webhook import limits
 from webhook.admitters import ServedKinds
+from webhook.allocator import apply_malloc_settings
 from webhook.policy_file import FilePolicySource
 from webhook.policy_source import PolicySource
 from webhook.policy_watch import KubernetesPolicySource
@@ -90,6 +92,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
     )
 
+    option(
+        "--request-timeout",
+        "TRONADOR_WEBHOOK_REQUEST_TIMEOUT",
+        str(limits.DEFAULT_REQUEST_TIMEOUT),
+        "seconds a client has to send a request's headers and body once connected (or, on a "
+        "kept-alive connection, from the request's first byte); then it is disconnected",
+        type=float,
+        metavar="SECONDS",
+    )
+    option(
+        "--tls-handshake-timeout",
+        "TRONADOR_WEBHOOK_TLS_HANDSHAKE_TIMEOUT",
+        str(limits.DEFAULT_TLS_HANDSHAKE_TIMEOUT),
+        "seconds a client has to complete the TLS handshake",
+        type=float,
+        metavar="SECONDS",
+    )
+    option(
+        "--idle-timeout",
+        "TRONADOR_WEBHOOK_IDLE_TIMEOUT",
+        str(limits.DEFAULT_IDLE_TIMEOUT),
+        "seconds a kept-alive connection may stay idle between requests",
+        type=float,
+        metavar="SECONDS",
+    )
+    option(
+        "--max-connections",
+        "TRONADOR_WEBHOOK_MAX_CONNECTIONS",
+        str(limits.DEFAULT_MAX_CONNECTIONS),
+        "open connections (TLS handshakes included); more are closed as soon as accepted",
+        type=int,
+        metavar="N",
+    )
+    option(
+        "--max-requests-in-flight",
+        "TRONADOR_WEBHOOK_MAX_REQUESTS_IN_FLIGHT",
+        str(limits.DEFAULT_MAX_REQUESTS_IN_FLIGHT),
+        "admission requests reading a body larger than ~32 KiB at once; more wait up to 1 s, "
+        "then get 503",
+        type=int,
+        metavar="N",
+    )
+
+
+def serving_limits(args: argparse.Namespace) -> limits.ServingLimits:
+    try:
+        return limits.ServingLimits(
+            request_timeout=args.request_timeout,
+            tls_handshake_timeout=args.tls_handshake_timeout,
+            idle_timeout=args.idle_timeout,
+            max_connections=args.max_connections,
+            max_requests_in_flight=args.max_requests_in_flight,
+        )
+    except limits.LimitError as exc:
+        raise CliError(f"--{exc.field.replace('_', '-')}: {exc.rule}") from None
+
 
 def policy_source(args: argparse.Namespace) -> PolicySource:
     if args.config:
@@ -117,6 +175,8 @@ def served_kinds(source: PolicySource) -> ServedKinds | None:
 
 def run(args: argparse.Namespace) -> int:
     logs.configure(args.log_level, args.log_format)
+    serving = serving_limits(args)
+    malloc = apply_malloc_settings()
     source = policy_source(args)
     certificates = CertificateReloader(args.cert, args.key)
     app = create_app(
@@ -125,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         certificates=certificates,
         certificate_check_seconds=args.cert_check_interval,
         served_kinds=served_kinds(source),
+        max_requests_in_flight=serving.max_requests_in_flight,
     )
     log.info(
         "webhook starting",
@@ -132,6 +193,12 @@ def run(args: argparse.Namespace) -> int:
             "fields": {
                 "namespace": args.namespace,
                 "policySource": args.config or "cluster",
+                "requestTimeout": serving.request_timeout,
+                "tlsHandshakeTimeout": serving.tls_handshake_timeout,
+                "idleTimeout": serving.idle_timeout,
+                "maxConnections": serving.max_connections,
+                "maxRequestsInFlight": serving.max_requests_in_flight,
+                "malloc": malloc,
             }
         },
     )
@@ -142,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
                 host=args.address,
                 port=args.port,
                 ssl_context=certificates.server_context,
+                limits=serving,
                 shutdown_timeout=args.shutdown_timeout,
             )
         )

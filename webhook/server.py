@@ -22,6 +22,10 @@ from aiohttp import web
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from webhook import responses, routes, verdict
 from webhook.admitters import Admitter, ServedKinds, admitters
+from webhook.allocator import ReleaseAfterBurst, freeze_startup_objects
+from webhook.inflight import in_flight_bound
+from webhook.limits import DEFAULT_MAX_REQUESTS_IN_FLIGHT, ServingLimits
+from webhook.listener import GuardedTLSSite
 from webhook.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from webhook.metrics import UNKNOWN_OPERATION, WebhookMetrics
 from webhook.policy_source import PolicySource
@@ -207,6 +211,7 @@ def create_app(
     certificates: CertificateReloader | None = None,
     metrics_registry: WebhookMetrics | None = None,
     certificate_check_seconds: float = CERTIFICATE_CHECK_SECONDS,
+    max_requests_in_flight: int = DEFAULT_MAX_REQUESTS_IN_FLIGHT,
     served_kinds: ServedKinds | None = None,
 ) -> web.Application:
     """The webhook application. The policy source is started and stopped with the app; the
@@ -214,7 +219,10 @@ def create_app(
     `namespace` is where Tronador runs: the TronadorConfig singleton's namespace.
     `served_kinds` (discovery, when the webhook watches a cluster) lets TronadorConfig
     admissions warn about `secrets` items of kinds the cluster does not serve."""
-    app = web.Application(client_max_size=routes.MAX_BODY_BYTES)
+    app = web.Application(
+        client_max_size=routes.MAX_BODY_BYTES,
+        middlewares=[in_flight_bound(max_requests_in_flight)],
+    )
     app[POLICY_SOURCE] = policy_source
     app[CERTIFICATES] = certificates
     app[METRICS] = metrics_registry or WebhookMetrics()
@@ -273,7 +281,8 @@ async def serve(
     *,
     host: str,
     port: int,
-    ssl_context: ssl.SSLContext | None,
+    ssl_context: ssl.SSLContext,
+    limits: ServingLimits | None = None,
     shutdown_timeout: float = 10.0,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then stop accepting, let in-flight requests finish (up to
@@ -281,8 +290,16 @@ async def serve(
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+        site = GuardedTLSSite(
+            runner,
+            host,
+            port,
+            ssl_context=ssl_context,
+            limits=limits or ServingLimits(),
+            on_connection_closed=ReleaseAfterBurst(),
+        )
         await site.start()
+        freeze_startup_objects()
         bound = runner.addresses[0]
         log.info("listening", extra={"fields": {"address": bound[0], "port": bound[1]}})
         stop = asyncio.Event()

@@ -69,3 +69,31 @@ def test_controller_benchmark_smoke_counts_calls_and_idle_writes(tmp_path: Path)
             assert figures["calls"]["per_ep_by_verb"]
         assert {"writes", "reads", "reconciles"} <= set(size["idle"])
         assert size["controller_memory_kib"]["VmHWM"] > 0
+
+
+def test_slowloris_benchmark_smoke_reports_every_phase(tmp_path: Path) -> None:
+    result = _run(tmp_path, "slowloris")
+    assert set(result["phases"]) == {"per_connection", "per_connection_body", "defaults"}
+    for name in ("per_connection", "per_connection_body"):
+        phase = result["phases"][name]
+        assert phase["opened"] == phase["connections"] and phase["kib_per_connection"] > 0
+    defaults = result["phases"]["defaults"]
+    assert defaults["closed_by_server"] == defaults["opened"] > 0
+    assert defaults["not_closed"] == 0
+    assert defaults["legit"]["kept_alive_ms"]["count"] > 0
+    assert {"idle", "max", "after", "container_limit"} <= set(defaults["rss_mib"])
+
+
+def test_publish_benchmark_smoke_lands_every_publisher(tmp_path: Path) -> None:
+    from tests.tools import need_tool
+
+    need_tool("git", "the publishers run the real git CLI")
+    result = _run(tmp_path, "publish")
+    assert result["ok"]
+    assert result["single_publisher_s"] > 0 and result["single_publisher_cpu_s"] > 0
+    for round_ in result["rounds"]:
+        assert round_["all_landed"] and round_["fast_forwards_only"]
+        assert round_["cpu_seconds"] > 0
+        assert len(round_["attempts"]) == result["settings"]["publishers"]
+        assert min(round_["attempts"]) >= 1
+        assert round_["retries"] == sum(round_["attempts"]) - len(round_["attempts"])

@@ -300,27 +300,33 @@ def container_env(workload: Obj, container: Obj) -> dict[str, str]:
 def invocations(objects: list[Obj]) -> list[Invocation]:
     """Every container's `tronador` command line, parsed by the real parser, with defaults
     read from the container's environment."""
-    from tronador.cli import build_parser
-
     out = []
     for workload in workloads(objects):
         for container, init in containers(workload):
             if container.get("command"):
                 out.append(Invocation(workload, container, init, None, "overrides the command"))
                 continue
-            stderr = io.StringIO()
-            with (
-                _environment(container_env(workload, container)),
-                contextlib.redirect_stderr(stderr),
-            ):
-                try:
-                    args = build_parser().parse_args([str(a) for a in container.get("args") or []])
-                except SystemExit:
-                    message = stderr.getvalue().strip().splitlines()[-1:] or ["cannot parse"]
-                    out.append(Invocation(workload, container, init, None, message[0]))
-                    continue
-            out.append(Invocation(workload, container, init, args))
+            args, error = parse_command_line(
+                [str(a) for a in container.get("args") or []], container_env(workload, container)
+            )
+            out.append(Invocation(workload, container, init, args, error))
     return out
+
+
+def parse_command_line(
+    argv: list[str], env: dict[str, str]
+) -> tuple[argparse.Namespace | None, str]:
+    """`tronador ARGV` parsed by the real parser in environment `env`: (args, "") or
+    (None, the parser's error line)."""
+    from tronador.cli import build_parser
+
+    stderr = io.StringIO()
+    with _environment(env), contextlib.redirect_stderr(stderr):
+        try:
+            return build_parser().parse_args(argv), ""
+        except SystemExit:
+            message = stderr.getvalue().strip().splitlines()[-1:] or ["cannot parse"]
+            return None, message[0]
 
 
 def invocation_problems(objects: list[Obj]) -> list[str]:

@@ -21,6 +21,7 @@ from tests.manifests.checks import (
 )
 from tests.manifests.render import MANIFESTS, Obj, find, of_kind, pod_spec, webhooks
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE, GROUP
+from tronador.api.crd import all_crds
 from webhook import cli, routes
 from webhook.admitters import admitters
 
@@ -358,6 +359,7 @@ def test_kustomization_lists_every_manifest() -> None:
 
 def test_each_webhook_matches_exactly_the_resource_its_route_admits() -> None:
     by_path = admitters("tronador-system")
+    scope = {crd["spec"]["names"]["kind"]: crd["spec"]["scope"] for crd in all_crds().values()}
     paths = [hook["clientConfig"]["service"]["path"] for _, hook in _source_webhooks()]
     assert len(set(paths)) == len(paths)
     for kind, hook in _source_webhooks():
@@ -368,14 +370,14 @@ def test_each_webhook_matches_exactly_the_resource_its_route_admits() -> None:
                 "apiVersions": [admitter.resource.version],
                 "resources": [admitter.resource.resource],
                 "operations": ["CREATE", "UPDATE"],
-                "scope": "Cluster" if admitter.kind == "EnvironmentProvisioner" else "Namespaced",
+                "scope": scope[admitter.kind],
             }
         ], hook["name"]
         expected_mutating = hook["clientConfig"]["service"]["path"].startswith("/mutate/")
         assert (kind == MUTATING) == expected_mutating
 
 
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(len(routes.ADMISSION_PATHS)))
 def test_webhook_settings(index: int) -> None:
     kind, hook = _source_webhooks()[index]
     assert hook["name"].endswith(f".{GROUP}")

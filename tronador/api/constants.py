@@ -41,6 +41,8 @@ IMAGE_NAME_ANNOTATION = "tronador.stakater.com/image-name"
 IMAGE_TAG_ANNOTATION = "tronador.stakater.com/image-tag"
 PULL_REQUEST_ANNOTATION = "tronador.stakater.com/pull-request"
 REPO_NAME_ANNOTATION = "stakater.com/repo-name"
+SOURCE_TIME_ANNOTATION = "tronador.stakater.com/source-time"
+"""When the published commit was made (RFC 3339, UTC): `tronador publish` keeps the newer one."""
 TTL_ANNOTATION = "tronador.stakater.com/ttl"
 
 IMAGE_NAME_PLACEHOLDER = "APPLICATION_IMAGE_NAME"

@@ -1,0 +1,141 @@
+"""What `tronador publish` and `tronador retire` share: the repository options, and landing
+one file's change with credentials and a work clone."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from gitops.credentials import CredentialsError, gather, git_environment
+from gitops.git import Author, Deadline, GitError, NotLanded, WorkClone
+from gitops.land import Landed, land
+from tronador.api import Policy
+from tronador.cli import CliError
+from tronador.config_loading import ConfigFileError, load_policy
+from tronador.rules.gitops import (
+    DEFAULT_PATH_TEMPLATE,
+    Change,
+    PublishError,
+    check_branch,
+    check_path_template,
+    strip_credentials,
+)
+
+DEFAULT_TIMEOUT_SECONDS = 120.0
+
+
+def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
+    def option(flag: str, env: str, default: str | None, help_text: str, **kwargs: Any) -> None:
+        shown = f" [env {env}" + (f", default {default}]" if default is not None else "]")
+        value = os.environ.get(env, default)
+        parser.add_argument(flag, default=value, help=help_text + shown, **kwargs)
+
+    option(
+        "--gitops-repo",
+        "TRONADOR_GITOPS_REPO",
+        None,
+        "GitOps repository: URL or local path (a token in the URL is stripped and used only "
+        "through GIT_ASKPASS)",
+        metavar="URL",
+        required="TRONADOR_GITOPS_REPO" not in os.environ,
+    )
+    option("--branch", "TRONADOR_GITOPS_BRANCH", "main", "branch of the GitOps repository")
+    option(
+        "--path-template",
+        "TRONADOR_PATH_TEMPLATE",
+        DEFAULT_PATH_TEMPLATE,
+        "file for the object, with {name}, {repo}, {pr} and {tenant}",
+    )
+    option("--author-name", "GIT_AUTHOR_NAME", "tronador", "commit author name")
+    option("--author-email", "GIT_AUTHOR_EMAIL", "tronador@localhost", "commit author e-mail")
+    option(
+        "--credentials-dir",
+        "TRONADOR_GIT_CREDENTIALS_DIR",
+        None,
+        "directory with `token` (and `username`), or `ssh-privatekey` (and `known_hosts`); "
+        "TRONADOR_GIT_TOKEN works too",
+        metavar="DIR",
+    )
+    option(
+        "--timeout",
+        "TRONADOR_GIT_TIMEOUT",
+        f"{DEFAULT_TIMEOUT_SECONDS:g}",
+        "seconds to land the change, retries included",
+        type=float,
+    )
+    parser.add_argument(
+        "--work-dir", metavar="DIR", help="work clone directory (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="TronadorConfig whose policy applies (default: built-in)"
+    )
+
+
+def policy_of(args: argparse.Namespace) -> Policy:
+    try:
+        return load_policy(args.config)
+    except ConfigFileError as exc:
+        raise CliError(str(exc)) from None
+
+
+def check_repository_arguments(args: argparse.Namespace) -> None:
+    try:
+        check_branch(args.branch)
+        check_path_template(args.path_template)
+    except PublishError as exc:
+        raise CliError(str(exc)) from None
+    if not args.timeout > 0:
+        raise CliError(f"--timeout {args.timeout:g} must be more than 0 seconds")
+
+
+def _remote(url: str) -> str:
+    """A local path made absolute (the work clone lives elsewhere); a URL as given."""
+    return str(Path(url).resolve()) if "://" not in url and Path(url).exists() else url
+
+
+@contextlib.contextmanager
+def _work_dir(given: str | None) -> Iterator[Path]:
+    if given:
+        yield Path(given)
+        return
+    with tempfile.TemporaryDirectory(prefix="tronador-gitops-") as directory:
+        yield Path(directory)
+
+
+def land_change(
+    args: argparse.Namespace,
+    path: str,
+    decide: Callable[[str | None], Change],
+    content: str | None,
+    message: str,
+) -> Landed | int:
+    """Land the change; an exit code when git refused it (1) or could not be used (CliError)."""
+    url, user, secret = strip_credentials(args.gitops_repo)
+    try:
+        credentials = gather(user, secret, args.credentials_dir)
+    except CredentialsError as exc:
+        raise CliError(str(exc)) from None
+    secrets = (*credentials.secrets, args.gitops_repo) if secret else credentials.secrets
+    author = Author(args.author_name, args.author_email)
+    with git_environment(credentials) as env, _work_dir(args.work_dir) as directory:
+        clone = WorkClone(
+            directory, _remote(url), args.branch, env, secrets, Deadline(args.timeout)
+        )
+        try:
+            return land(clone, path, decide, content, message, author)
+        except NotLanded as exc:
+            print(f"tronador: error: {exc}", file=sys.stderr)
+            return 1
+        except GitError as exc:
+            raise CliError(f"{url}: {exc}") from None
+
+
+def landed_note(landed: Landed) -> str:
+    attempts = f"{landed.attempts} attempt" + ("s" if landed.attempts != 1 else "")
+    return f"commit {str(landed.commit)[:12]}, {attempts}"
