@@ -2,20 +2,21 @@
 to see whether memory grows. Not a test.
 
     python -m bench.soak                     # 10 minutes
-    python -m bench.soak --duration 3m
+    python -m bench.soak --duration 30m --churn 24
     python -m bench.soak --smoke             # 20 s
 
 - The webhook runs as `tronador webhook --config examples/tronador-config.yaml` (a subprocess,
   throwaway TLS) under a steady closed-loop load of mutate and validate AdmissionReviews from
   an aiohttp client.
-- The controller runs in this process against the emulated API server, while EPs are created,
-  updated (a new image tag), given a Flux status and deleted continuously. The emulator's own
-  request log and old Events are trimmed as it goes, so what grows is the controller's.
-  The controller's RSS therefore includes the emulator's and the churn's; `--baseline` runs all
-  of it but the controller, to tell the two apart.
+- The emulated API server runs in its own process (`bench.soak_cluster`) with the churn: EPs
+  created, updated (a new image tag), given a Flux status and deleted continuously, the
+  emulator's request log and old Events trimmed as it goes.
+- The controller runs in this process, alone, with its default settings but short backoffs:
+  this process's RSS is the controller's.
 
-Prints RSS over time and the growth per hour (least squares over the samples after warm-up),
-and writes JSON to bench/out/soak.json (soak-smoke.json with --smoke).
+Prints RSS over time and the growth per hour (least squares after warm-up, and over the second
+half of the run), with the load average, and writes JSON to bench/out/soak.json
+(soak-smoke.json with --smoke).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import random
 import ssl
 import subprocess
 import sys
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from kubernetes.client import ApiClient, Configuration
 
 from bench.controller import fit
 from bench.machine import describe, rss_kib
@@ -45,10 +46,7 @@ from bench.tls import write_throwaway_tls
 from bench.webhook import _free_port
 from controller.manager import Controller
 from controller.settings import parse_seconds
-from tests.apiserver import EmulatedAPIServer
-from tests.controller.fleet import ep_body, seed_cluster
-from tests.controller.harness import EP_API, FLUX_HR, flux_status, settings
-from tronador.api.constants import EP_PLURAL
+from tests.controller.harness import settings
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -57,10 +55,6 @@ OUT = Path(__file__).resolve().parent / "out"
 class Counters:
     admissions: int = 0
     admission_errors: int = 0
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    flux: int = 0
 
 
 # --- the webhook --------------------------------------------------------------------------------
@@ -135,50 +129,37 @@ def wait_webhook(url: str, context: ssl.SSLContext, process: subprocess.Popen[by
 # --- the controller's world ---------------------------------------------------------------------
 
 
-def churn(
-    server: EmulatedAPIServer, stop: threading.Event, counters: Counters, live: int, rate: float
-) -> None:
-    """Create, update, play Flux for and delete EPs, `rate` operations a second, keeping about
-    `live` EPs; trim the emulator's request log and old Events."""
-    rng = random.Random(7)
-    alive: list[str] = []
-    serial = 0
-    step = 0
-    while not stop.wait(1.0 / rate):
-        step += 1
-        try:
-            action = rng.random()
-            if len(alive) < live and (action < 0.4 or not alive):
-                name = f"soak-{serial}"
-                serial += 1
-                server.seed(ep_body(name, tag=f"v{serial}"))
-                alive.append(name)
-                counters.created += 1
-            elif action < 0.7 and alive:
-                name = rng.choice(alive)
-                tag = {"tag": f"v{serial}-{step}"}
-                values = {"values": {"application": {"deployment": {"image": tag}}}}
-                patch = {"spec": {"application": {"release": values}}}
-                server.patch(EP_API, EP_PLURAL, name, None, patch)
-                counters.updated += 1
-            elif action < 0.85 and alive:
-                name = rng.choice(alive)
-                hr = server.get(*FLUX_HR, "run-pipeline", name)
-                if hr is not None:
-                    generation = hr["metadata"].get("generation", 1)
-                    server.set_status(*FLUX_HR, "run-pipeline", name, flux_status(generation))
-                    counters.flux += 1
-            elif alive:
-                name = alive.pop(0)
-                server.delete(EP_API, EP_PLURAL, name)
-                counters.deleted += 1
-        except Exception as exc:  # a race with the controller (e.g. an object just deleted)
-            print(f"churn: {type(exc).__name__}: {str(exc)[:120]}", file=sys.stderr)
-        if step % 50 == 0:
-            server.clear_requests()
-            for event in server.list("v1", "events", "default")[:-200]:
-                with contextlib.suppress(Exception):
-                    server.delete("v1", "events", event["metadata"]["name"], "default")
+def start_cluster(
+    directory: Path, live: int, rate: float
+) -> tuple[subprocess.Popen[str], str, Path]:
+    """`bench.soak_cluster` in its own process: the emulated API server and the churn."""
+    counters = directory / "churn.json"
+    argv = [
+        sys.executable, "-m", "bench.soak_cluster", "--live-eps", str(live),
+        "--churn", str(rate), "--counters", str(counters),
+    ]  # fmt: skip
+    log = (directory / "cluster.log").open("w")
+    process = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    if not url.startswith("http"):
+        raise RuntimeError(f"the emulated API server did not start (see {directory}/cluster.log)")
+    return process, url, counters
+
+
+def api_client(url: str) -> ApiClient:
+    configuration = Configuration(host=url)
+    configuration.retries = False
+    return ApiClient(configuration)
+
+
+def churn_counters(path: Path) -> dict[str, int]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {}
 
 
 # --- sampling and report ------------------------------------------------------------------------
@@ -198,6 +179,10 @@ def growth_per_hour(samples: list[dict[str, Any]], key: str, warmup: float) -> d
     }
 
 
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def run(
     duration: float,
     interval: float,
@@ -209,81 +194,97 @@ def run(
     counters = Counters()
     stop = threading.Event()
     samples: list[dict[str, Any]] = []
+    churned: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="tronador-soak-") as tmp:
         process, url, context = start_webhook(Path(tmp))
-        server = EmulatedAPIServer().start()
-        client = server.api_client()
+        cluster, cluster_url, churn_file = start_cluster(Path(tmp), live, rate)
+        client = api_client(cluster_url)
+        controller = None
         try:
             wait_webhook(url, context, process)
-            seed_cluster(server)
-            controller = None
             if with_controller:
                 controller = Controller(
                     client, dataclasses.replace(settings(), workers=4, resync_period=30.0)
                 ).start(sync_timeout=30)
-            threads = [
-                threading.Thread(
-                    target=lambda: asyncio.run(_load(url, context, stop, counters, workers)),
-                    daemon=True,
-                ),
-                threading.Thread(
-                    target=churn, args=(server, stop, counters, live, rate), daemon=True
-                ),
-            ]
-            for thread in threads:
-                thread.start()
+            assert cluster.stdin is not None
+            cluster.stdin.write("go\n")
+            cluster.stdin.flush()
+            load = threading.Thread(
+                target=lambda: asyncio.run(_load(url, context, stop, counters, workers)),
+                daemon=True,
+            )
+            load.start()
             started = time.monotonic()
             print(f"{'t (s)':>7} {'webhook RSS MiB':>16} {'controller RSS MiB':>19} "
-                  f"{'admissions':>11} {'EPs created':>12} {'reconciles':>11}")  # fmt: skip
+                  f"{'apiserver MiB':>14} {'admissions':>11} {'EPs created':>12} "
+                  f"{'reconciles':>11} {'load':>6}")  # fmt: skip
             while True:
                 elapsed = time.monotonic() - started
+                churned = churn_counters(churn_file)
                 sample = {
                     "t": round(elapsed, 1),
                     "webhook_kib": rss_kib(process.pid).get("VmRSS"),
                     "controller_kib": rss_kib(os.getpid()).get("VmRSS"),
+                    "apiserver_kib": rss_kib(cluster.pid).get("VmRSS"),
                     "admissions": counters.admissions,
                     "admission_errors": counters.admission_errors,
-                    "eps_created": counters.created,
-                    "eps_deleted": counters.deleted,
+                    "eps_created": churned.get("created", 0),
+                    "eps_deleted": churned.get("deleted", 0),
                     "reconciles": controller.reconciles if controller else 0,
+                    "load_1m": load_average()[0],
                 }
                 samples.append(sample)
                 print(
                     f"{sample['t']:>7.0f} {sample['webhook_kib'] / 1024:>16.1f} "
-                    f"{sample['controller_kib'] / 1024:>19.1f} {sample['admissions']:>11} "
-                    f"{sample['eps_created']:>12} {sample['reconciles']:>11}",
+                    f"{sample['controller_kib'] / 1024:>19.1f} "
+                    f"{(sample['apiserver_kib'] or 0) / 1024:>14.1f} {sample['admissions']:>11} "
+                    f"{sample['eps_created']:>12} {sample['reconciles']:>11} "
+                    f"{sample['load_1m']:>6.2f}",
                     flush=True,
                 )
                 if elapsed >= duration:
                     break
                 time.sleep(min(interval, max(duration - elapsed, 0.1)))
             stop.set()
-            for thread in threads:
-                thread.join(15)
-            if controller is not None:
-                controller.stop(timeout=10)
+            load.join(15)
         finally:
             stop.set()
+            if controller is not None:
+                controller.stop(timeout=10)
             client.close()
-            server.stop()
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            for child in (cluster, process):
+                if child is cluster and cluster.stdin is not None:
+                    with contextlib.suppress(OSError):
+                        cluster.stdin.close()
+                try:
+                    child.wait(15)
+                except subprocess.TimeoutExpired:
+                    child.terminate()
+                    try:
+                        child.wait(10)
+                    except subprocess.TimeoutExpired:
+                        child.kill()
+            churned = churn_counters(churn_file) or churned
     warmup = min(60.0, duration / 4)
+    half = duration / 2
     return {
         "machine": describe(),
+        "load_average_end": load_average(),
         "duration_s": duration,
         "interval_s": interval,
         "warmup_s": warmup,
         "live_eps": live,
         "churn_per_s": rate,
         "load_workers": workers,
-        "counters": dataclasses.asdict(counters),
+        "counters": {**dataclasses.asdict(counters), **churned},
         "growth": {
             "webhook": growth_per_hour(samples, "webhook_kib", warmup),
             "controller": growth_per_hour(samples, "controller_kib", warmup),
+        },
+        "growth_second_half": {
+            "webhook": growth_per_hour(samples, "webhook_kib", half),
+            "controller": growth_per_hour(samples, "controller_kib", half),
+            "apiserver": growth_per_hour(samples, "apiserver_kib", half),
         },
         "samples": samples,
     }
@@ -295,25 +296,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a 20 s run")
     parser.add_argument("--interval", type=parse_seconds, default=5.0, help="RSS sampling")
     parser.add_argument("--live-eps", type=int, default=40, help="EPs alive at a time")
-    parser.add_argument("--churn", type=float, default=20.0, help="EP operations a second")
-    parser.add_argument("--load-workers", type=int, default=8, help="concurrent admissions")
     parser.add_argument(
-        "--baseline",
-        action="store_true",
-        help="everything but the controller: the growth of this process without it "
-        "(the emulated API server and the churn), to subtract",
+        "--churn", type=float, default=24.0, help="EP operations a second (~3.5 lifecycles/s)"
     )
+    parser.add_argument("--load-workers", type=int, default=8, help="concurrent admissions")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     duration = 20.0 if args.smoke else args.duration
     interval = min(args.interval, 2.0) if args.smoke else args.interval
-    result = run(
-        duration, interval, args.live_eps, args.churn, args.load_workers, not args.baseline
-    )
-    result["baseline"] = args.baseline
+    result = run(duration, interval, args.live_eps, args.churn, args.load_workers)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "soak-baseline" if args.baseline else "soak"
-    path = args.out / (f"{stem}-smoke.json" if args.smoke else f"{stem}.json")
+    path = args.out / ("soak-smoke.json" if args.smoke else "soak.json")
     path.write_text(json.dumps(result, indent=2) + "\n")
     print()
     for name, line in result["growth"].items():
@@ -321,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: RSS growth {line['kib_per_hour']} KiB/hour after {result['warmup_s']:.0f} s "
             f"warm-up (r2 {line.get('r2')}; {line.get('start_kib')} -> {line.get('end_kib')} KiB)"
         )
+    for name, line in result["growth_second_half"].items():
+        print(
+            f"{name}: RSS growth {line['kib_per_hour']} KiB/hour over the second half "
+            f"(r2 {line.get('r2')}; {line.get('start_kib')} -> {line.get('end_kib')} KiB)"
+        )
+    print(f"load average at the end: {result['load_average_end']}")
     print(f"counters: {result['counters']}")
     print(f"wrote {path}")
     return 0

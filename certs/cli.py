@@ -23,6 +23,7 @@ from certs.secret import SecretStore
 from certs.status import Report, add_webhook_states, inspect_material
 from kube.api import Kube
 from kube.client import NoCluster, load_api_client
+from tronador.namespace import NAMESPACE_HELP, system_namespace
 
 EXIT_OK, EXIT_ERROR, EXIT_UNHEALTHY = 0, 1, 3
 
@@ -70,10 +71,8 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--namespace",
-        default=_env(defaults.ENV_NAMESPACE, _env(defaults.ENV_POD_NAMESPACE, defaults.NAMESPACE)),
-        help="namespace of the Service and the Secret "
-        f"(env {defaults.ENV_NAMESPACE}, then {defaults.ENV_POD_NAMESPACE}; "
-        "default %(default)s)",
+        default=system_namespace(),
+        help=f"namespace of the Service and the Secret ({NAMESPACE_HELP})",
     )
     p.add_argument(
         "--dns", action="append", default=[], metavar="NAME", help="extra DNS SAN (repeatable)"

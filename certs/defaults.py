@@ -39,9 +39,7 @@ CA_RETIRE_DELAY = timedelta(hours=24)
 SYNC_INTERVAL_SECONDS = 60.0
 
 # Environment variable fallbacks for the CLI options.
-ENV_NAMESPACE = "TRONADOR_NAMESPACE"
-ENV_POD_NAMESPACE = "POD_NAMESPACE"
-"""Second choice for the namespace (downward API), as the webhook server reads it."""
+# The namespace: tronador.namespace.system_namespace (TRONADOR_NAMESPACE, then POD_NAMESPACE).
 ENV_SERVICE_NAME = "TRONADOR_WEBHOOK_SERVICE"
 ENV_SECRET_NAME = "TRONADOR_WEBHOOK_SECRET"
 ENV_MUTATING_WEBHOOK_NAME = "TRONADOR_MUTATING_WEBHOOK"

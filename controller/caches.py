@@ -1,9 +1,14 @@
 """The informers the controller runs, and the caches the reconciler reads.
 
-Besides EPs, Environments and the TronadorConfig: all namespaces (to see a namespace someone else
-owns), the `default` ServiceAccounts, and the objects we create (selected by our managed-by
-label). Kinds of Secret-generating TronadorConfig items (ExternalSecret, ...) get an informer when
-first needed.
+Besides EPs, Environments and the TronadorConfig: all namespaces, their metadata only (to see a
+namespace someone else owns), the `default` ServiceAccounts, and the objects we create (selected
+by our managed-by label). Startup waits for these caches only.
+
+Kinds of Secret-generating TronadorConfig items (ExternalSecret, ...) get an informer when first
+needed, and nobody ever waits for one longer than its first list's answer: a kind the cluster
+does not serve (404, or a 403 for a kind discovery does not list: RBAC answers before routing)
+or does not let us list (403) raises `KindUnavailable` at once, while its informer keeps
+retrying with backoff; when it syncs after all, `on_kind_available` callbacks run.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from collections.abc import Callable, Iterable
 from controller.settings import ReleaseFlavour, Settings
 from kube.api import ApiError, Kube, Obj
 from kube.backoff import Backoff
-from kube.informer import Handler, Informer, Store
+from kube.discovery import ServedKinds
+from kube.informer import Handler, Informer, Store, metadata_only
 from kube.resources import (
     CONFIG_MAPS,
     ENVIRONMENT_PROVISIONERS,
@@ -33,6 +39,16 @@ from tronador.api.constants import CONFIG_NAME, MANAGED_BY_LABEL, MANAGED_BY_VAL
 
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 DEFAULT_SERVICE_ACCOUNT = "default"
+
+
+FIRST_ANSWER_WAIT = 2.0
+"""Seconds a reconcile waits for the first list of a kind it has just started to cache."""
+DISCOVERY_TTL = 10.0
+"""How long discovery's answer on whether a kind is served is trusted."""
+
+
+class KindUnavailable(ApiError):
+    """The cache of a kind cannot be used: not served, not permitted, or not synced yet."""
 
 
 def _named(name: str) -> Callable[[Obj], bool]:
@@ -53,7 +69,7 @@ class Caches:
         self.eps = self._informer(ENVIRONMENT_PROVISIONERS)
         self.environments = self._informer(ENVIRONMENTS)
         self.configs = self._informer(TRONADOR_CONFIGS, namespace=settings.namespace)
-        self.namespaces = self._informer(NAMESPACES)
+        self.namespaces = self._informer(NAMESPACES, transform=metadata_only)
         self.service_accounts = self._informer(
             SERVICE_ACCOUNTS,
             label_selector=None,
@@ -66,6 +82,17 @@ class Caches:
         self._managed: dict[Resource, Informer] = {
             r: self._informer(r, label_selector=MANAGED_SELECTOR) for r in managed
         }
+        self._required: list[Informer] = [
+            self.eps,
+            self.environments,
+            self.configs,
+            self.namespaces,
+            self.service_accounts,
+            *self._managed.values(),
+        ]
+        """The caches startup waits for; kinds added later are never among them."""
+        self._on_kind_available: list[Callable[[Resource], None]] = []
+        self._served = ServedKinds(kube, ttl=DISCOVERY_TTL)
 
     def _informer(
         self,
@@ -75,6 +102,8 @@ class Caches:
         label_selector: str | None = None,
         field_selector: str | None = None,
         accept: Callable[[Obj], bool] | None = None,
+        transform: Callable[[Obj], Obj] | None = None,
+        on_relist: Callable[[], None] | None = None,
     ) -> Informer:
         return Informer(
             self.kube,
@@ -83,6 +112,8 @@ class Caches:
             label_selector=label_selector,
             field_selector=field_selector,
             accept=accept,
+            transform=transform,
+            on_relist=on_relist,
             backoff=Backoff(self.settings.backoff_base, min(self.settings.backoff_max, 30.0)),
             watch_timeout=self.settings.watch_timeout,
         )
@@ -92,14 +123,8 @@ class Caches:
     @property
     def informers(self) -> list[Informer]:
         with self._lock:
-            return [
-                self.eps,
-                self.environments,
-                self.configs,
-                self.namespaces,
-                self.service_accounts,
-                *self._managed.values(),
-            ]
+            added = [i for i in self._managed.values() if i not in self._required]
+            return [*self._required, *added]
 
     def add_handler(self, handler: Handler) -> None:
         """`handler` hears every informer's changes (each object carries apiVersion and kind)."""
@@ -112,9 +137,15 @@ class Caches:
         for informer in self.informers:
             informer.start()
 
+    def on_kind_available(self, callback: Callable[[Resource], None]) -> None:
+        """`callback(resource)` runs when a kind added at run time syncs after its list had
+        failed (its CRD installed, or RBAC granted, meanwhile)."""
+        self._on_kind_available.append(callback)
+
     def wait_synced(self, timeout: float) -> bool:
+        """Wait for the caches the controller always needs (not those of kinds added later)."""
         deadline = time.monotonic() + timeout
-        return all(i.wait_synced(max(0.0, deadline - time.monotonic())) for i in self.informers)
+        return all(i.wait_synced(max(0.0, deadline - time.monotonic())) for i in self._required)
 
     def stop(self) -> None:
         for informer in self.informers:
@@ -155,24 +186,49 @@ class Caches:
     def config(self) -> Obj | None:
         return self.configs.store.get(self.settings.namespace, CONFIG_NAME)
 
-    def synced_store(self, resource: Resource, timeout: float = 10.0) -> Store:
-        """The cache of a managed kind, starting an informer for a new kind (e.g. ExternalSecret)
-        and waiting for its first list. Raises the list's error if it does not sync."""
+    def watch_kind(self, resource: Resource) -> Informer:
+        """The informer of a managed kind, created and started if it is new."""
         with self._lock:
             informer = self._managed.get(resource)
             created = informer is None
             if informer is None:
-                informer = self._informer(resource, label_selector=MANAGED_SELECTOR)
+                informer = self._informer(
+                    resource,
+                    label_selector=MANAGED_SELECTOR,
+                    on_relist=lambda: self._relisted(resource),
+                )
                 for handler in self._handlers:
                     informer.add_handler(handler)
                 self._managed[resource] = informer
         if created and self._started:
             informer.start()
-        if not informer.wait_synced(timeout):
-            raise informer.last_error or ApiError(
-                0, "NotSynced", f"the cache of {resource} did not sync", resource
-            )
-        return informer.store
+        return informer
+
+    def _relisted(self, resource: Resource) -> None:
+        with self._lock:
+            informer = self._managed.get(resource)
+        if informer is None or informer.last_error is None:
+            return  # a first list that worked, or a relist after a 410: nothing new
+        for callback in self._on_kind_available:
+            callback(resource)
+
+    def synced_store(self, resource: Resource, timeout: float = FIRST_ANSWER_WAIT) -> Store:
+        """The cache of a managed kind, starting an informer for a new kind (e.g. ExternalSecret)
+        and waiting at most `timeout` for its first list's answer, never for a sync that cannot
+        come: raises `KindUnavailable` (404: not served, 403: not permitted, else not synced
+        yet) while the informer keeps retrying."""
+        informer = self.watch_kind(resource)
+        if informer.synced or (informer.wait_answered(timeout) and informer.synced):
+            return informer.store
+        error = informer.last_error
+        if error is not None and error.status in (403, 404):
+            status = error.status
+            if status == 403 and self._served.served(resource.api_version, resource.kind) is False:
+                status = 404  # RBAC answers before routing: a kind nobody serves is a 403 too
+            raise KindUnavailable(status, error.reason, error.message, resource)
+        raise KindUnavailable(
+            0, "NotSynced", f"the cache of {resource} has not synced yet", resource
+        )
 
     def store(self, resource: Resource) -> Store | None:
         """The cache holding `resource`'s objects, if one runs."""
@@ -198,4 +254,4 @@ class Caches:
         """Every managed kind that may hold copies of TronadorConfig secrets items."""
         core = {CONFIG_MAPS, self.release_resource, self.source_resource}
         with self._lock:
-            return [(r, i.store) for r, i in self._managed.items() if r not in core]
+            return [(r, i.store) for r, i in self._managed.items() if r not in core and i.synced]

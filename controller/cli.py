@@ -30,6 +30,7 @@ from controller.settings import (
 )
 from kube.client import NoCluster, load_api_client
 from tronador import logs
+from tronador.namespace import NAMESPACE_HELP
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] = os.e
     parser.add_argument(
         "--namespace",
         default=default_namespace(env),
-        help="namespace of the TronadorConfig and of the controller "
-        "(env TRONADOR_NAMESPACE, POD_NAMESPACE; default tronador-system)",
+        help=f"namespace of the TronadorConfig and of the controller ({NAMESPACE_HELP})",
     )
     parser.add_argument(
         "--release-flavour",

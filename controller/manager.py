@@ -11,7 +11,6 @@ calls `enqueue_all()` when it gains leadership.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -76,6 +75,7 @@ class Controller:
         )
         self.reconciler = Reconciler(self.kube, self.caches, self.recorder, self.settings, clock)
         self.caches.add_handler(self._on_change)
+        self.caches.on_kind_available(self._kind_available)
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = threading.Event()
@@ -163,6 +163,8 @@ class Controller:
         name = str(meta.get("name") or "")
         provisioned = kind_of(obj)
         if provisioned is not None:
+            if event_type == "DELETED":
+                self.queue.drop(provisioned.key(name))
             self.enqueue(provisioned.key(name))
         elif (api_version, kind) == (TRONADOR_CONFIGS.api_version, "TronadorConfig"):
             if name == CONFIG_NAME:
@@ -185,16 +187,20 @@ class Controller:
                 self.enqueue(kind.key(name))
 
     def _ensure_generator_informers(self, config: Obj | None) -> None:
-        """Start informers for the kinds of the config's Secret-generating items, in the
-        background (an informer for a kind the cluster lacks keeps retrying quietly)."""
+        """Start informers for the kinds of the config's Secret-generating items, without
+        waiting for them (one the cluster lacks, or forbids, keeps retrying with backoff)."""
         for item in ((config or {}).get("spec") or {}).get("secrets") or []:
             if isinstance(item, dict) and item.get("kind") not in (None, "Secret"):
-                resource = resource_for(str(item.get("apiVersion")), str(item.get("kind")))
-                threading.Thread(target=self._start_informer, args=(resource,), daemon=True).start()
+                self.caches.watch_kind(
+                    resource_for(str(item.get("apiVersion")), str(item.get("kind")))
+                )
 
-    def _start_informer(self, resource: Resource) -> None:
-        with contextlib.suppress(ApiError):
-            self.caches.synced_store(resource, timeout=0.0)
+    def _kind_available(self, resource: Resource) -> None:
+        log.info(
+            "a kind of the TronadorConfig's secrets can be listed now; reconciling everything",
+            extra={"fields": {"kind": resource.kind, "apiVersion": resource.api_version}},
+        )
+        self.enqueue_all()
 
     # -- workers -----------------------------------------------------------------------------
 

@@ -74,6 +74,17 @@ class WorkQueue:
         with self._cond:
             self._failures.pop(key, None)
 
+    def drop(self, key: str) -> None:
+        """Forget everything kept for `key` but a pending add (its object is gone): its backoff
+        and any delayed add, so no per-key state outlives the object."""
+        with self._cond:
+            self._failures.pop(key, None)
+            self._waiting.pop(key, None)
+            kept = [entry for entry in self._heap if entry[1] != key]
+            if len(kept) != len(self._heap):
+                heapq.heapify(kept)
+                self._heap = kept
+
     def failures(self, key: str) -> int:
         with self._cond:
             return self._failures.get(key, 0)
@@ -122,6 +133,18 @@ class WorkQueue:
     def __len__(self) -> int:
         with self._cond:
             return len(self._queue)
+
+    def sizes(self) -> dict[str, int]:
+        """How many keys each internal structure holds (what a leak check compares)."""
+        with self._cond:
+            return {
+                "queue": len(self._queue),
+                "dirty": len(self._dirty),
+                "processing": len(self._processing),
+                "waiting": len(self._waiting),
+                "heap": len(self._heap),
+                "failures": len(self._failures),
+            }
 
     @property
     def pending(self) -> int:

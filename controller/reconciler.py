@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.apply import Actions, Applier, StepFailed, annotation, owned
-from controller.caches import Caches
+from controller.caches import Caches, KindUnavailable
 from controller.desired import (
     COPIED_FROM_ANNOTATION,
     DesiredEnvironment,
@@ -30,6 +30,12 @@ from controller.desired import (
 )
 from controller.environment_desired import desired_objects
 from controller.events import EventRecorder
+from controller.kind_access import (
+    KIND_NOT_SYNCED,
+    secrets_message,
+    unavailable_reason,
+    what_to_do,
+)
 from controller.kinds import EP, KINDS, ProvisionedKind, parse_key
 from controller.settings import Settings
 from controller.status import (
@@ -73,6 +79,10 @@ from tronador.rules.expiry import decide
 from tronador.rules.findings import violations_from_pydantic
 
 log = logging.getLogger(__name__)
+
+
+def unusable_reason(err: KindUnavailable) -> str:
+    return unavailable_reason(err.status) or KIND_NOT_SYNCED
 
 
 def _age_key(obj: Obj) -> tuple[str, str]:
@@ -352,10 +362,15 @@ class Reconciler:
     def _ensure_secrets(self, run: Run, desired: DesiredEnvironment) -> bool:
         namespace = desired.namespace.name
         wanted: set[str] = set()
+        unusable: list[tuple[Resource, str, str]] = []
         for obj in desired.secrets:
-            store = self._cache_of(obj)
-            self.applier.ensure(run.actions, obj, store, run.name, sensitive=True)
             wanted.add(obj.name)
+            try:
+                store = self.caches.synced_store(obj.resource)
+            except KindUnavailable as err:  # reported below; the other items go on
+                unusable.append((obj.resource, obj.name, unusable_reason(err)))
+                continue
+            self.applier.ensure(run.actions, obj, store, run.name, sensitive=True)
         stale = [
             (resource, store, existing)
             for resource, store in [
@@ -372,6 +387,12 @@ class Reconciler:
             self.applier.delete(
                 run.actions, resource, existing, store, why="no longer given by the TronadorConfig"
             )
+        if unusable:  # reported; the release goes on without them
+            message = "; ".join([secrets_message(unusable), *desired.secret_problems])
+            run.steps[SECRETS_READY] = StepOutcome.failed(unusable[0][2], message)
+            run.failed = run.failed or any(r == KIND_NOT_SYNCED for _, _, r in unusable)
+            run.requeue_within(self.settings.backoff_max)  # the reason may change meanwhile
+            return True
         if desired.secret_problems:  # reported; the release goes on without the secret
             run.steps[SECRETS_READY] = StepOutcome.failed(
                 "SecretNotProvided", "; ".join(desired.secret_problems)
@@ -441,17 +462,18 @@ class Reconciler:
         return True
 
     def _cache_of(self, obj: DesiredObject) -> Store:
-        """The cache of `obj`'s kind; a kind the cluster does not serve fails the step."""
+        """The cache of `obj`'s kind; a kind the cluster does not serve, or does not let us
+        list, fails the step (at once: nothing waits for a cache that cannot sync)."""
         try:
             return self.caches.synced_store(obj.resource)
-        except ApiError as err:
-            if err.not_found:
-                raise StepFailed(
-                    "KindNotServed",
-                    f"{obj.resource} is not served by the cluster: cannot create "
-                    f"{obj.resource.kind} '{obj.name}'",
-                ) from None
-            raise
+        except KindUnavailable as err:
+            reason = unusable_reason(err)
+            raise StepFailed(
+                reason,
+                f"cannot create {obj.resource.kind} '{obj.name}': "
+                f"{what_to_do(obj.resource, reason)}",
+                retry=reason == KIND_NOT_SYNCED,
+            ) from None
 
     def _remove_stale_release_objects(self, run: Run, desired: DesiredEnvironment) -> None:
         names = {(o.resource.kind, o.name) for o in desired.release}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
+from tronador.namespace import system_namespace
 from tronador.rules.durations import parse_duration
 
 FLUX_INTERVAL = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
@@ -99,4 +100,4 @@ def env_default(env: Mapping[str, str], *names: str, default: str) -> str:
 
 
 def default_namespace(env: Mapping[str, str] = os.environ) -> str:
-    return env_default(env, "TRONADOR_NAMESPACE", "POD_NAMESPACE", default=DEFAULT_SYSTEM_NAMESPACE)
+    return system_namespace(env)

@@ -299,6 +299,18 @@ class Kube:
             target=(resource, None, namespace),
         )
 
+    def api_resources(self, api_version: str, timeout: float | None = None) -> list[Obj] | None:
+        """The resources the API server serves in `api_version` (discovery), None when it does
+        not serve that group version at all."""
+        base = "/api" if "/" not in api_version else "/apis"
+        try:
+            found = self._call("GET", f"{base}/{api_version}", timeout=timeout)
+        except ApiError as err:
+            if err.not_found:
+                return None
+            raise
+        return list((found or {}).get("resources") or [])
+
     # -- writes ------------------------------------------------------------------------------
 
     def create(self, resource: Resource, body: Obj, timeout: float | None = None) -> Obj:

@@ -34,6 +34,10 @@ def resource_version_of(obj: Obj | None) -> str:
     return str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
 
 
+def being_deleted(obj: Obj) -> bool:
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
 def _older(incoming: Obj, cached: Obj | None) -> bool:
     """Whether `incoming` is older than `cached`. resourceVersions are opaque, but every API
     server in use issues increasing integers; anything else is taken as newer."""
@@ -43,14 +47,28 @@ def _older(incoming: Obj, cached: Obj | None) -> bool:
     return int(new) < int(old)
 
 
-class Store:
-    """A thread-safe cache of one resource's objects. Readers must not mutate what they get."""
+def metadata_only(obj: Obj) -> Obj:
+    """The object's identity and metadata, without managedFields: all a cache of objects we
+    only look at (Namespaces) needs to keep."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
 
-    def __init__(self, accept: Callable[[Obj], bool] | None = None) -> None:
+
+class Store:
+    """A thread-safe cache of one resource's objects. Readers must not mutate what they get.
+
+    `transform`, when given, is what is kept of each object (e.g. `metadata_only`)."""
+
+    def __init__(
+        self,
+        accept: Callable[[Obj], bool] | None = None,
+        transform: Callable[[Obj], Obj] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._by_namespace: dict[str, dict[str, Obj]] = {}
         self._tombstones: set[Key] = set()
         self._accept = accept or (lambda _obj: True)
+        self._transform = transform
 
     def get(self, namespace: str | None, name: str) -> Obj | None:
         with self._lock:
@@ -71,6 +89,8 @@ class Store:
             return sum(len(objs) for objs in self._by_namespace.values())
 
     def _put(self, obj: Obj) -> Obj | None:
+        if self._transform is not None:
+            obj = self._transform(obj)
         namespace, name = object_key(obj)
         bucket = self._by_namespace.setdefault(namespace, {})
         old = bucket.get(name)
@@ -130,7 +150,12 @@ class Store:
             return True, old
 
     def write_through(self, obj: Obj | None) -> None:
-        """Record the server's answer to our own write, unless the cache already has newer."""
+        """Record the server's answer to our own write, unless the cache already has newer.
+
+        An object being deleted is only updated, never added: when the cache lacks it, the
+        watch has already reported its deletion (the answer to the write that removed the last
+        finalizer, or to a Namespace's delete, can arrive after the DELETED event), and adding
+        it back would keep a deleted object, and everything keyed by it, for good."""
         if obj is None:
             return
         key = object_key(obj)
@@ -139,6 +164,8 @@ class Store:
                 return
             self._tombstones.discard(key)
             old = self._by_namespace.get(key[0], {}).get(key[1])
+            if old is None and being_deleted(obj):
+                return
             if old is None or not _older(obj, old):
                 self._put(copy.deepcopy(obj))
 
@@ -162,6 +189,7 @@ class Informer:
         label_selector: str | None = None,
         field_selector: str | None = None,
         accept: Callable[[Obj], bool] | None = None,
+        transform: Callable[[Obj], Obj] | None = None,
         backoff: Backoff | None = None,
         watch_timeout: float = 300.0,
         on_relist: Callable[[], None] | None = None,
@@ -172,7 +200,7 @@ class Informer:
         self.namespace = namespace
         self.label_selector = label_selector
         self.field_selector = field_selector
-        self.store = Store(accept)
+        self.store = Store(accept, transform)
         self.backoff = backoff or Backoff(0.5, 30.0)
         self.watch_timeout = max(1, int(watch_timeout))
         self._on_relist = on_relist
@@ -182,6 +210,7 @@ class Informer:
         self.last_error: ApiError | None = None
         self._handlers: list[Handler] = []
         self._synced = threading.Event()
+        self._answered = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._stream: WatchStream | None = None
@@ -199,6 +228,10 @@ class Informer:
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         return self._synced.wait(timeout)
+
+    def wait_answered(self, timeout: float | None = None) -> bool:
+        """Until the first list has succeeded or failed (`synced`, or `last_error`)."""
+        return self._answered.wait(timeout)
 
     def start(self) -> Informer:
         if self._thread is None:
@@ -238,6 +271,7 @@ class Informer:
         )
         changes = self.store.replace_all(items)
         self._synced.set()
+        self._answered.set()
         for event_type, obj, old in changes:
             self._dispatch(event_type, obj, old)
         if self._on_relist is not None:
@@ -305,6 +339,7 @@ class Informer:
                     continue
                 failures += 1
                 self.last_error = err
+                self._answered.set()
                 delay = err.retry_after or self.backoff.delay(failures)
                 log.warning(
                     "list/watch failed; retrying",
@@ -323,6 +358,7 @@ class Informer:
                     break
                 failures += 1
                 self.last_error = ApiError(0, "WatchFailed", str(exc), self.resource)
+                self._answered.set()
                 log.warning(
                     "watch stream broke; retrying",
                     extra={"fields": {"resource": self.resource.plural, "error": str(exc)[:300]}},

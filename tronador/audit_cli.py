@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,12 +27,12 @@ from kube.resources import ENVIRONMENT_PROVISIONERS, TRONADOR_CONFIGS
 from tronador.api import Policy, TronadorConfig
 from tronador.api.constants import (
     CONFIG_NAME,
-    DEFAULT_SYSTEM_NAMESPACE,
     EP_KIND,
     EP_PLURAL,
     GROUP,
 )
 from tronador.config_loading import ConfigFileError, load_tronador_config
+from tronador.namespace import NAMESPACE_HELP, system_namespace
 from tronador.rules.audit import AuditResult, audit_environment_provisioners
 from tronador.rules.config_rules import validate_tronador_config
 from tronador.yamlio import DocumentError, load_all, read_text
@@ -71,8 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--namespace",
-        default=os.environ.get("POD_NAMESPACE", DEFAULT_SYSTEM_NAMESPACE),
-        help=f"namespace of the TronadorConfig {CONFIG_NAME!r} (default: %(default)s)",
+        default=system_namespace(),
+        help=f"namespace of the TronadorConfig {CONFIG_NAME!r} ({NAMESPACE_HELP})",
     )
     parser.add_argument(
         "--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster, then KUBECONFIG)"

@@ -7,6 +7,7 @@ deleted can have its finalizers removed even if the policy has changed since it 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,9 @@ Admit = Callable[[AdmissionRequest, Policy | None], Verdict]
 """Decides one request under the current policy (None while the policy is not yet known)."""
 
 POLICY_UNKNOWN = "the webhook has not loaded the cluster's policy yet; retry shortly"
+
+ServedKinds = Callable[[str, str], bool | None]
+"""served(apiVersion, kind): whether the cluster serves that kind (None: unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +128,41 @@ def validate_environment_request(request: AdmissionRequest, policy: Policy | Non
     return verdict.from_findings(validate_environment(obj, policy, old))
 
 
-def tronador_config_admit(namespace: str) -> Admit:
-    """Validation of TronadorConfigs; `namespace` is where Tronador runs (the singleton's)."""
+def unserved_kind_warnings(config: dict[str, Any], served: ServedKinds) -> list[str]:
+    """A warning per `spec.secrets` item of a kind the cluster does not serve: the controller
+    could not create it (it reports KindNotServed on the EPs that need it)."""
+    spec = config.get("spec")
+    items = spec.get("secrets") if isinstance(spec, dict) else None
+    warnings = []
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict) or item.get("kind") in (None, "Secret"):
+            continue
+        api_version, kind = str(item.get("apiVersion")), str(item.get("kind"))
+        if served(api_version, kind) is False:
+            warnings.append(
+                f"spec.secrets[{index}]: {kind} ({api_version}) is not served by this cluster; "
+                f"install its CRD"
+            )
+    return warnings
+
+
+def tronador_config_admit(namespace: str, served: ServedKinds | None = None) -> Admit:
+    """Validation of TronadorConfigs; `namespace` is where Tronador runs (the singleton's).
+    With `served` (the webhook watches a cluster), a valid config naming a kind the cluster
+    does not serve is admitted with a warning."""
 
     def admit(request: AdmissionRequest, policy: Policy | None) -> Verdict:
         obj = _object_to_check(request)
         if isinstance(obj, Verdict):
             return obj
-        return verdict.from_findings(validate_tronador_config(obj, namespace))
+        answer = verdict.from_findings(validate_tronador_config(obj, namespace))
+        if served is None or not answer.allowed:
+            return answer
+        extra = unserved_kind_warnings(obj, served)
+        if not extra:
+            return answer
+        warnings = verdict.shorten_warnings([*answer.warnings, *extra])
+        return dataclasses.replace(answer, warnings=warnings)
 
     return admit
 
@@ -141,7 +172,7 @@ ENV_RESOURCE = GroupVersionResource(GROUP, ENV_VERSION, ENV_PLURAL)
 CONFIG_RESOURCE = GroupVersionResource(GROUP, VERSION, CONFIG_PLURAL)
 
 
-def admitters(namespace: str) -> dict[str, Admitter]:
+def admitters(namespace: str, served: ServedKinds | None = None) -> dict[str, Admitter]:
     """Route path -> admitter: the server's admission routes."""
     return {
         routes.MUTATE_ENVIRONMENT_PROVISIONERS: Admitter(
@@ -155,6 +186,6 @@ def admitters(namespace: str) -> dict[str, Admitter]:
             ENV_RESOURCE, ENV_KIND, validate_environment_request
         ),
         routes.VALIDATE_TRONADOR_CONFIGS: Admitter(
-            CONFIG_RESOURCE, CONFIG_KIND, tronador_config_admit(namespace)
+            CONFIG_RESOURCE, CONFIG_KIND, tronador_config_admit(namespace, served)
         ),
     }

@@ -13,11 +13,13 @@ from typing import Any
 
 from kube.api import Kube
 from kube.client import NoCluster, load_api_client
+from kube.discovery import ServedKinds as ServedKindsCache
 from tronador import logs
-from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from tronador.cli import CliError
 from tronador.config_loading import ConfigFileError
+from tronador.namespace import NAMESPACE_HELP, system_namespace
 from webhook import limits
+from webhook.admitters import ServedKinds
 from webhook.allocator import apply_malloc_settings
 from webhook.policy_file import FilePolicySource
 from webhook.policy_source import PolicySource
@@ -59,11 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "read the policy from this TronadorConfig file instead of the cluster",
         metavar="FILE",
     )
-    option(
+    parser.add_argument(
         "--namespace",
-        "POD_NAMESPACE",
-        DEFAULT_SYSTEM_NAMESPACE,
-        "namespace of the TronadorConfig singleton (where Tronador runs)",
+        default=system_namespace(),
+        help=f"namespace of the TronadorConfig singleton, where Tronador runs ({NAMESPACE_HELP})",
     )
     option(
         "--kubeconfig",
@@ -165,6 +166,13 @@ def policy_source(args: argparse.Namespace) -> PolicySource:
     return KubernetesPolicySource(Kube(api_client), args.namespace)
 
 
+def served_kinds(source: PolicySource) -> ServedKinds | None:
+    """Discovery through the policy watch's client; None without a cluster (--config FILE)."""
+    if isinstance(source, KubernetesPolicySource):
+        return ServedKindsCache(source.kube).served
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     logs.configure(args.log_level, args.log_format)
     serving = serving_limits(args)
@@ -176,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         certificates=certificates,
         certificate_check_seconds=args.cert_check_interval,
+        served_kinds=served_kinds(source),
         max_requests_in_flight=serving.max_requests_in_flight,
     )
     log.info(

@@ -31,6 +31,7 @@ class KubernetesPolicySource:
         watch_timeout_seconds: int = 300,
         backoff: Backoff | None = None,
     ) -> None:
+        self.kube = kube
         self.namespace = namespace
         self.name = name
         self._holder = PolicyHolder(namespace, origin=f"TronadorConfig {namespace}/{name}")

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from webhook import json_codec, responses, routes, verdict
-from webhook.admitters import Admitter, admitters
+from webhook.admitters import Admitter, ServedKinds, admitters
 from webhook.allocator import ReleaseAfterBurst, freeze_startup_objects
 from webhook.inflight import in_flight_bound
 from webhook.limits import DEFAULT_MAX_REQUESTS_IN_FLIGHT, ServingLimits
@@ -211,10 +211,13 @@ def create_app(
     metrics_registry: WebhookMetrics | None = None,
     certificate_check_seconds: float = CERTIFICATE_CHECK_SECONDS,
     max_requests_in_flight: int = DEFAULT_MAX_REQUESTS_IN_FLIGHT,
+    served_kinds: ServedKinds | None = None,
 ) -> web.Application:
     """The webhook application. The policy source is started and stopped with the app; the
     certificates (when given) are checked for changes every `certificate_check_seconds`.
-    `namespace` is where Tronador runs: the TronadorConfig singleton's namespace."""
+    `namespace` is where Tronador runs: the TronadorConfig singleton's namespace.
+    `served_kinds` (discovery, when the webhook watches a cluster) lets TronadorConfig
+    admissions warn about `secrets` items of kinds the cluster does not serve."""
     app = web.Application(
         client_max_size=routes.MAX_BODY_BYTES,
         middlewares=[in_flight_bound(max_requests_in_flight)],
@@ -224,7 +227,7 @@ def create_app(
     app[METRICS] = metrics_registry or WebhookMetrics()
     app[METRICS].read_policy_sync_from(lambda: policy_source.last_sync)
     app[METRICS].read_readiness_from(lambda: not not_ready(app))
-    for path, admitter in admitters(namespace).items():
+    for path, admitter in admitters(namespace, served_kinds).items():
         handler = AdmissionHandler(path, admitter, policy_source, app[METRICS])
         app.router.add_post(path, handler.handle)
     app.router.add_get(routes.HEALTHZ, serve_healthz)

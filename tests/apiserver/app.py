@@ -153,7 +153,7 @@ class APIHandler:
 
         fault = self.faults.take(request.method, request.path, name, route.verb)
         if fault is not None:
-            if fault.delay:
+            if fault.delay and fault.kind != "late":
                 await asyncio.sleep(fault.delay)
             if not fault.proceeds:
                 return await self._answer_fault(request, route, name, fault, record)
@@ -171,6 +171,8 @@ class APIHandler:
             status, result = self._serve(route, query, body, content_type or "")
         except errors.APIError as exc:
             status, result = exc.code, exc.status
+        if fault is not None and fault.kind == "late":
+            await asyncio.sleep(fault.delay)
         record(status, fault)
         return _json_response(status, result)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("reply", "delay", "drop")
+FAULT_KINDS = ("reply", "delay", "late", "drop")
 
 
 @dataclass(eq=False)
@@ -22,6 +22,8 @@ class Fault:
       `headers`; a `Retry-After` header also fills `details.retryAfterSeconds`. Exception: a rule
       with a delay and no status just delays, as kind="delay" does.
     - kind="delay": nothing but the delay; the request then proceeds normally.
+    - kind="late": the request is served at once (its watch events go out), and its answer is
+      sent `delay` seconds later: a client's write-through then arrives after the watch.
     - kind="drop": the connection is closed without an answer.
     - drop_watch=True: only watch requests match; the stream is opened (200 and headers sent)
       and then closed abruptly, without the final chunk.
@@ -58,7 +60,7 @@ class Fault:
         """Whether the request goes on to be served once the delay is over."""
         if self.drop_watch or self.kind == "drop":
             return False
-        return self.kind == "delay" or (self.status is None and self.delay > 0)
+        return self.kind in ("delay", "late") or (self.status is None and self.delay > 0)
 
     @property
     def reply_status(self) -> int:

@@ -85,3 +85,27 @@ def test_retry_after_lengthens_the_backoff_up_to_its_maximum() -> None:
     assert queue.add_rate_limited("a", at_least=5.0) == 5.0
     assert queue.add_rate_limited("b", at_least=0.5) == 1.0  # the backoff is longer
     assert queue.add_rate_limited("c", at_least=3600.0) == 8.0
+
+
+def test_dropping_a_key_forgets_its_backoff_and_delayed_adds() -> None:
+    clock = FakeClock()
+    queue = _queue(clock)
+    empty = queue.sizes()
+    queue.add_rate_limited("gone")
+    queue.add_rate_limited("gone")
+    queue.add_after("kept", 5.0)
+    queue.drop("gone")
+    assert queue.failures("gone") == 0
+    assert queue.sizes() == {**empty, "waiting": 1, "heap": 1}
+    clock.now += 10
+    assert queue.get(0) == "kept"
+    queue.done("kept")
+    assert queue.get(0) is None
+    assert queue.sizes() == empty
+
+
+def test_a_pending_add_survives_a_drop() -> None:
+    queue = _queue()
+    queue.add("gone")
+    queue.drop("gone")
+    assert queue.get(0) == "gone"  # processed once more: it finds the object gone

@@ -416,6 +416,9 @@ KUBE_VERBS = {
     "delete": "delete",
 }
 """`Kube` method -> the verb of the request it sends (pinned against `Kube`'s source by a test)."""
+KUBE_DISCOVERY = {"api_resources"}
+"""`Kube` methods that only read discovery (a GET of /api or /apis/...): every authenticated
+account may (the `system:discovery` ClusterRole), so they need no rule."""
 KUBE_RECEIVER = "kube"
 """Calls on an object named `kube` (`self.kube.get(...)`, `kube.list(...)`) are `Kube` calls."""
 

@@ -13,7 +13,7 @@ from certs import defaults as certs_defaults
 from controller.settings import Settings
 from kube.api import Kube
 from tests.manifests import apicalls
-from tests.manifests.apicalls import KUBE_VERBS, Permission, permission_for
+from tests.manifests.apicalls import KUBE_DISCOVERY, KUBE_VERBS, Permission, permission_for
 from tests.manifests.checks import invocations
 from tests.manifests.rbac import (
     authorized,
@@ -191,7 +191,10 @@ def test_kube_verbs_match_the_http_methods_kube_sends() -> None:
     public = {
         name for name, member in vars(Kube).items() if callable(member) and not name.startswith("_")
     }
-    assert public == set(KUBE_VERBS)
+    assert public == set(KUBE_VERBS) | KUBE_DISCOVERY
+    for method in KUBE_DISCOVERY:
+        source = textwrap.dedent(inspect.getsource(getattr(Kube, method)))
+        assert '"GET", f"{base}/{api_version}"' in source
     for method, verb in KUBE_VERBS.items():
         source = textwrap.dedent(inspect.getsource(getattr(Kube, method)))
         calls = [

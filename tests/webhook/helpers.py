@@ -22,6 +22,7 @@ from cryptography import x509
 
 from tests.webhook.pki import CertificateAuthority
 from tronador.api import Policy
+from webhook.admitters import ServedKinds
 from webhook.policy_source import PolicySource
 from webhook.server import create_app
 from webhook.tls import CertificateReloader
@@ -175,11 +176,15 @@ async def running_webhook(
     key_file: Path,
     *cas: CertificateAuthority,
     certificate_check_seconds: float = 2.0,
+    served_kinds: ServedKinds | None = None,
 ) -> AsyncIterator[RunningWebhook]:
     """The real app behind a real TLS listener on 127.0.0.1 (random port)."""
     certificates = CertificateReloader(cert_file, key_file)
     app = create_app(
-        source, certificates=certificates, certificate_check_seconds=certificate_check_seconds
+        source,
+        certificates=certificates,
+        certificate_check_seconds=certificate_check_seconds,
+        served_kinds=served_kinds,
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
