@@ -17,7 +17,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-MANAGER = "tronador"
+from kube.api import FIELD_MANAGER
+
+MANAGER = FIELD_MANAGER
 APPLY = "Apply"
 
 Path = tuple[str, ...]

@@ -28,6 +28,9 @@ JSON_PATCH = "application/json-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 """Server-side apply; a JSON body is valid YAML."""
 
+FIELD_MANAGER = "tronador"
+"""The field manager of every server-side apply Tronador sends."""
+
 
 class NotLeader(Exception):
     """A write was attempted while this replica may not write (see `Controller(is_leader=...)`)."""
@@ -361,7 +364,7 @@ class Kube:
         self,
         resource: Resource,
         obj: Obj,
-        field_manager: str = "tronador",
+        field_manager: str = FIELD_MANAGER,
         force: bool = False,
         subresource: str | None = None,
         dry_run: bool = False,

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from kube.api import ApiError, Kube, Obj, WatchStream
+from kube.api import FIELD_MANAGER, ApiError, Kube, Obj, WatchStream
 from kube.backoff import Backoff
 from kube.resources import Resource
 
@@ -48,9 +48,16 @@ def _older(incoming: Obj, cached: Obj | None) -> bool:
 
 
 def metadata_only(obj: Obj) -> Obj:
-    """The object's identity and metadata, without managedFields: all a cache of objects we
-    only look at (Namespaces) needs to keep."""
-    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    """The object's identity and metadata: all a cache of Namespaces needs. Of managedFields only
+    our own field manager's entries are kept: deciding whether an apply would change anything
+    reads them, and the other managers' entries are most of a namespace's metadata."""
+    meta = dict(obj.get("metadata") or {})
+    if "managedFields" in meta:
+        ours = [e for e in meta["managedFields"] if e.get("manager") == FIELD_MANAGER]
+        if ours:
+            meta["managedFields"] = ours
+        else:
+            del meta["managedFields"]
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
 
 
