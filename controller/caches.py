@@ -251,7 +251,8 @@ class Caches:
         return out
 
     def generated_kinds(self) -> Iterable[tuple[Resource, Store]]:
-        """Every managed kind that may hold copies of TronadorConfig secrets items."""
-        core = {CONFIG_MAPS, self.release_resource, self.source_resource}
+        """Every managed kind besides Secrets that may hold copies of TronadorConfig secrets items
+        (generator kinds such as ExternalSecret)."""
+        core = {SECRETS, CONFIG_MAPS, self.release_resource, self.source_resource}
         with self._lock:
             return [(r, i.store) for r, i in self._managed.items() if r not in core and i.synced]

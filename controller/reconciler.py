@@ -361,32 +361,15 @@ class Reconciler:
 
     def _ensure_secrets(self, run: Run, desired: DesiredEnvironment) -> bool:
         namespace = desired.namespace.name
-        wanted: set[str] = set()
         unusable: list[tuple[Resource, str, str]] = []
         for obj in desired.secrets:
-            wanted.add(obj.name)
             try:
                 store = self.caches.synced_store(obj.resource)
             except KindUnavailable as err:  # reported below; the other items go on
                 unusable.append((obj.resource, obj.name, unusable_reason(err)))
                 continue
             self.applier.ensure(run.actions, obj, store, run.name, sensitive=True)
-        stale = [
-            (resource, store, existing)
-            for resource, store in [
-                (SECRETS, self.caches.store(SECRETS)),
-                *self.caches.generated_kinds(),
-            ]
-            if store is not None
-            for existing in owned(store.objects(namespace), run.name)
-            if existing["metadata"]["name"] not in wanted  # by name: a generator's Secret is
-            and not annotation(existing, COPIED_FROM_ANNOTATION)  # wanted
-        ]
         self._ensure_pull_secret(run, namespace, desired.image_pull_secret)
-        for resource, store, existing in stale:
-            self.applier.delete(
-                run.actions, resource, existing, store, why="no longer given by the TronadorConfig"
-            )
         if unusable:  # reported; the release goes on without them
             message = "; ".join([secrets_message(unusable), *desired.secret_problems])
             run.steps[SECRETS_READY] = StepOutcome.failed(unusable[0][2], message)
@@ -455,6 +438,7 @@ class Reconciler:
                 for warning in desired.warnings:
                     run.actions.tell("ValuesSkipped", warning, "Warning")
         self._remove_stale_release_objects(run, desired)
+        self._remove_stale_secrets(run, desired)
         run.application = self._application(run, desired, stored)
         outcome = run.application.outcome
         yielded = "".join(run.actions.yielded_text(o.resource.kind) for o in desired.release)
@@ -474,6 +458,27 @@ class Reconciler:
                 f"{what_to_do(obj.resource, reason)}",
                 retry=reason == KIND_NOT_SYNCED,
             ) from None
+
+    def _remove_stale_secrets(self, run: Run, desired: DesiredEnvironment) -> None:
+        """Secrets the TronadorConfig no longer gives, deleted once the release objects have been
+        written: a GitRepository's secretRef moves to the new secret before the old one goes."""
+        namespace = desired.namespace.name
+        wanted = {obj.name for obj in desired.secrets}  # by name: a generator's Secret is wanted
+        stale = [
+            (resource, store, existing)
+            for resource, store in [
+                (SECRETS, self.caches.store(SECRETS)),
+                *self.caches.generated_kinds(),
+            ]
+            if store is not None
+            for existing in owned(store.objects(namespace), run.name)
+            if existing["metadata"]["name"] not in wanted
+            and not annotation(existing, COPIED_FROM_ANNOTATION)
+        ]
+        for resource, store, existing in stale:
+            self.applier.delete(
+                run.actions, resource, existing, store, why="no longer given by the TronadorConfig"
+            )
 
     def _remove_stale_release_objects(self, run: Run, desired: DesiredEnvironment) -> None:
         names = {(o.resource.kind, o.name) for o in desired.release}

@@ -109,6 +109,7 @@ def test_drift_in_a_copied_secret_is_repaired(cluster: Cluster) -> None:
 
 def test_a_changed_mapping_removes_the_old_secret(cluster: Cluster) -> None:
     _deployed(cluster, ReleaseFlavour.FLUX_V2)
+    cluster.server.clear_requests()
     patch = {"spec": {"mappings": [{"repos": ["unrelated"], "authSecret": "nordmart-git-auth"}]}}
     cluster.server.patch(EP_API, "tronadorconfigs", "tronador-config", "tronador-system", patch)
     # the org-level secrets now apply: org-git-auth + the same pull secret
@@ -122,8 +123,18 @@ def test_a_changed_mapping_removes_the_old_secret(cluster: Cluster) -> None:
         )
         return (source or {}).get("spec", {}).get("secretRef")
 
-    # the stale secret goes in the secrets step, the GitRepository is applied after it
-    cluster.wait(lambda: source_secret() == {"name": "org-git-auth"})
+    assert source_secret() == {"name": "org-git-auth"}
+    # the GitRepository points at the new secret before the old one is deleted
+    order = [
+        (r.verb, r.plural, r.name)
+        for r in cluster.server.writes()
+        if (r.plural, r.name)
+        in {("gitrepositories", "run-pipeline"), ("secrets", "nordmart-git-auth")}
+    ]
+    assert order == [
+        ("patch", "gitrepositories", "run-pipeline"),
+        ("delete", "secrets", "nordmart-git-auth"),
+    ]
 
 
 def test_a_removed_pull_secret_is_detached_from_the_service_account(cluster: Cluster) -> None:
