@@ -114,10 +114,14 @@ def test_a_changed_mapping_removes_the_old_secret(cluster: Cluster) -> None:
     cluster.wait(lambda: cluster.server.get("v1", "secrets", "org-git-auth", NS))
     cluster.wait(lambda: cluster.server.get("v1", "secrets", "nordmart-git-auth", NS) is None)
     assert cluster.server.get("v1", "secrets", "nexus-pull-secret", NS) is not None
-    source = cluster.server.get(
-        "source.toolkit.fluxcd.io/v1", "gitrepositories", "run-pipeline", NS
+    # the release is written after the secrets, so its new secretRef lands a moment later
+    cluster.wait(
+        lambda: (
+            cluster.server.get("source.toolkit.fluxcd.io/v1", "gitrepositories", "run-pipeline", NS)
+            or {"spec": {}}
+        )["spec"].get("secretRef")
+        == {"name": "org-git-auth"}
     )
-    assert source is not None and source["spec"]["secretRef"] == {"name": "org-git-auth"}
 
 
 def test_a_removed_pull_secret_is_detached_from_the_service_account(cluster: Cluster) -> None:
