@@ -45,7 +45,11 @@ RENDER_FLAGS = ("repo_url", "ref", "pr", "image_name", "image_tag")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     render = parser.add_argument_group("what to publish: render it (as `tronador render`) ...")
-    render.add_argument("--config-file", default=".tronador.yaml", help="the app's config file")
+    render.add_argument(
+        "--config-file",
+        default=".tronador.yaml",
+        help="the app's config file (default: .tronador.yaml)",
+    )
     render.add_argument("--repo-url", help="git URL of the application repo")
     render.add_argument("--ref", help="the PR's branch")
     render.add_argument("--pr", help="pull request number")

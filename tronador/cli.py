@@ -201,7 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser(
         "render", help="Render an EP or Environment from .tronador.yaml for a pull request."
     )
-    render.add_argument("--config-file", default=".tronador.yaml", help="the app's config file")
+    render.add_argument(
+        "--config-file",
+        default=".tronador.yaml",
+        help="the app's config file (default: .tronador.yaml)",
+    )
     render.add_argument("--repo-url", required=True, help="git URL of the application repo")
     render.add_argument("--ref", required=True, help="the PR's branch")
     render.add_argument("--pr", required=True, help="pull request number")
