@@ -15,6 +15,7 @@ from typing import Any
 from controller.desired import DesiredObject, is_owned_by
 from controller.events import EventRecorder
 from controller.managed_fields import (
+    LEGACY_MANAGERS,
     MANAGER,
     Path,
     conflicting_fields,
@@ -126,7 +127,8 @@ class Applier:
         if actual is not None and owner is not None and not is_owned_by(actual, owner):
             raise self._not_ours(resource, desired)
         config = desired.body
-        yielded = foreign_fields(actual, config)
+        adopt = actual is not None and owner is not None  # ours: checked above
+        yielded = foreign_fields(actual, config, adopt_legacy=adopt)
         config = without(config, yielded)
         try:
             if up_to_date(actual, config) or (
@@ -141,7 +143,7 @@ class Applier:
             ):
                 self.delete(actions, resource, actual, store, quiet=True)
                 actual = None
-            applied = self._apply(actions, resource, config, yielded)
+            applied = self._apply(actions, resource, config, yielded, adopt)
         except ApiError as err:
             if err.refused:
                 raise rejection(err, sensitive) from None
@@ -155,18 +157,32 @@ class Applier:
         return applied
 
     def _apply(
-        self, actions: Actions, resource: Resource, config: Obj, yielded: dict[Path, str]
+        self,
+        actions: Actions,
+        resource: Resource,
+        config: Obj,
+        yielded: dict[Path, str],
+        adopt: bool = False,
     ) -> Obj:
         """Apply `config`; fields a 409 names are yielded (a Warning Event each time) and the
-        rest applied again."""
+        rest applied again. With `adopt` (an object of ours), a conflict only with what our
+        earlier versions wrote (`LEGACY_MANAGERS`) is resolved by taking those fields over."""
         name = str(config["metadata"]["name"])
+        force = False
         for attempt in range(APPLY_ATTEMPTS):
             try:
-                return self.kube.apply(resource, config, field_manager=MANAGER)
+                return self.kube.apply(resource, config, field_manager=MANAGER, force=force)
             except ApiError as err:
                 refused = conflicting_fields(config, err.causes) if err.conflict else {}
                 if not refused or attempt == APPLY_ATTEMPTS - 1:
                     raise
+                if adopt and not force and set(refused.values()) <= LEGACY_MANAGERS:
+                    log.info(
+                        "taking over fields an earlier Tronador wrote before server-side apply",
+                        extra={"fields": {"object": f"{resource.kind}/{name}"}},
+                    )
+                    force = True
+                    continue
                 words = _yield_words(resource, name, refused)
                 actions.tell(
                     "FieldConflict",

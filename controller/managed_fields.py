@@ -21,6 +21,14 @@ from kube.api import FIELD_MANAGER
 
 MANAGER = FIELD_MANAGER
 APPLY = "Apply"
+LEGACY_MANAGERS = frozenset({"OpenAPI-Generator"})
+"""The field manager our versions before server-side apply wrote as (the kubernetes client's
+default, by POST/PUT): on objects that carry our ownership labels its fields are ours to take
+over, as kubectl's csaupgrade does, or an upgraded controller could never change them again."""
+
+
+def is_legacy_entry(entry: dict[str, Any]) -> bool:
+    return entry.get("manager") in LEGACY_MANAGERS and entry.get("operation") == "Update"
 
 Path = tuple[str, ...]
 
@@ -173,13 +181,17 @@ def foreign_fields(
     config: dict[str, Any],
     subresource: str = "",
     manager: str = MANAGER,
+    adopt_legacy: bool = False,
 ) -> dict[Path, str]:
     """Fields of `config` another manager owns in `actual` with another value than ours, each
-    with that manager's name: applying them without force would conflict, so we yield them."""
+    with that manager's name: applying them without force would conflict, so we yield them.
+    With `adopt_legacy`, what our earlier versions wrote (`LEGACY_MANAGERS`) is not another's."""
     found: dict[Path, str] = {}
     wanted = applied_paths(config)
     for entry in entries(actual):
         if entry.get("manager") == manager and entry.get("operation") == APPLY:
+            continue
+        if adopt_legacy and is_legacy_entry(entry):
             continue
         if _subresource(entry) != subresource:
             continue

@@ -120,6 +120,23 @@ def test_a_field_another_manager_owns_with_another_value_is_foreign() -> None:
     assert foreign_fields(stored, CONFIG) == {("metadata", "labels", "team"): "ops"}
 
 
+def test_what_our_pre_apply_versions_wrote_is_foreign_unless_adopted() -> None:
+    stored = _stored(OURS_V1)
+    stored["metadata"]["labels"]["team"] = "before"
+    stored["metadata"]["managedFields"].append(
+        {
+            "manager": "OpenAPI-Generator",
+            "operation": "Update",
+            "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}},
+        }
+    )
+    label = ("metadata", "labels", "team")
+    assert foreign_fields(stored, CONFIG) == {label: "OpenAPI-Generator"}
+    assert foreign_fields(stored, CONFIG, adopt_legacy=True) == {}
+    stored["metadata"]["managedFields"][-1]["operation"] = "Apply"  # someone else's apply
+    assert foreign_fields(stored, CONFIG, adopt_legacy=True) == {label: "OpenAPI-Generator"}
+
+
 def test_a_field_another_manager_shares_with_our_value_is_not_foreign() -> None:
     stored = _stored(OURS_V1)
     stored["metadata"]["managedFields"].append(

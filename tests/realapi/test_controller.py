@@ -16,6 +16,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from controller.desired import ownership_labels
 from controller.leaderelection import LeaderElectionConfig
 from controller.runtime import Replica
 from controller.settings import ReleaseFlavour
@@ -286,3 +287,43 @@ def _labels_if(rest: Rest, namespace: str, **wanted: str) -> dict[str, str] | No
     ns = rest.get("v1", "Namespace", namespace) or {}
     labels: dict[str, str] = ns.get("metadata", {}).get("labels") or {}
     return labels if all(labels.get(k) == v for k, v in wanted.items()) else None
+
+
+@pytest.mark.parametrize("replica", [ReleaseFlavour.FLUX_V2], indirect=True)
+def test_an_upgrade_takes_over_what_the_controller_wrote_before_server_side_apply(
+    controller_manager: ControlPlane, installed: Rest, replica: Replica
+) -> None:
+    """Before server-side apply the controller wrote by POST/PUT through the Python client, so the
+    API server recorded those fields as the client's default manager's (`OpenAPI-Generator`,
+    operation Update). After an upgrade the controller must still be able to change them: on an
+    object that carries our ownership labels, a conflict with only that manager is resolved by
+    taking the fields over, not by yielding them (which would freeze the environment)."""
+    rest = installed
+    ep, _ = the_seed_ep()
+    name = ep["metadata"]["name"] = "realapi-upgrade"
+    labels = {**ownership_labels(name), **ep["spec"]["namespaceLabels"], "team": "before"}
+    client.CoreV1Api(installed.api).create_namespace(  # as the old controller wrote it
+        {"metadata": {"name": name, "labels": labels}}
+    )
+    old = rest.get("v1", "Namespace", name) or {}
+    assert [(e["manager"], e["operation"]) for e in old["metadata"]["managedFields"]] == [
+        ("OpenAPI-Generator", "Update")
+    ]
+    rest.create(ep)  # namespaceLabels.team is "gabbar"
+    try:
+        wait_for(lambda: _labels_if(rest, name, team="gabbar"), what="the label taken over")
+        namespace = rest.get("v1", "Namespace", name) or {}
+        ours = [
+            e
+            for e in namespace["metadata"]["managedFields"]
+            if (e["manager"], e["operation"]) == ("tronador", "Apply")
+        ]
+        assert ours and "f:team" in str(ours[0]["fieldsV1"])
+        message = wait_for(
+            lambda: _condition_message(rest, name, "NamespaceReady", "provisioned"),
+            what="NamespaceReady",
+        )
+        assert "left to other managers" not in message
+    finally:
+        rest.delete(API_VERSION, EP_KIND, name)
+        wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
