@@ -255,15 +255,27 @@ class Applier:
         return lingering
 
     def apply(self, resource: Resource, config: Obj, store: Store, subresource: str = "") -> Obj:
-        """Apply `config` to an object of ours that exists (an EP's finalizer or status)."""
-        try:
-            applied = self.kube.apply(
-                resource, config, field_manager=MANAGER, subresource=subresource or None
-            )
-        except ApiError as err:
-            if err.refused:
-                raise rejection(err) from None
-            raise
+        """Apply `config` to an object of ours that exists (an EP's finalizer or status). A
+        conflict only with what our earlier versions wrote (`LEGACY_MANAGERS`) is resolved by
+        taking those fields over: nobody else writes an EP's status."""
+        force = False
+        while True:
+            try:
+                applied = self.kube.apply(
+                    resource,
+                    config,
+                    field_manager=MANAGER,
+                    force=force,
+                    subresource=subresource or None,
+                )
+                break
+            except ApiError as err:
+                if err.refused:
+                    raise rejection(err) from None
+                refused = conflicting_fields(config, err.causes) if err.conflict else {}
+                if force or not refused or not set(refused.values()) <= LEGACY_MANAGERS:
+                    raise
+                force = True
         store.write_through(applied)
         return applied
 

@@ -327,3 +327,37 @@ def test_an_upgrade_takes_over_what_the_controller_wrote_before_server_side_appl
     finally:
         rest.delete(API_VERSION, EP_KIND, name)
         wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
+
+
+def test_an_upgrade_takes_over_the_status_the_controller_wrote_before_server_side_apply(
+    controller_manager: ControlPlane, installed: Rest, as_controller: client.ApiClient
+) -> None:
+    """The EP's status as the PUT-writing controller left it (owned by `OpenAPI-Generator`,
+    operation Update, on the status subresource): the upgraded controller's status applies take
+    it over instead of failing on a conflict for ever."""
+    rest = installed
+    ep, seed_status = the_seed_ep()
+    name = ep["metadata"]["name"] = "realapi-upgrade-status"
+    created = rest.create(ep)
+    created["status"] = {**seed_status, "currentPhase": "Stale phase from before the upgrade"}
+    client.CustomObjectsApi(installed.api).replace_cluster_custom_object_status(
+        "tronador.stakater.com", "v1alpha1", "environmentprovisioners", name, created
+    )
+    replica = Replica(
+        as_controller, settings(ReleaseFlavour.FLUX_V2, resync_period=RESYNC), election=ELECTION
+    ).start(30)
+    try:
+        wait_for(replica.is_leader, what="the controller leading")
+        wait_for(
+            lambda: _status(rest, name).get("currentPhase") != created["status"]["currentPhase"],
+            what="the status rewritten by the upgraded controller",
+        )
+        stored = rest.get(API_VERSION, EP_KIND, name) or {}
+        assert any(
+            (e["manager"], e["operation"], e.get("subresource")) == ("tronador", "Apply", "status")
+            for e in stored["metadata"]["managedFields"]
+        )
+    finally:
+        rest.delete(API_VERSION, EP_KIND, name)
+        wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
+        replica.stop()
