@@ -10,7 +10,9 @@ KIND_FORBIDDEN = "KindForbidden"
 KIND_NOT_SYNCED = "KindNotSynced"
 
 AGGREGATION_LABEL = 'tronador.stakater.com/aggregate-to-controller: "true"'
-WRITE_VERBS = "[get, list, watch, create, update, delete]"
+WRITE_VERBS = "[get, list, watch, create, patch, delete]"
+"""What the controller does to a secrets kind: watch it, server-side apply (an apply that creates
+needs `create`), delete."""
 
 
 def rbac_rule(resource: Resource) -> str:

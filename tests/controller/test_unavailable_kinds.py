@@ -9,17 +9,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 
+from controller.kind_access import WRITE_VERBS
 from tests.apiserver import EmulatedAPIServer, Fault
 from tests.controller.fleet import OTHER_REPO, condition, ep, ep_body
 from tests.controller.harness import EP_NAME, NS, RELEASE, Cluster, settings
 from tests.controller.test_extras import EXTERNAL_SECRETS, _external_auth
+from tests.seeds import REPO_ROOT
 
 ES = (EXTERNAL_SECRETS.api_version, "externalsecrets")
 OTHER_EP = "other-team-1"
 RULE = (
     "{apiGroups: [external-secrets.io], resources: [externalsecrets], "
-    "verbs: [get, list, watch, create, update, delete]}"
+    "verbs: [get, list, watch, create, patch, delete]}"
 )
 
 
@@ -111,3 +114,18 @@ def test_startup_never_waits_for_a_kind_added_by_the_config(unserved: Cluster) -
         controller = cluster.start(settings())  # raises TimeoutError if the start waited on it
         assert controller.ready
         cluster.stop_all()
+
+
+def test_the_rule_told_for_a_secrets_kind_grants_what_the_controller_does_to_secrets() -> None:
+    """A generator kind is written like a Secret; the verbs we tell the admin to grant are the
+    (derived) verbs of the shipped Secrets rule, so the two cannot drift apart."""
+    text = (REPO_ROOT / "manifests/base/rbac/controller.yaml").read_text()
+    rules = [
+        rule
+        for doc in yaml.safe_load_all(text)
+        if doc
+        for rule in doc.get("rules") or []
+        if rule.get("resources") == ["secrets"]
+    ]
+    assert rules, "the shipped controller role has a Secrets rule"
+    assert yaml.safe_load(WRITE_VERBS) == rules[0]["verbs"]
