@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.tools import optional_module, optional_tool
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -49,6 +51,22 @@ def test_webhook_benchmark_smoke_writes_figures_for_every_server(tmp_path: Path)
         assert {"limit-stdlib", "ours_over_limit_stdlib"} <= set(entry)
     for entry in result["in_process_us"].values():
         assert entry["rules"]["median_us"] > 0
+
+
+def test_webhook_benchmark_with_wrk_when_it_is_installed(tmp_path: Path) -> None:
+    optional_tool("wrk")
+    result = _run(tmp_path, "webhook", "--generator", "wrk", "--servers", "limit")
+    assert result["settings"]["generator"] == "wrk"
+    runs = result["servers"]["limit"]["runs"]
+    assert runs and all(r["generator"] == "wrk" and r["requests"] > 0 for r in runs)
+
+
+def test_webhook_benchmark_with_kopf_when_it_is_installed(tmp_path: Path) -> None:
+    optional_module("kopf")
+    result = _run(tmp_path, "webhook", "--generator", "python", "--servers", "kopf")
+    kopf = result["servers"]["kopf"]
+    assert "skipped" not in kopf and "failed" not in kopf
+    assert set(kopf["correctness"].values()) == {"ok"}
 
 
 def test_webhook_benchmark_python_generator_needs_no_wrk(tmp_path: Path) -> None:
