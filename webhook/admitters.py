@@ -85,47 +85,54 @@ def _finalizing(request: AdmissionRequest) -> bool:
     return deleting and request.object.get("spec") == old.get("spec")
 
 
-def mutate_environment_provisioner_request(
+def _object_and_policy(
     request: AdmissionRequest, policy: Policy | None
-) -> Verdict:
+) -> tuple[dict[str, Any], Policy] | Verdict:
+    """The object to judge and the policy to judge it by, or the answer when either is
+    missing (a malformed object; no policy synced yet)."""
     obj = _object_to_check(request)
     if isinstance(obj, Verdict):
         return obj
     if policy is None:
         return verdict.unavailable(POLICY_UNKNOWN)
-    return verdict.allow(mutate_environment_provisioner(obj, policy))
+    return obj, policy
+
+
+def _old(request: AdmissionRequest) -> dict[str, Any] | None:
+    return request.old_object if request.operation is Operation.UPDATE else None
+
+
+def mutate_environment_provisioner_request(
+    request: AdmissionRequest, policy: Policy | None
+) -> Verdict:
+    checked = _object_and_policy(request, policy)
+    if isinstance(checked, Verdict):
+        return checked
+    return verdict.allow(mutate_environment_provisioner(*checked))
 
 
 def validate_environment_provisioner_request(
     request: AdmissionRequest, policy: Policy | None
 ) -> Verdict:
-    obj = _object_to_check(request)
-    if isinstance(obj, Verdict):
-        return obj
-    if policy is None:
-        return verdict.unavailable(POLICY_UNKNOWN)
-    old = request.old_object if request.operation is Operation.UPDATE else None
-    return verdict.from_findings(validate_environment_provisioner(obj, policy, old))
+    checked = _object_and_policy(request, policy)
+    if isinstance(checked, Verdict):
+        return checked
+    return verdict.from_findings(validate_environment_provisioner(*checked, _old(request)))
 
 
 def mutate_environment_request(request: AdmissionRequest, policy: Policy | None) -> Verdict:
-    obj = _object_to_check(request)
-    if isinstance(obj, Verdict):
-        return obj
-    if policy is None:
-        return verdict.unavailable(POLICY_UNKNOWN)
-    mutation = mutate_environment(obj, policy)
+    checked = _object_and_policy(request, policy)
+    if isinstance(checked, Verdict):
+        return checked
+    mutation = mutate_environment(*checked)
     return verdict.allow(mutation.patch, mutation.warnings)
 
 
 def validate_environment_request(request: AdmissionRequest, policy: Policy | None) -> Verdict:
-    obj = _object_to_check(request)
-    if isinstance(obj, Verdict):
-        return obj
-    if policy is None:
-        return verdict.unavailable(POLICY_UNKNOWN)
-    old = request.old_object if request.operation is Operation.UPDATE else None
-    return verdict.from_findings(validate_environment(obj, policy, old))
+    checked = _object_and_policy(request, policy)
+    if isinstance(checked, Verdict):
+        return checked
+    return verdict.from_findings(validate_environment(*checked, _old(request)))
 
 
 def unserved_kind_warnings(config: dict[str, Any], served: ServedKinds) -> list[str]:
