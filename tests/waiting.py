@@ -10,7 +10,7 @@ T = TypeVar("T")
 
 
 def wait_until(
-    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01, what: str = ""
+    predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.01, what: str = ""
 ) -> T:
     """Poll `predicate` until it returns something truthy, and return that; `TimeoutError`
     (naming `what` when given) when `timeout` seconds pass first."""

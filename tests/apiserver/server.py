@@ -274,7 +274,7 @@ class EmulatedAPIServer:
         return self.store.listener_errors
 
     def wait_for(
-        self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01
+        self, predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.01
     ) -> T:
         """Poll `predicate` until it returns something truthy, and return that."""
         return wait_until(predicate, timeout, interval)

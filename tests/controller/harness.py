@@ -106,10 +106,10 @@ class Cluster:
             if e["involvedObject"]["name"] == EP_NAME
         ]
 
-    def wait(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+    def wait(self, predicate: Callable[[], T], timeout: float = 30.0) -> T:
         return self.server.wait_for(predicate, timeout=timeout)
 
-    def wait_settled(self, controller: Controller, timeout: float = 10.0) -> None:
+    def wait_settled(self, controller: Controller, timeout: float = 30.0) -> None:
         """Until the queue is empty and nothing is in process."""
         self.wait(lambda: controller.queue.pending == 0, timeout)
 

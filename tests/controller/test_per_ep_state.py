@@ -46,7 +46,7 @@ def per_ep_state(controller: Controller) -> dict[str, Any]:
 def churn(server: EmulatedAPIServer, names: list[str]) -> None:
     for name in names:
         server.seed(ep_body(name))
-    server.wait_for(lambda: all_provisioned(server, names), timeout=30)
+    server.wait_for(lambda: all_provisioned(server, names), timeout=90)
     for name in names:
         hr = server.get(*FLUX_HR, "run-pipeline", name)
         assert hr is not None
@@ -59,7 +59,7 @@ def churn(server: EmulatedAPIServer, names: list[str]) -> None:
             server.get(EP_API, EP_PLURAL, n) is None and server.get("v1", "namespaces", n) is None
             for n in names
         ),
-        timeout=30,
+        timeout=90,
     )
 
 
