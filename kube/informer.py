@@ -74,6 +74,9 @@ class Store:
         self._lock = threading.Lock()
         self._by_namespace: dict[str, dict[str, Obj]] = {}
         self._tombstones: set[Key] = set()
+        self._written: dict[Key, set[str]] = {}
+        """Per key, the resourceVersions our own writes produced whose watch events have not
+        come yet: those events are echoes; any other event older than the cache is news."""
         self._accept = accept or (lambda _obj: True)
         self._transform = transform
 
@@ -117,6 +120,7 @@ class Store:
         changes: list[tuple[str, Obj, Obj | None]] = []
         with self._lock:
             self._tombstones.clear()
+            self._written.clear()
             current = {
                 (ns, name): obj
                 for ns, objs_ in self._by_namespace.items()
@@ -135,26 +139,63 @@ class Store:
                     changes.append(("MODIFIED", obj, before))
         return changes
 
-    def apply(self, event_type: str, obj: Obj) -> tuple[bool, Obj | None]:
-        """Apply a watch event; (whether the cache changed, the previous object)."""
+    def apply(self, event_type: str, obj: Obj) -> tuple[Obj | None, Obj | None]:
+        """Apply a watch event; (what the handlers must be told, or None; the previous object).
+
+        An event older than the cache is news when it is not the echo of our own write: our
+        write's answer already carried that change, so the cache has it, but nobody has
+        reacted to it yet (a spec changed between a reconcile's read and its status write).
+        The handlers are then told the cached, newer object."""
         key = object_key(obj)
         with self._lock:
             if event_type == "DELETED":
                 self._tombstones.discard(key)
+                self._written.pop(key, None)
                 old = self._pop(key)
-                return old is not None, old
+                return (obj if old is not None else None), old
             if key in self._tombstones:
-                return False, None
+                return None, None
             old = self._by_namespace.get(key[0], {}).get(key[1])
             if not self._accept(obj):
                 self._pop(key)
-                return old is not None, old
+                self._written.pop(key, None)
+                return (obj if old is not None else None), old
             if old is not None and (
                 _older(obj, old) or resource_version_of(old) == resource_version_of(obj)
             ):
-                return False, old
+                return (old if self._unseen_change(key, obj) else None), old
+            self._forget_written_up_to(key, obj)
             self._put(obj)
-            return True, old
+            return obj, old
+
+    def _unseen_change(self, key: Key, obj: Obj) -> bool:
+        """Whether an event the cache is already as new as reports a change made by another
+        client; our own writes' echoes are consumed here."""
+        version = resource_version_of(obj)
+        written = self._written.get(key)
+        if written is not None and version in written:
+            self._forget_written_up_to(key, obj)
+            return False
+        self._forget_written_up_to(key, obj)
+        return written is not None and version.isdigit() and _older(obj, self._get(key))
+
+    def _forget_written_up_to(self, key: Key, obj: Obj) -> None:
+        """Events come in resourceVersion order: our writes up to this one will not echo."""
+        written = self._written.get(key)
+        if written is None:
+            return
+        version = resource_version_of(obj)
+        if version.isdigit():
+            written.difference_update(
+                {v for v in written if not v.isdigit() or int(v) <= int(version)}
+            )
+        else:
+            written.discard(version)
+        if not written:
+            del self._written[key]
+
+    def _get(self, key: Key) -> Obj | None:
+        return self._by_namespace.get(key[0], {}).get(key[1])
 
     def write_through(self, obj: Obj | None) -> None:
         """Record the server's answer to our own write, unless the cache already has newer.
@@ -175,11 +216,14 @@ class Store:
                 return
             if old is None or not _older(obj, old):
                 self._put(copy.deepcopy(obj))
+                if resource_version_of(obj) != resource_version_of(old):
+                    self._written.setdefault(key, set()).add(resource_version_of(obj))
 
     def mark_deleted(self, namespace: str | None, name: str) -> None:
         """We deleted it: drop it, and ignore stale updates until the watch reports the delete."""
         key = (namespace or "", name)
         with self._lock:
+            self._written.pop(key, None)
             if self._pop(key) is not None:
                 self._tombstones.add(key)
 
@@ -312,9 +356,9 @@ class Informer:
                 if event_type != "BOOKMARK":
                     obj.setdefault("apiVersion", self.resource.api_version)
                     obj.setdefault("kind", self.resource.kind)
-                    changed, old = self.store.apply(event_type, obj)
-                    if changed:
-                        self._dispatch(event_type, obj, old)
+                    news, old = self.store.apply(event_type, obj)
+                    if news is not None:
+                        self._dispatch(event_type, news, old)
                 self._progressed()
             else:
                 self._progressed()

@@ -10,25 +10,55 @@ def _obj(name: str, rv: int, **extra: object) -> dict:
 def test_an_older_event_does_not_overwrite_our_newer_write() -> None:
     store = Store()
     store.write_through(_obj("a", 5, data=1))
-    changed, _ = store.apply("MODIFIED", _obj("a", 4, data=0))
-    assert not changed
+    store.apply("MODIFIED", _obj("a", 4, data=0))
     assert store.get("ns", "a")["data"] == 1  # type: ignore[index]
 
 
-def test_an_event_we_already_wrote_through_is_not_a_change() -> None:
+def test_the_echo_of_our_own_write_is_not_news() -> None:
+    store = Store()
+    store.apply("ADDED", _obj("a", 3))
+    store.write_through(_obj("a", 5))
+    store.write_through(_obj("a", 6))
+    assert store.apply("MODIFIED", _obj("a", 5)) == (None, store.get("ns", "a"))
+    assert store.apply("MODIFIED", _obj("a", 6)) == (None, store.get("ns", "a"))
+    assert store._written == {}
+
+
+def test_a_change_our_write_answer_carried_is_news_once_its_event_comes() -> None:
+    """Another client changed the object (resourceVersion 4) between our read (3) and our
+    write (5); the write's answer carries that change into the cache, so the watch event for 4
+    is older than the cache, but nobody has reacted to it: the handlers must hear of it."""
+    store = Store()
+    store.apply("ADDED", _obj("a", 3, spec="old"))
+    store.write_through(_obj("a", 5, spec="new", status="written"))
+    news, _ = store.apply("MODIFIED", _obj("a", 4, spec="new"))
+    assert news is not None and news["status"] == "written"  # the newer, cached object
+    assert store.apply("MODIFIED", _obj("a", 5, spec="new"))[0] is None
+    assert store._written == {}
+
+
+def test_a_write_that_changed_nothing_expects_no_echo() -> None:
+    store = Store()
+    store.apply("ADDED", _obj("a", 3))
+    store.write_through(_obj("a", 3))
+    assert store._written == {}
+
+
+def test_a_newer_event_settles_the_echoes_it_passed() -> None:
     store = Store()
     store.write_through(_obj("a", 5))
-    assert store.apply("MODIFIED", _obj("a", 5)) == (False, store.get("ns", "a"))
+    assert store.apply("MODIFIED", _obj("a", 7))[0] is not None
+    assert store._written == {}
 
 
 def test_a_deleted_object_stays_deleted_until_the_watch_says_so() -> None:
     store = Store()
     store.apply("ADDED", _obj("a", 1))
     store.mark_deleted("ns", "a")
-    assert store.apply("MODIFIED", _obj("a", 2))[0] is False
+    assert store.apply("MODIFIED", _obj("a", 2))[0] is None
     assert store.get("ns", "a") is None
     store.apply("DELETED", _obj("a", 3))
-    assert store.apply("ADDED", _obj("a", 4))[0] is True
+    assert store.apply("ADDED", _obj("a", 4))[0] is not None
 
 
 def test_a_relist_reports_only_what_changed() -> None:
