@@ -99,10 +99,28 @@ def _yield_words(resource: Resource, name: str, fields: dict[Path, str]) -> list
     ]
 
 
+ObjectKey = tuple[str, str, str]
+"""(plural, namespace or "", name)."""
+
+
 class Applier:
     def __init__(self, kube: Kube, recorder: EventRecorder) -> None:
         self.kube = kube
         self.recorder = recorder
+        self._not_ours: dict[ObjectKey, str] = {}
+        """Objects our caches cannot see (their filter is our labels) that an apply found to be
+        someone else's, by the owner that wanted the name: read, never applied to again, until
+        they are gone."""
+
+    def forget(self, owner: str) -> None:
+        """Drop what is remembered for `owner` (its environment is cleaned up)."""
+        for key, remembered_for in list(self._not_ours.items()):
+            if remembered_for == owner:
+                self._not_ours.pop(key, None)
+
+    @property
+    def remembered(self) -> int:
+        return len(self._not_ours)
 
     def emit(self, actions: Actions) -> None:
         summary = actions.summary()
@@ -125,7 +143,10 @@ class Applier:
         resource = desired.resource
         actual = store.get(desired.namespace, desired.name)
         if actual is not None and owner is not None and not is_owned_by(actual, owner):
-            raise self._not_ours(resource, desired)
+            raise self._foreign(resource, desired)
+        key = (resource.plural, desired.namespace or "", desired.name)
+        if actual is None and key in self._not_ours:
+            self._check_still_foreign(resource, desired, key)
         config = desired.body
         adopt = actual is not None and owner is not None  # ours: checked above
         yielded = foreign_fields(actual, config, adopt_legacy=adopt)
@@ -149,8 +170,9 @@ class Applier:
                 raise rejection(err, sensitive) from None
             raise
         if actual is None and owner is not None and _others_were_there(applied):
-            self._retract(resource, desired)
-            raise self._not_ours(resource, desired)
+            self._retract(resource, desired, store)
+            self._not_ours[key] = owner
+            raise self._foreign(resource, desired)
         store.write_through(applied)
         self._yielded(actions, resource, desired.name, yielded)
         actions.changed("created" if actual is None else "updated", resource, desired.name)
@@ -193,9 +215,26 @@ class Applier:
                 config = without(config, refused)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _retract(self, resource: Resource, desired: DesiredObject) -> None:
+    def _check_still_foreign(
+        self, resource: Resource, desired: DesiredObject, key: ObjectKey
+    ) -> None:
+        """A read, not an apply: applying to someone else's object writes our fields into it
+        for a moment (and its watch events would start the next round)."""
+        try:
+            current = self.kube.get(resource, desired.name, desired.namespace)
+        except ApiError as err:
+            if err.refused:
+                raise rejection(err, resource == SECRETS) from None
+            raise
+        if current is not None and not is_owned_by(current, self._not_ours.get(key, "")):
+            raise self._foreign(resource, desired)
+        self._not_ours.pop(key, None)
+
+    def _retract(self, resource: Resource, desired: DesiredObject, store: Store) -> None:
         """Take back what our apply added to an object someone else had created: applying
-        nothing removes every field only we set, and leaves theirs."""
+        nothing removes every field only we set, and leaves theirs. The cache forgets the
+        object, and ignores our apply's watch event (which carries our labels) if it comes
+        later: the object must never look like ours."""
         skeleton: Obj = {"metadata": {"name": desired.name}}
         if desired.namespace is not None:
             skeleton["metadata"]["namespace"] = desired.namespace
@@ -206,9 +245,10 @@ class Applier:
                 "could not retract our fields from an object that is not ours",
                 extra={"fields": {"object": f"{resource.kind}/{desired.name}", "error": str(err)}},
             )
+        store.mark_deleted(desired.namespace, desired.name)
 
     @staticmethod
-    def _not_ours(resource: Resource, desired: DesiredObject) -> StepFailed:
+    def _foreign(resource: Resource, desired: DesiredObject) -> StepFailed:
         where = f" in namespace '{desired.namespace}'" if desired.namespace else ""
         return StepFailed(
             f"{resource.kind}Conflict",

@@ -415,19 +415,10 @@ class Reconciler:
         namespace = desired.namespace.name
         if desired.release_problems:
             raise StepFailed("ReleaseNotRendered", "; ".join(desired.release_problems))
-        copies = {(o.resource.kind, o.name) for o in desired.values_copies}
         for obj in desired.values_copies:
             self.applier.ensure(
                 run.actions, obj, self._cache_of(obj), run.name, sensitive=obj.resource == SECRETS
             )
-        for resource in (SECRETS, CONFIG_MAPS):
-            store = self.caches.synced_store(resource)
-            for existing in owned(store.objects(namespace), run.name):
-                key = (resource.kind, existing["metadata"]["name"])
-                if annotation(existing, COPIED_FROM_ANNOTATION) and key not in copies:
-                    self.applier.delete(
-                        run.actions, resource, existing, store, why="no longer used"
-                    )
         stored: dict[str, Obj] = {}
         for obj in desired.release:
             store = self._cache_of(obj)
@@ -438,6 +429,7 @@ class Reconciler:
                 for warning in desired.warnings:
                     run.actions.tell("ValuesSkipped", warning, "Warning")
         self._remove_stale_release_objects(run, desired)
+        self._remove_stale_copies(run, desired)
         self._remove_stale_secrets(run, desired)
         run.application = self._application(run, desired, stored)
         outcome = run.application.outcome
@@ -458,6 +450,20 @@ class Reconciler:
                 f"{what_to_do(obj.resource, reason)}",
                 retry=reason == KIND_NOT_SYNCED,
             ) from None
+
+    def _remove_stale_copies(self, run: Run, desired: DesiredEnvironment) -> None:
+        """Copies of values sources the release no longer names, deleted once it has been
+        rewritten without them: Flux never meets a valuesFrom whose object is gone."""
+        namespace = desired.namespace.name
+        copies = {(o.resource.kind, o.name) for o in desired.values_copies}
+        for resource in (SECRETS, CONFIG_MAPS):
+            store = self.caches.synced_store(resource)
+            for existing in owned(store.objects(namespace), run.name):
+                key = (resource.kind, existing["metadata"]["name"])
+                if annotation(existing, COPIED_FROM_ANNOTATION) and key not in copies:
+                    self.applier.delete(
+                        run.actions, resource, existing, store, why="no longer used"
+                    )
 
     def _remove_stale_secrets(self, run: Run, desired: DesiredEnvironment) -> None:
         """Secrets the TronadorConfig no longer gives, deleted once the release objects have been
@@ -554,6 +560,7 @@ class Reconciler:
                 why="environment cleaned up",
             )
         run.actions.tell("CleanedUp", f"Environment '{namespace}' was cleaned up")
+        self.applier.forget(run.name)
         return self._remove_finalizer(run)
 
     def _remove_finalizer(self, run: Run) -> Result:

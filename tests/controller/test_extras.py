@@ -130,11 +130,14 @@ def test_cross_namespace_values_sources_are_copied_for_flux_v2(cluster: Cluster)
         )
     )
     release = {"application": {"release": {"valuesFrom": None}}}
+    cluster.server.clear_requests()
     cluster.server.patch(EP_API, "environmentprovisioners", EP_NAME, None, {"spec": release})
     cluster.wait(lambda: cluster.server.get("v1", "configmaps", "values-team-shared", NS) is None)
-    cluster.wait(  # the copy goes before the release is rewritten
-        lambda: "valuesFrom" not in (cluster.release(ReleaseFlavour.FLUX_V2) or {})["spec"]
-    )
+    assert "valuesFrom" not in (cluster.release(ReleaseFlavour.FLUX_V2) or {})["spec"]
+    writes = [(w.plural, w.name) for w in cluster.server.writes() if w.subresource is None]
+    assert writes.index(("helmreleases", "run-pipeline")) < writes.index(
+        ("configmaps", "values-team-shared")
+    ), f"the copy went before the release stopped naming it: {writes}"
 
 
 def test_values_sources_in_a_namespace_the_policy_does_not_open_are_never_copied(

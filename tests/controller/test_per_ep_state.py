@@ -34,8 +34,10 @@ def per_ep_state(controller: Controller) -> dict[str, Any]:
             len(store),
             len(store.objects()),
             len(store._tombstones),
+            len(store._written),
         )
     state["queue"] = controller.queue.sizes()
+    state["objects found to be someone else's"] = controller.reconciler.applier.remembered
     text = controller.render_metrics()
     state["metric series environment_ready"] = sum(
         line.startswith("tronador_controller_environment_ready{") for line in text.splitlines()

@@ -147,9 +147,27 @@ def test_a_secret_someone_else_created_gets_back_only_its_own_fields(cluster: Cl
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth"}
     cluster.server.apply({**secret, "metadata": theirs}, "ops")
     cluster.create_ep()
-    cluster.start(settings(FLUX))
+    controller = cluster.start(settings(FLUX))
     cluster.wait(lambda: cluster.condition("SecretsReady").get("reason") == "SecretConflict")
+    for change in ("1", "2"):  # later reconciles only read it: no write ever lands in theirs
+        before = controller.reconciles
+        relabel = {"metadata": {"labels": {"r": change}}}
+        cluster.server.patch(EP_API, "environmentprovisioners", EP_NAME, None, relabel)
+        cluster.wait(lambda before=before: controller.reconciles > before)  # type: ignore[misc]
+        cluster.wait_settled(controller)
     stored = cluster.server.get("v1", "secrets", "nordmart-git-auth", NS) or {}
     assert stored["metadata"]["labels"] == {"owner": "ops"}
     assert "data" not in stored
     assert cluster.release(FLUX) is None
+    writes = [w for w in cluster.server.writes() if (w.plural, w.name) == SECRET_OF_THEIRS]
+    assert len(writes) == 2, "one apply, found to be theirs, and its retraction"
+
+    cluster.server.delete("v1", "secrets", "nordmart-git-auth", NS)
+    cluster.server.patch(
+        EP_API, "environmentprovisioners", EP_NAME, None, {"metadata": {"labels": {"r": "3"}}}
+    )
+    cluster.wait(lambda: cluster.condition("SecretsReady").get("reason") == "Copied")
+    assert controller.reconciler.applier.remembered == 0
+
+
+SECRET_OF_THEIRS = ("secrets", "nordmart-git-auth")
