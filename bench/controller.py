@@ -1,7 +1,8 @@
 """The controller benchmark: N EPs to `deployed` against the emulated Kubernetes API server.
 
 For each N (a fresh emulator and a fresh controller each time):
-- create: N EPs appear at once (seeded into the emulator's store, as ArgoCD would create them);
+- create: N EPs appear at once (seeded into the emulator's store as ArgoCD's create would leave
+  them: through our mutating webhook's rules);
   a Flux stand-in marks each HelmRelease deployed as soon as it sees a generation it has not
   observed; timed until every EP shows `applicationStatus: deployed` for its generation;
 - update: every EP's image tag changes (a merge patch: generation 2), timed the same way;
@@ -38,7 +39,9 @@ from bench import machine, report
 from bench.payloads import CONFIG_FILE, seed_ep
 from tests.apiserver import EmulatedAPIServer
 from tests.apiserver.store import DEFAULT_NAMESPACES, WatchEvent
+from tronador.api import Policy, TronadorConfig
 from tronador.api.constants import API_VERSION, DEFAULT_SYSTEM_NAMESPACE, EP_PLURAL
+from tronador.rules.review import review_environment_provisioner
 
 CONTROLLER_CPU = 0
 EMULATOR_CPU = 1
@@ -290,10 +293,14 @@ def _calls(requests: list[Any], n: int) -> dict[str, Any]:
     }
 
 
-def _ep(index: int, base: dict[str, Any]) -> dict[str, Any]:
+def _ep(index: int, base: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    """EP number `index` as the API server stores it: through our mutating webhook's rules
+    (labels, defaults, the cleanup finalizer), as every EP that reaches a cluster is."""
     ep = copy.deepcopy(base)
     ep["metadata"] = {"name": f"nordmart-inventory-pr-{index}"}
-    return ep
+    review = review_environment_provisioner(ep, policy)
+    assert review.findings.allowed, review.findings.message()
+    return review.result  # type: ignore[no-any-return]
 
 
 def _phase(
@@ -369,7 +376,8 @@ def run_size(n: int, settings: Settings, logs: Path) -> dict[str, Any]:
             "calls": _calls(list(server.requests), 1),
         }
         base = seed_ep()
-        eps = [_ep(i, base) for i in range(n)]
+        policy = TronadorConfig.model_validate(config).spec.policy
+        eps = [_ep(i, base, policy) for i in range(n)]
         names = [ep["metadata"]["name"] for ep in eps]
 
         def create() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.seeds import example_environment, seed_environment_provisioner
 from tronador.api import Policy
-from tronador.api.constants import IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION
+from tronador.api.constants import FINALIZER, IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION
 from tronador.rules.findings import Findings, Severity
 from tronador.rules.mutate import mutate_environment, mutate_environment_provisioner
 from tronador.rules.review import review_environment, review_object
@@ -249,6 +249,7 @@ def test_mutate_fills_the_eps_defaults_for_an_environment() -> None:
         "app.kubernetes.io/managed-by": "tronador.stakater.com",
         "stakater.com/tenant": "veeru",
     }
+    assert result["metadata"]["finalizers"] == [FINALIZER]
     assert mutate_environment(result, policy).patch == []
 
 
@@ -261,7 +262,8 @@ def test_ep_mutation_is_unchanged_by_the_shared_code() -> None:
                 "app.kubernetes.io/managed-by": "tronador.stakater.com",
                 "stakater.com/tenant": "veeru",
             },
-        }
+        },
+        {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]},
     ]
 
 

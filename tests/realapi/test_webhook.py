@@ -24,7 +24,7 @@ from tests.realapi.webhook import (
 )
 from tests.webhook.pki import install_pair, issue_serving_pair, make_ca
 from tronador.api import TronadorConfig
-from tronador.api.constants import API_VERSION, DEFAULT_SYSTEM_NAMESPACE, EP_KIND
+from tronador.api.constants import API_VERSION, DEFAULT_SYSTEM_NAMESPACE, EP_KIND, FINALIZER
 from tronador.rules.review import review_environment_provisioner
 from webhook.policy_watch import KubernetesPolicySource
 
@@ -55,12 +55,20 @@ def webhook(
         pytest.fail(f"the API server refused the webhook's account: {denied}", pytrace=False)
 
 
+def delete_without_controller(rest: Rest, name: str) -> None:
+    """Delete an EP and take its cleanup finalizer off, as an admin does with no controller
+    running: the removal is an update the mutating webhook sees, and must let through."""
+    rest.delete(API_VERSION, EP_KIND, name)
+    if rest.get(API_VERSION, EP_KIND, name) is not None:
+        rest.merge_patch(API_VERSION, EP_KIND, name, None, {"metadata": {"finalizers": None}})
+
+
 @pytest.fixture
 def rest(installed: Rest, webhook: ThreadedWebhook) -> Iterator[Rest]:
     yield installed
     for ep in installed.get_path(f"/apis/{API_VERSION}/environmentprovisioners")["items"]:
         if ep["metadata"]["name"].startswith("realapi-webhook-"):
-            installed.delete(API_VERSION, EP_KIND, ep["metadata"]["name"])
+            delete_without_controller(installed, ep["metadata"]["name"])
 
 
 def an_ep(name: str, **spec: Any) -> Obj:
@@ -87,6 +95,19 @@ def test_create_stores_what_our_patch_makes_of_the_ep(rest: Rest) -> None:
     stored = rest.create(ep)
     assert ours(stored) == ours(expected.result)
     assert rest.get(API_VERSION, EP_KIND, ep["metadata"]["name"]) == stored
+
+
+def test_the_cleanup_finalizer_is_added_at_admission_and_can_be_taken_off_when_deleting(
+    rest: Rest,
+) -> None:
+    name = an_ep("finalizer")["metadata"]["name"]
+    stored = rest.create(an_ep("finalizer"))
+    assert stored["metadata"]["finalizers"] == [FINALIZER]
+    rest.delete(API_VERSION, EP_KIND, name)
+    deleting = rest.get(API_VERSION, EP_KIND, name)
+    assert deleting is not None and deleting["metadata"]["deletionTimestamp"]
+    rest.merge_patch(API_VERSION, EP_KIND, name, None, {"metadata": {"finalizers": None}})
+    wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, what="the EP gone")
 
 
 def test_update_goes_through_both_webhooks(rest: Rest) -> None:

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import jsonpatch
 
 from tests.seeds import seed_environment_provisioner
 from tronador.api import Policy
-from tronador.api.constants import IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION
+from tronador.api.constants import FINALIZER, IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION
 from tronador.rules.mutate import mutate_environment_provisioner
 from tronador.rules.validate import validate_environment_provisioner
 
@@ -37,7 +38,7 @@ def image(ep: dict[str, Any]) -> dict[str, Any]:
     return ep["spec"]["application"]["release"]["values"]["application"]["deployment"]["image"]
 
 
-def test_seed_gets_labels_only() -> None:
+def test_seed_gets_labels_and_the_finalizer_only() -> None:
     ep = seed()
     patch = mutate_environment_provisioner(ep, Policy())
     assert patch == [
@@ -48,8 +49,26 @@ def test_seed_gets_labels_only() -> None:
                 "app.kubernetes.io/managed-by": "tronador.stakater.com",
                 "stakater.com/tenant": "veeru",
             },
-        }
+        },
+        {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]},
     ]
+
+
+def test_the_finalizer_joins_others_once() -> None:
+    ep = seed()
+    ep["metadata"]["finalizers"] = ["example.com/keep"]
+    mutated = apply(ep, Policy())
+    assert mutated["metadata"]["finalizers"] == ["example.com/keep", FINALIZER]
+    assert mutate_environment_provisioner(mutated, Policy()) == []
+
+
+def test_an_object_being_deleted_gets_no_finalizer() -> None:
+    """The API server refuses new finalizers on a deleting object; and the controller's own
+    removal of its finalizer (an update) must not see it added back."""
+    ep = seed()
+    ep["metadata"]["deletionTimestamp"] = "2026-11-30T00:00:00Z"
+    ep["metadata"]["finalizers"] = ["example.com/keep"]
+    assert "finalizers" not in json.dumps(mutate_environment_provisioner(ep, Policy()))
 
 
 def test_mutate_is_idempotent_under_reinvocation() -> None:

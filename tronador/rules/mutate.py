@@ -13,6 +13,7 @@ from typing import Any
 
 from tronador.api import Policy
 from tronador.api.constants import (
+    FINALIZER,
     IMAGE_NAME_ANNOTATION,
     IMAGE_TAG_ANNOTATION,
     MANAGED_BY_LABEL,
@@ -109,9 +110,10 @@ def _mutate(shape: KindShape, obj: dict[str, Any], policy: Policy) -> list[ops.O
     if isinstance(tenant, str) and tenant:
         ep_labels[policy.tenant.label_key] = tenant
     if "metadata" not in obj:
-        patch.append(ops.add(("metadata",), {"labels": ep_labels}))
+        patch.append(ops.add(("metadata",), {"labels": ep_labels, "finalizers": [FINALIZER]}))
     elif isinstance(obj["metadata"], dict):
         patch += _merge_labels(("metadata", "labels"), metadata.get("labels"), ep_labels)
+        patch += _finalizer_operations(metadata)
 
     release = _dict(_dict(spec, "application"), "release")
     if release is None:
@@ -127,6 +129,21 @@ def _mutate(shape: KindShape, obj: dict[str, Any], policy: Policy) -> list[ops.O
     elif isinstance(values, dict):
         patch += _image_value_operations(base, values, metadata, policy)
     return patch
+
+
+def _finalizer_operations(metadata: dict[str, Any]) -> list[ops.Operation]:
+    """The controller's cleanup finalizer, added at admission so that provisioning a new object
+    does not begin with a write of its own (the controller still adds it when missing). Never
+    on an object being deleted: the API server refuses new finalizers then, and the controller's
+    removal of its own must go through."""
+    if metadata.get("deletionTimestamp"):
+        return []
+    current = metadata.get("finalizers")
+    if current is None:
+        return [ops.add(("metadata", "finalizers"), [FINALIZER])]
+    if not isinstance(current, list) or FINALIZER in current:
+        return []
+    return [ops.add(("metadata", "finalizers", "-"), FINALIZER)]
 
 
 _INTERESTS = {
