@@ -45,8 +45,8 @@ def test_a_bad_limit_flag_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[s
 def test_the_process_applies_its_malloc_settings_on_glibc() -> None:
     assert apply_malloc_settings() == {
         "M_ARENA_MAX": 2,
-        "M_MMAP_THRESHOLD": 128 * 1024,
-        "M_TRIM_THRESHOLD": 128 * 1024,
+        "M_MMAP_THRESHOLD": 4 * 1024 * 1024,
+        "M_TRIM_THRESHOLD": 4 * 1024 * 1024,
     }
     assert isinstance(release_free_memory(), bool)
 
