@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.streams import StreamReader
@@ -19,11 +20,19 @@ log = logging.getLogger(__name__)
 
 
 class DeadlineRequestHandler(web.RequestHandler):
-    __slots__ = ("_body", "_deadline", "_request_timeout")
+    __slots__ = ("_body", "_deadline", "_on_expired", "_request_timeout")
 
-    def __init__(self, manager: web.Server, *, request_timeout: float, **kwargs: object) -> None:
+    def __init__(
+        self,
+        manager: web.Server,
+        *,
+        request_timeout: float,
+        on_expired: Callable[[], None] | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(manager, **kwargs)  # type: ignore[arg-type]
         self._request_timeout = request_timeout
+        self._on_expired = on_expired
         self._deadline: asyncio.TimerHandle | None = None
         self._body: StreamReader | None = None
         """The body of the last request parsed; complete once at EOF."""
@@ -69,3 +78,5 @@ class DeadlineRequestHandler(web.RequestHandler):
         if transport is not None:
             transport.abort()
         self.force_close()
+        if self._on_expired is not None:
+            self._on_expired()

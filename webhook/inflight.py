@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 
 from aiohttp import web
@@ -29,11 +30,15 @@ SMALL_BODY_BYTES = 32 * 1024
 LOG_EVERY_SECONDS = 10.0
 
 
-def in_flight_bound(limit: int, slot_wait: float = SLOT_WAIT_SECONDS) -> Middleware:
+def in_flight_bound(
+    limit: int,
+    slot_wait: float = SLOT_WAIT_SECONDS,
+    on_shed: Callable[[], None] | None = None,
+) -> Middleware:
     """Admission requests whose large body is still arriving hold a slot from their headers to their
     answer, waiting up to `slot_wait` seconds for one. The probes and /metrics never wait
     (refusing the kubelet's probes would restart a busy webhook). Refusals are logged at most
-    every LOG_EVERY_SECONDS, with their running total."""
+    every LOG_EVERY_SECONDS, with their running total; `on_shed` is called for each."""
     slots = asyncio.Semaphore(limit)
     refused = 0
     logged_at = -LOG_EVERY_SECONDS
@@ -41,6 +46,8 @@ def in_flight_bound(limit: int, slot_wait: float = SLOT_WAIT_SECONDS) -> Middlew
     def unavailable() -> web.Response:
         nonlocal refused, logged_at
         refused += 1
+        if on_shed is not None:
+            on_shed()
         now = time.monotonic()
         if now - logged_at >= LOG_EVERY_SECONDS:
             logged_at = now

@@ -135,12 +135,17 @@ class _Refused(asyncio.Protocol):
 
 
 class ConnectionCount:
-    """Open connections, with the peak since `reset_peak` and the number refused."""
+    """Open connections, with the peak since `reset_peak`, the number refused at accept and
+    the number closed by the request deadline (read by /metrics at every scrape)."""
 
     def __init__(self) -> None:
         self.open = 0
         self.peak = 0
         self.refused = 0
+        self.timed_out = 0
+
+    def note_timed_out(self) -> None:
+        self.timed_out += 1
 
     def reset_peak(self) -> None:
         self.peak = self.open
@@ -172,6 +177,7 @@ class GuardedTLSSite(web.BaseSite):
         ssl_context: ssl.SSLContext,
         limits: ServingLimits,
         on_connection_closed: Callable[[ConnectionCount], None] | None = None,
+        count: ConnectionCount | None = None,
     ) -> None:
         super().__init__(runner, backlog=BACKLOG)
         self._host = host
@@ -181,7 +187,7 @@ class GuardedTLSSite(web.BaseSite):
         self._on_closed = on_connection_closed
         self._refusing = False
         self._handshakes: _HandshakeQueue | None = None
-        self.count = ConnectionCount()
+        self.count = count or ConnectionCount()
 
     @property
     def name(self) -> str:
@@ -219,6 +225,7 @@ class GuardedTLSSite(web.BaseSite):
             read_bufsize=REQUEST_BUFFERED_BYTES,
             lingering_time=0,
             access_log=None,
+            on_expired=count.note_timed_out,
         )
         return _ServerTLSProtocol(
             loop,

@@ -7,11 +7,14 @@ present (certificate expiry, last policy sync) are set by the server or read at 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from tronador.metrics import CONTENT_TYPE, standard_registry
+from webhook.listener import ConnectionCount
 
 __all__ = ["CONTENT_TYPE", "UNKNOWN_OPERATION", "WebhookMetrics"]
 
@@ -74,6 +77,20 @@ class WebhookMetrics:
             "0: never).",
             registry=registry,
         )
+        self.requests_shed = Counter(
+            "tronador_webhook_requests_shed_total",
+            "Admission requests with a large body still arriving answered 503 unread, because "
+            "--max-requests-in-flight such requests were being read.",
+            registry=registry,
+        )
+        self.connection_limit = Gauge(
+            "tronador_webhook_connections_limit",
+            "--max-connections: open connections above which new ones are closed at accept.",
+            registry=registry,
+        )
+        self.connections = ConnectionCount()
+        """Kept by the listener; read at every scrape."""
+        registry.register(_ConnectionCollector(self.connections))
         self._request_counters: dict[tuple[str, str, str], Counter] = {}
         self._latency_histograms: dict[str, Histogram] = {}
         self._denial_counters: dict[tuple[str, str], Counter] = {}
@@ -117,3 +134,30 @@ class WebhookMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _ConnectionCollector(Collector):
+    """The listener's connection counts, read at scrape time: counting in the listener stays
+    plain integer arithmetic on every accept and close."""
+
+    def __init__(self, count: ConnectionCount) -> None:
+        self._count = count
+
+    def collect(self) -> Iterator[Metric]:
+        count = self._count
+        yield GaugeMetricFamily(
+            "tronador_webhook_connections_open",
+            "Open client connections, TLS handshakes included.",
+            value=count.open,
+        )
+        yield CounterMetricFamily(
+            "tronador_webhook_connections_refused",
+            "Connections closed as soon as accepted because --max-connections were open.",
+            value=count.refused,
+        )
+        yield CounterMetricFamily(
+            "tronador_webhook_connections_timed_out",
+            "Connections closed because a request's headers and body did not arrive within "
+            "--request-timeout.",
+            value=count.timed_out,
+        )

@@ -218,13 +218,14 @@ def create_app(
     `namespace` is where Tronador runs: the TronadorConfig singleton's namespace.
     `served_kinds` (discovery, when the webhook watches a cluster) lets TronadorConfig
     admissions warn about `secrets` items of kinds the cluster does not serve."""
+    metrics = metrics_registry or WebhookMetrics()
     app = web.Application(
         client_max_size=routes.MAX_BODY_BYTES,
-        middlewares=[in_flight_bound(max_requests_in_flight)],
+        middlewares=[in_flight_bound(max_requests_in_flight, on_shed=metrics.requests_shed.inc)],
     )
     app[POLICY_SOURCE] = policy_source
     app[CERTIFICATES] = certificates
-    app[METRICS] = metrics_registry or WebhookMetrics()
+    app[METRICS] = metrics
     app[METRICS].read_policy_sync_from(lambda: policy_source.last_sync)
     app[METRICS].read_readiness_from(lambda: not not_ready(app))
     for path, admitter in admitters(namespace, served_kinds).items():
@@ -288,14 +289,18 @@ async def serve(
     `shutdown_timeout` seconds) and return. Logs the bound address (`port` may be 0)."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
+    limits = limits or ServingLimits()
+    metrics = app[METRICS]
+    metrics.connection_limit.set(limits.max_connections)
     try:
         site = GuardedTLSSite(
             runner,
             host,
             port,
             ssl_context=ssl_context,
-            limits=limits or ServingLimits(),
+            limits=limits,
             on_connection_closed=ReleaseAfterBurst(),
+            count=metrics.connections,
         )
         await site.start()
         freeze_startup_objects()

@@ -162,6 +162,20 @@ async def slow_client(webhook: Webhook, gate: asyncio.Semaphore, outcome: SlowOu
         writer.transport.abort()
 
 
+async def scraped(webhook: Webhook) -> dict[str, float]:
+    """The webhook's /metrics samples by name (for series without labels)."""
+    reader, writer = await connect(webhook)
+    try:
+        writer.write(f"GET {routes.METRICS} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), MARGIN)
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        text = (await reader.readexactly(length)).decode()
+    finally:
+        writer.transport.abort()
+    samples = (line.rsplit(" ", 1) for line in text.splitlines() if line[:1] not in ("", "#"))
+    return {name: float(value) for name, value in samples}
+
+
 async def legit_reviews(webhook: Webhook, stop: asyncio.Event) -> list[int]:
     """Reviews over one kept-alive connection, as the API server sends them."""
     statuses = []
@@ -198,6 +212,9 @@ async def test_slow_clients_are_closed_by_the_deadline_while_reviews_are_answere
     assert max(outcome.closed_after) < REQUEST_TIMEOUT + MARGIN
     assert len(statuses) >= 5 and set(statuses) == {200}
     assert deadline_webhook.process.poll() is None
+    metrics = await scraped(deadline_webhook)
+    assert metrics["tronador_webhook_connections_timed_out_total"] == SLOW_CONNECTIONS
+    assert metrics["tronador_webhook_connections_refused_total"] == 0
 
 
 async def test_the_deadline_covers_receiving_a_request_not_an_idle_kept_alive_connection(
@@ -265,6 +282,11 @@ async def test_connections_above_the_bound_are_closed_at_once_and_the_bound_free
         writer.transport.abort()
     messages = [e.get("msg") for e in bounded_webhook.logged()]
     assert "connection limit reached: closing new connections" in messages
+    metrics = await scraped(bounded_webhook)
+    assert metrics["tronador_webhook_connections_refused_total"] >= 20
+    assert metrics["tronador_webhook_connections_limit"] == 40
+    assert metrics["tronador_webhook_connections_open"] >= 1  # this scrape's
+    assert metrics["tronador_webhook_connections_timed_out_total"] == 0
 
 
 LARGE = json.dumps(review("CREATE", seed_ep(), uid="large") | {"padding": "x" * 64_000}).encode()
@@ -295,6 +317,7 @@ async def test_large_bodies_above_the_in_flight_bound_get_503_small_ones_never(
         for reader, writer in reading:
             writer.write(request[-10:])
             assert await read_status(reader) == 200
+        assert (await scraped(bounded_webhook))["tronador_webhook_requests_shed_total"] == 1
     finally:
         for _, writer in reading:
             writer.transport.abort()
