@@ -1,7 +1,9 @@
-"""`tronador audit`: which EnvironmentProvisioners do not comply with the (new) policy.
+"""`tronador audit`: which EnvironmentProvisioners and Environments do not comply with the (new)
+policy.
 
-Reads EPs from the cluster (or from files, e.g. `kubectl get ep -o yaml`), re-checks each with
-the webhook's own rules (`tronador.rules.audit`) and lists the ones that would be denied now.
+Reads both kinds from the cluster (or from files, e.g. `kubectl get tep,tenv -o yaml`), re-checks
+each with the webhook's own rules (`tronador.rules.audit`) and lists the ones that would be
+denied now.
 Read-only: writing the `PolicyCompliant` condition is the controller's job.
 
 The policy is the `--config` file's; without it, the cluster's TronadorConfig
@@ -23,14 +25,9 @@ from typing import Any, TextIO
 
 from kube.api import ApiError, Kube
 from kube.client import NoCluster, load_api_client
-from kube.resources import ENVIRONMENT_PROVISIONERS, TRONADOR_CONFIGS
+from kube.resources import ENVIRONMENT_PROVISIONERS, ENVIRONMENTS, TRONADOR_CONFIGS, Resource
 from tronador.api import Policy, TronadorConfig
-from tronador.api.constants import (
-    CONFIG_NAME,
-    EP_KIND,
-    EP_PLURAL,
-    GROUP,
-)
+from tronador.api.constants import CONFIG_NAME, ENV_KIND, EP_KIND, GROUP
 from tronador.config_loading import ConfigFileError, load_tronador_config
 from tronador.namespace import NAMESPACE_HELP, system_namespace
 from tronador.rules.audit import AuditResult, audit_environment_provisioners
@@ -59,8 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="FILE",
         default=[],
-        help="audit the EPs in this YAML file ('-' for stdin; repeatable; List documents "
-        "such as `kubectl get ep -o yaml` work) instead of the cluster's",
+        help="audit the EPs and Environments in this YAML file ('-' for stdin; repeatable; "
+        "List documents such as `kubectl get tep,tenv -o yaml` work) instead of the cluster's",
     )
     parser.add_argument(
         "--config",
@@ -81,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", choices=("text", "json"), default="text", help="output format"
     )
     parser.add_argument(
-        "--all", action="store_true", help="list compliant EPs too (default: only the others)"
+        "--all", action="store_true", help="list compliant objects too (default: only the others)"
     )
 
 
@@ -95,16 +92,20 @@ def _read_text(path: str) -> tuple[str, str]:
         raise AuditError(str(exc)) from None
 
 
-def environment_provisioners_in(docs: Iterable[Any]) -> tuple[list[Any], int]:
-    """The EP documents (List items included) and how many other documents were skipped."""
+AUDITED_KINDS = (EP_KIND, ENV_KIND)
+
+
+def audited_objects_in(docs: Iterable[Any]) -> tuple[list[Any], int]:
+    """The EP and Environment documents (List items included) and how many other documents
+    were skipped."""
     found: list[Any] = []
     skipped = 0
     for doc in docs:
         kind = doc.get("kind") if isinstance(doc, dict) else None
-        if kind == EP_KIND:
+        if kind in AUDITED_KINDS:
             found.append(doc)
         elif isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
-            items, more = environment_provisioners_in(doc["items"])
+            items, more = audited_objects_in(doc["items"])
             found.extend(items)
             skipped += more
         else:
@@ -112,7 +113,7 @@ def environment_provisioners_in(docs: Iterable[Any]) -> tuple[list[Any], int]:
     return found, skipped
 
 
-def load_file_environment_provisioners(paths: Sequence[str], err: TextIO) -> list[Any]:
+def load_file_objects(paths: Sequence[str], err: TextIO) -> list[Any]:
     eps: list[Any] = []
     for path in paths:
         text, source = _read_text(path)
@@ -120,20 +121,38 @@ def load_file_environment_provisioners(paths: Sequence[str], err: TextIO) -> lis
             docs = load_all(text, source)
         except DocumentError as exc:
             raise AuditError(str(exc)) from None
-        found, skipped = environment_provisioners_in(docs)
+        found, skipped = audited_objects_in(docs)
         if skipped:
-            print(f"note: {source}: skipped {skipped} document(s) that are not EPs", file=err)
+            print(
+                f"note: {source}: skipped {skipped} document(s) that are neither "
+                "EnvironmentProvisioners nor Environments",
+                file=err,
+            )
         eps.extend(found)
     return eps
 
 
-def load_cluster_environment_provisioners(kube: Kube) -> list[Any]:
-    """Every EP in the cluster, page by page."""
-    try:
-        items, _ = kube.list(ENVIRONMENT_PROVISIONERS, page_size=LIST_PAGE)
-    except ApiError as exc:
-        raise AuditError(f"cannot list {EP_PLURAL}.{GROUP}: {_describe(exc)}") from None
-    return items
+def load_cluster_objects(kube: Kube, err: TextIO) -> list[Any]:
+    """Every EP and Environment in the cluster, page by page. A kind the cluster does not serve
+    (its CRD not installed) has none, and is noted."""
+    objects: list[Any] = []
+    for resource in (ENVIRONMENT_PROVISIONERS, ENVIRONMENTS):
+        try:
+            items, _ = kube.list(resource, page_size=LIST_PAGE)
+        except ApiError as exc:
+            if exc.status == 404:
+                print(f"note: the cluster does not serve {_plural(resource)}", file=err)
+                continue
+            raise AuditError(f"cannot list {_plural(resource)}: {_describe(exc)}") from None
+        for item in items:  # a list's items carry neither apiVersion nor kind
+            item.setdefault("apiVersion", resource.api_version)
+            item.setdefault("kind", resource.kind)
+        objects.extend(items)
+    return objects
+
+
+def _plural(resource: Resource) -> str:
+    return f"{resource.plural}.{GROUP}"
 
 
 def load_cluster_policy(kube: Kube, namespace: str) -> PolicyChoice:
@@ -166,19 +185,28 @@ def _describe(exc: ApiError) -> str:
 # --- output -----------------------------------------------------------------------------------
 
 
+def _counted(results: Sequence[AuditResult]) -> str:
+    """What was audited, in words: "EnvironmentProvisioner(s)", "Environment(s)" or both."""
+    kinds = [k for k in AUDITED_KINDS if any(r.kind == k for r in results)] or [EP_KIND]
+    return " and ".join(f"{kind}(s)" for kind in kinds)
+
+
 def render_text(results: Sequence[AuditResult], source: str, show_all: bool) -> str:
     shown = [r for r in results if show_all or not r.compliant]
     bad = sum(1 for r in results if not r.compliant)
     lines: list[str] = []
     if shown:
+        kind_width = max(len("KIND"), *(len(r.kind) for r in shown))
         width = max(len("NAME"), *(len(r.name or "<unnamed>") for r in shown))
-        lines.append(f"{'NAME':<{width}}  COMPLIANT  REASON")
+        lines.append(f"{'KIND':<{kind_width}}  {'NAME':<{width}}  COMPLIANT  REASON")
         for r in shown:
-            lines.append(f"{r.name or '<unnamed>':<{width}}  {r.compliant!s:<9}  {r.reason}")
+            lines.append(
+                f"{r.kind:<{kind_width}}  {r.name or '<unnamed>':<{width}}  "
+                f"{r.compliant!s:<9}  {r.reason}"
+            )
             lines.extend(f"  error: {v}" for v in r.violations)
     lines.append(
-        f"{bad} of {len(results)} EnvironmentProvisioner(s) do not comply with the policy "
-        f"({source})"
+        f"{bad} of {len(results)} {_counted(results)} do not comply with the policy ({source})"
     )
     return "\n".join(lines) + "\n"
 
@@ -190,6 +218,7 @@ def render_json(results: Sequence[AuditResult], source: str) -> str:
         "nonCompliant": sum(1 for r in results if not r.compliant),
         "results": [
             {
+                "kind": r.kind,
                 "name": r.name,
                 "compliant": r.compliant,
                 "reason": r.reason,
@@ -219,7 +248,7 @@ def _kube(args: argparse.Namespace, api_client: Any) -> Kube:
 
 
 def audit(args: argparse.Namespace, api_client: Any, err: TextIO) -> tuple[list[AuditResult], str]:
-    """Gather the policy and the EPs the options name, and audit them."""
+    """Gather the policy and the objects the options name, and audit them."""
     if args.config:
         try:
             choice = PolicyChoice(load_tronador_config(args.config).spec.policy, args.config)
@@ -231,12 +260,12 @@ def audit(args: argparse.Namespace, api_client: Any, err: TextIO) -> tuple[list[
         kube = _kube(args, api_client)
         choice = load_cluster_policy(kube, args.namespace)
     if args.from_file:
-        eps = load_file_environment_provisioners(args.from_file, err)
+        objects = load_file_objects(args.from_file, err)
     else:
         kube = _kube(args, api_client)
-        eps = load_cluster_environment_provisioners(kube)
-    eps.sort(key=_name_of)
-    return audit_environment_provisioners(eps, choice.policy, datetime.now(UTC)), choice.source
+        objects = load_cluster_objects(kube, err)
+    objects.sort(key=lambda obj: (AUDITED_KINDS.index(obj["kind"]), _name_of(obj)))
+    return audit_environment_provisioners(objects, choice.policy, datetime.now(UTC)), choice.source
 
 
 def run(

@@ -29,7 +29,10 @@ COMPONENT_COMMANDS: dict[str, tuple[str, str]] = {
     "webhook": ("webhook.cli", "Run the admission webhook server (HTTPS)."),
     "controller": ("controller.cli", "Run the controller that provisions EPs."),
     "certs": ("certs.cli", "Issue, rotate and inspect the webhook's serving certificate."),
-    "audit": ("tronador.audit_cli", "List EPs that do not comply with the cluster's policy."),
+    "audit": (
+        "tronador.audit_cli",
+        "List EPs and Environments that do not comply with the cluster's policy.",
+    ),
     "publish": ("gitops.publish_cli", "Render the PR's EP and land it in the GitOps repository."),
     "retire": ("gitops.retire_cli", "Remove the closed PR's EP from the GitOps repository."),
 }

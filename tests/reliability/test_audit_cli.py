@@ -11,8 +11,8 @@ import kubernetes.client
 import pytest
 
 from tests.apiserver import EmulatedAPIServer, Fault
-from tests.seeds import EXAMPLES, seed_environment_provisioner
-from tronador.audit_cli import add_arguments, environment_provisioners_in, run
+from tests.seeds import EXAMPLES, example_environment, seed_environment_provisioner
+from tronador.audit_cli import add_arguments, audited_objects_in, run
 from tronador.yamlio import dump, dump_all, load_all
 
 NAMESPACE = "tronador-system"
@@ -66,8 +66,8 @@ def test_files_against_a_config_file(tmp_path: Path, config_file: Path) -> None:
     code, out, err = invoke(parse("--from-file", str(eps), "--config", str(config_file)))
     assert code == 1
     assert "ok-1" not in out
-    assert "bad-tenant  False      TenantAllowedFailed" in out
-    assert "bad-chart   False      ChartUrlAllowedFailed" in out
+    assert "EnvironmentProvisioner  bad-tenant  False      TenantAllowedFailed" in out
+    assert "EnvironmentProvisioner  bad-chart   False      ChartUrlAllowedFailed" in out
     assert "(rule chart-url-allowed)" in out
     assert out.rstrip().endswith(
         f"2 of 3 EnvironmentProvisioner(s) do not comply with the policy ({config_file})"
@@ -80,7 +80,8 @@ def test_all_compliant_exits_zero_and_all_lists_them(tmp_path: Path, config_file
     eps.write_text(dump({"apiVersion": "v1", "kind": "List", "items": [ep("a"), ep("b")]}))
     code, out, _ = invoke(parse("--from-file", str(eps), "--config", str(config_file), "--all"))
     assert code == 0
-    assert "a     True       Compliant" in out and "b     True       Compliant" in out
+    assert "EnvironmentProvisioner  a     True       Compliant" in out
+    assert "EnvironmentProvisioner  b     True       Compliant" in out
 
 
 def test_json_output(tmp_path: Path, config_file: Path) -> None:
@@ -122,15 +123,48 @@ def test_unusable_inputs_exit_two(tmp_path: Path, content: str | None, words: st
 
 
 def test_list_documents_are_unpacked() -> None:
-    found, skipped = environment_provisioners_in(
+    found, skipped = audited_objects_in(
         [
             {"kind": "EnvironmentProvisionerList", "items": [ep("a"), {"kind": "x"}]},
             ep("b"),
+            {"kind": "List", "items": [env("c")]},
             "text",
         ]
     )
-    assert [f["metadata"]["name"] for f in found] == ["a", "b"]
+    assert [f["metadata"]["name"] for f in found] == ["a", "b", "c"]
     assert skipped == 2
+
+
+def env(name: str, tenant: str = "veeru") -> dict[str, Any]:
+    """The docs' Environment renamed; its values source lives in its own namespace."""
+    obj = example_environment()
+    obj["metadata"]["name"] = name
+    obj["spec"]["namespaceLabels"]["stakater.com/tenant"] = tenant
+    for source in obj["spec"]["application"]["release"]["valuesFrom"]:
+        source["configMapKeyRef"]["namespace"] = name
+    return obj
+
+
+def test_environments_are_audited_with_the_same_rules(tmp_path: Path, config_file: Path) -> None:
+    objects = tmp_path / "objects.yaml"
+    objects.write_text(dump_all([env("env-bad", tenant="gabbar"), env("env-ok"), ep("ep-ok")]))
+    code, out, err = invoke(parse("--from-file", str(objects), "--config", str(config_file)))
+    assert code == 1, err
+    assert "Environment  env-bad  False      TenantAllowedFailed" in out
+    assert "env-ok" not in out and "ep-ok" not in out
+    assert out.rstrip().endswith(
+        "1 of 3 EnvironmentProvisioner(s) and Environment(s) do not comply with the policy "
+        f"({config_file})"
+    )
+    code, out, _ = invoke(
+        parse("--from-file", str(objects), "--config", str(config_file), "-o", "json")
+    )
+    kinds = {(r["kind"], r["name"], r["compliant"]) for r in json.loads(out)["results"]}
+    assert kinds == {
+        ("Environment", "env-bad", False),
+        ("Environment", "env-ok", True),
+        ("EnvironmentProvisioner", "ep-ok", True),
+    }
 
 
 # --- against the emulated API server ----------------------------------------------------------
@@ -151,11 +185,42 @@ def test_cluster_eps_against_the_cluster_policy(
     code, out, err = invoke(parse("--namespace", NAMESPACE), api_client=k8s_client)
     assert code == 1, err
     lines = out.splitlines()
-    assert lines[1].startswith("alpha ") and "TenantAllowedFailed" in lines[1]
-    assert any(line.startswith("mid ") and "ChartUrlAllowedFailed" in line for line in lines)
+    assert lines[1].startswith("EnvironmentProvisioner  alpha ")
+    assert "TenantAllowedFailed" in lines[1]
+    assert any(" mid " in line and "ChartUrlAllowedFailed" in line for line in lines)
     assert "zeta" not in out
     assert f"(TronadorConfig {NAMESPACE}/tronador-config)" in lines[-1]
     assert apiserver.writes() == []  # read-only
+
+
+def test_cluster_environments_are_audited_after_the_eps(
+    apiserver: EmulatedAPIServer, k8s_client: kubernetes.client.ApiClient
+) -> None:
+    seed_cluster(apiserver, example_config())
+    apiserver.seed(env("aardvark", tenant="gabbar"))
+    apiserver.seed(env("beta"))
+    code, out, err = invoke(parse("--namespace", NAMESPACE, "--all"), api_client=k8s_client)
+    assert code == 1, err
+    rows = [line.split()[:3] for line in out.splitlines()[1:-1] if not line.startswith(" ")]
+    assert rows == [
+        ["EnvironmentProvisioner", "alpha", "False"],
+        ["EnvironmentProvisioner", "mid", "False"],
+        ["EnvironmentProvisioner", "zeta", "True"],
+        ["Environment", "aardvark", "False"],
+        ["Environment", "beta", "True"],
+    ]
+    assert "3 of 5 EnvironmentProvisioner(s) and Environment(s)" in out
+
+
+def test_a_cluster_without_the_environment_crd_audits_its_eps(
+    apiserver: EmulatedAPIServer, k8s_client: kubernetes.client.ApiClient
+) -> None:
+    seed_cluster(apiserver, example_config())
+    apiserver.faults.add(Fault(path_regex="/environments$", status=404, times=None))
+    code, out, err = invoke(parse("--namespace", NAMESPACE), api_client=k8s_client)
+    assert code == 1
+    assert "2 of 3 EnvironmentProvisioner(s) do not comply" in out
+    assert "note: the cluster does not serve environments.tronador.stakater.com" in err
 
 
 def test_cluster_eps_against_a_proposed_policy(

@@ -25,7 +25,7 @@ from typing import Any
 import jsonpatch
 
 from tronador.api import EnvironmentProvisioner, Policy
-from tronador.api.constants import ENV_KIND
+from tronador.api.constants import ENV_KIND, EP_KIND
 from tronador.rules.conditions import transition_time
 from tronador.rules.findings import Findings, Violation
 from tronador.rules.jsonpatch_ops import Operation
@@ -52,6 +52,8 @@ class AuditResult:
     """The JSON Patch the new policy's defaulting would apply on the EP's next update."""
     condition: dict[str, Any] = field(default_factory=dict)
     """The `PolicyCompliant` metav1.Condition, wire form (validates as `tronador.api.Condition`)."""
+    kind: str = EP_KIND
+    """EnvironmentProvisioner or Environment."""
 
     @property
     def reason(self) -> str:
@@ -185,6 +187,7 @@ def audit_environment_provisioner(
         pending_defaults=pending,
     )
     return AuditResult(
+        kind=ENV_KIND if isinstance(obj, dict) and obj.get("kind") == ENV_KIND else EP_KIND,
         name=_name(obj),
         compliant=findings.allowed,
         violations=tuple(findings.violations),
