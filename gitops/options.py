@@ -73,13 +73,24 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
         "--work-dir", metavar="DIR", help="work clone directory (default: a temporary one)"
     )
     parser.add_argument(
-        "--config", metavar="FILE", help="TronadorConfig whose policy applies (default: built-in)"
+        "--config",
+        metavar="PATH",
+        help="TronadorConfig whose policy applies: a file, or a directory holding "
+        f"{CONFIG_FILE_IN_DIRECTORY} (a ConfigMap workspace); empty or unset: the built-in policy",
     )
 
 
+CONFIG_FILE_IN_DIRECTORY = "tronador-config.yaml"
+
+
 def policy_of(args: argparse.Namespace) -> Policy:
+    """The policy `--config` names. Empty counts as unset: Tekton gives an unbound optional
+    workspace's path as ""."""
+    path = Path(args.config) if args.config else None
+    if path is not None and path.is_dir():
+        path = path / CONFIG_FILE_IN_DIRECTORY
     try:
-        return load_policy(args.config)
+        return load_policy(path)
     except ConfigFileError as exc:
         raise CliError(str(exc)) from None
 

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.gitops.repos import APP_CONFIG, bare_repo, environment, files
+from tests.gitops.repos import APP_CONFIG, POLICY, bare_repo, environment, files
 from tests.manifests.checks import parse_command_line
 from tests.manifests.render import ROOT
 from tests.manifests.tekton import (
@@ -153,13 +153,31 @@ def test_the_steps_publish_and_retire_as_tekton_runs_them(tmp_path: Path) -> Non
     tasks = by_name("Task")
     publish_task, retire_task = tasks["tronador-publish"], tasks["tronador-retire"]
     given = {**SAMPLE, "gitops-repo": str(bare), "source-time": "1700000000"}
-    published = _run_step(
+    published = _run_step(  # the optional tronador-config workspace unbound: ""
         publish_task,
         task_run_params(publish_task, given),
-        {"source": str(source), "gitops-credentials": str(credentials)},
+        {"source": str(source), "gitops-credentials": str(credentials), "tronador-config": ""},
     )
     assert published.returncode == 0, published.stderr
     assert "environments/shop-7.yaml" in files(bare)
+
+    # The cluster's TronadorConfig in the optional workspace (a ConfigMap's directory): a PR the
+    # webhook would deny is refused before anything is pushed.
+    policy = yaml.safe_load(POLICY.read_text())
+    policy["spec"]["policy"]["tenant"]["allowedValues"] = ["jai"]
+    mounted = tmp_path / "tronador-config"
+    mounted.mkdir()
+    (mounted / "tronador-config.yaml").write_text(yaml.safe_dump(policy))
+    before = files(bare)
+    denied = _run_step(
+        publish_task,
+        task_run_params(publish_task, {**given, "pr-number": "8", "branch": "feature-8"}),
+        {"source": str(source), "gitops-credentials": "", "tronador-config": str(mounted)},
+    )
+    assert denied.returncode == 1, denied.stderr
+    assert "tenant-allowed" in denied.stderr and "'veeru'" in denied.stderr, denied.stderr
+    assert files(bare) == before
+
     retire_given = {k: v for k, v in given.items() if k in _declared(retire_task["spec"], "params")}
     # an optional workspace that is not bound: Tekton substitutes an empty path
     retired = _run_step(
