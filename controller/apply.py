@@ -118,10 +118,6 @@ class Applier:
             if remembered_for == owner:
                 self._not_ours.pop(key, None)
 
-    @property
-    def remembered(self) -> int:
-        return len(self._not_ours)
-
     def emit(self, actions: Actions) -> None:
         summary = actions.summary()
         actions.changes.clear()

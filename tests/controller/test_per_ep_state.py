@@ -37,7 +37,7 @@ def per_ep_state(controller: Controller) -> dict[str, Any]:
             len(store._written),
         )
     state["queue"] = controller.queue.sizes()
-    state["objects found to be someone else's"] = controller.reconciler.applier.remembered
+    state["objects found to be someone else's"] = len(controller.reconciler.applier._not_ours)
     text = controller.render_metrics()
     state["metric series environment_ready"] = sum(
         line.startswith("tronador_controller_environment_ready{") for line in text.splitlines()

@@ -167,7 +167,7 @@ def test_a_secret_someone_else_created_gets_back_only_its_own_fields(cluster: Cl
         EP_API, "environmentprovisioners", EP_NAME, None, {"metadata": {"labels": {"r": "3"}}}
     )
     cluster.wait(lambda: cluster.condition("SecretsReady").get("reason") == "Copied")
-    assert controller.reconciler.applier.remembered == 0
+    assert controller.reconciler.applier._not_ours == {}
 
 
 SECRET_OF_THEIRS = ("secrets", "nordmart-git-auth")
