@@ -107,7 +107,14 @@ def git_environment(credentials: Credentials) -> Iterator[dict[str, str]]:
                     "StrictHostKeyChecking=yes",
                 ]
                 if credentials.known_hosts
-                else ["-o", "StrictHostKeyChecking=accept-new"]
+                # Trust on first use, for this run only: ssh would otherwise write to the
+                # home directory of the passwd entry (not $HOME), read-only in a Task's pod.
+                else [
+                    "-o",
+                    f"UserKnownHostsFile={Path(scratch) / 'known_hosts'}",
+                    "-o",
+                    "StrictHostKeyChecking=accept-new",
+                ]
             )
             command = ["ssh", "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"]
             env["GIT_SSH_COMMAND"] = shlex.join(command + hosts)

@@ -24,6 +24,9 @@ _STALE = ("fetch first", "non-fast-forward", "stale info", "failed to update ref
 _NO_REF = ("couldn't find remote ref", "could not find remote ref")
 
 
+GENERIC_TRANSPORT_FAILURE = "fatal: Could not read from remote repository."
+GIT_MESSAGE_PREFIXES = ("fatal:", "error:", "remote:", "hint:", "warning:")
+
 class GitError(RuntimeError):
     """git failed; the message is one line, without secrets."""
 
@@ -103,12 +106,23 @@ class WorkClone:
         return done
 
     def last_line(self, stderr: str, first: tuple[str, ...] = ("fatal:", "error:")) -> str:
-        """The line of git's stderr that says what went wrong (fatal/error first)."""
+        """The line of git's stderr that says what went wrong (fatal/error first). When it is
+        git's generic "could not read from remote repository", the transport's own reason that
+        came before it is put in front (ssh's "Host key verification failed.", "Permission
+        denied (publickey).")."""
         lines = [line.strip() for line in self.scrub(stderr).splitlines() if line.strip()]
         for prefix in (*first, "fatal:", "error:", "remote:"):
-            picked = [line for line in lines if line.startswith(prefix)]
+            picked = [index for index, line in enumerate(lines) if line.startswith(prefix)]
             if picked:
-                return picked[0]
+                line = lines[picked[0]]
+                if line != GENERIC_TRANSPORT_FAILURE:
+                    return line
+                causes = [
+                    earlier
+                    for earlier in lines[: picked[0]]
+                    if not earlier.startswith(GIT_MESSAGE_PREFIXES)
+                ]
+                return f"{causes[-1]} ({line})" if causes else line
         return lines[-1] if lines else "no message"
 
     def init(self) -> None:
