@@ -45,7 +45,8 @@ def _sshd() -> str:
     return found or need_tool("sshd", "the SSH GitOps path is pushed to a real OpenSSH server")
 
 
-def _keygen(path: Path) -> None:
+def make_key(path: Path) -> None:
+    """An ed25519 key pair without passphrase: `path` and `path`.pub."""
     keygen = need_tool("ssh-keygen", "the SSH test keys are made with ssh-keygen")
     subprocess.run(
         [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "tronador-test", "-f", str(path)],
@@ -73,8 +74,8 @@ def ssh_server(directory: Path) -> Iterator[SSHServer]:
     sshd = _sshd()
     directory.mkdir(parents=True, exist_ok=True)
     host_key, client_key = directory / "host_ed25519", directory / "client_ed25519"
-    _keygen(host_key)
-    _keygen(client_key)
+    make_key(host_key)
+    make_key(client_key)
     authorized = directory / "authorized_keys"
     authorized.write_text(client_key.with_suffix(".pub").read_text())
     authorized.chmod(0o600)

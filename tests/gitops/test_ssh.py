@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from tests.gitops.repos import (
     retire,
     tronador,
 )
-from tests.gitops.ssh_git import SSHServer, ssh_server
+from tests.gitops.ssh_git import SSHServer, make_key, ssh_server
 
 pytestmark = pytest.mark.usefixtures("real_git")
 
@@ -64,11 +63,7 @@ def test_a_host_key_that_does_not_match_is_refused_and_nothing_is_pushed(
 ) -> None:
     bare = bare_repo(tmp_path)
     impostor = tmp_path / "impostor"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(impostor)],
-        check=True,
-        timeout=30,
-    )
+    make_key(impostor)
     with ssh_server(tmp_path / "sshd") as server:
         algorithm, key = impostor.with_suffix(".pub").read_text().split()[:2]
         known = f"[127.0.0.1]:{server.port} {algorithm} {key}\n"
@@ -111,11 +106,7 @@ def _known_hosts_of_the_user() -> str:
 def test_a_key_the_server_does_not_accept_is_one_line_naming_the_refusal(tmp_path: Path) -> None:
     bare = bare_repo(tmp_path)
     stranger = tmp_path / "stranger"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)],
-        check=True,
-        timeout=30,
-    )
+    make_key(stranger)
     with ssh_server(tmp_path / "sshd") as server:
         given = credentials(tmp_path, server, server.known_hosts_line)
         shutil.copyfile(stranger, given / "ssh-privatekey")
