@@ -454,47 +454,58 @@ class Reconciler:
     def _remove_stale_copies(self, run: Run, desired: DesiredEnvironment) -> None:
         """Copies of values sources the release no longer names, deleted once it has been
         rewritten without them: Flux never meets a valuesFrom whose object is gone."""
-        namespace = desired.namespace.name
         copies = {(o.resource.kind, o.name) for o in desired.values_copies}
-        for resource in (SECRETS, CONFIG_MAPS):
-            store = self.caches.synced_store(resource)
-            for existing in owned(store.objects(namespace), run.name):
-                key = (resource.kind, existing["metadata"]["name"])
-                if annotation(existing, COPIED_FROM_ANNOTATION) and key not in copies:
-                    self.applier.delete(
-                        run.actions, resource, existing, store, why="no longer used"
-                    )
+        stores = [(r, self.caches.synced_store(r)) for r in (SECRETS, CONFIG_MAPS)]
+        self._delete_owned(
+            run,
+            desired.namespace.name,
+            stores,
+            lambda resource, obj: bool(annotation(obj, COPIED_FROM_ANNOTATION))
+            and (resource.kind, obj["metadata"]["name"]) not in copies,
+            why="no longer used",
+        )
 
     def _remove_stale_secrets(self, run: Run, desired: DesiredEnvironment) -> None:
         """Secrets the TronadorConfig no longer gives, deleted once the release objects have been
         written: a GitRepository's secretRef moves to the new secret before the old one goes."""
-        namespace = desired.namespace.name
         wanted = {obj.name for obj in desired.secrets}  # by name: a generator's Secret is wanted
-        stale = [
-            (resource, store, existing)
-            for resource, store in [
-                (SECRETS, self.caches.store(SECRETS)),
-                *self.caches.generated_kinds(),
-            ]
-            if store is not None
-            for existing in owned(store.objects(namespace), run.name)
-            if existing["metadata"]["name"] not in wanted
-            and not annotation(existing, COPIED_FROM_ANNOTATION)
+        stores = [(SECRETS, self.caches.store(SECRETS)), *self.caches.generated_kinds()]
+        self._delete_owned(
+            run,
+            desired.namespace.name,
+            [(resource, store) for resource, store in stores if store is not None],
+            lambda _resource, obj: obj["metadata"]["name"] not in wanted
+            and not annotation(obj, COPIED_FROM_ANNOTATION),
+            why="no longer given by the TronadorConfig",
+        )
+
+    def _delete_owned(
+        self,
+        run: Run,
+        namespace: str,
+        stores: list[tuple[Resource, Store]],
+        stale: Callable[[Resource, Obj], bool],
+        why: str,
+    ) -> None:
+        """Delete the objects of `run`'s environment in `namespace` that `stale` picks."""
+        doomed = [
+            (resource, store, obj)
+            for resource, store in stores
+            for obj in owned(store.objects(namespace), run.name)
+            if stale(resource, obj)
         ]
-        for resource, store, existing in stale:
-            self.applier.delete(
-                run.actions, resource, existing, store, why="no longer given by the TronadorConfig"
-            )
+        for resource, store, obj in doomed:
+            self.applier.delete(run.actions, resource, obj, store, why=why)
 
     def _remove_stale_release_objects(self, run: Run, desired: DesiredEnvironment) -> None:
         names = {(o.resource.kind, o.name) for o in desired.release}
-        for obj_desired in desired.release:
-            store = self._cache_of(obj_desired)
-            for obj in owned(store.objects(desired.namespace.name), run.name):
-                if (obj_desired.resource.kind, obj["metadata"]["name"]) not in names:
-                    self.applier.delete(
-                        run.actions, obj_desired.resource, obj, store, why="release renamed"
-                    )
+        self._delete_owned(
+            run,
+            desired.namespace.name,
+            [(o.resource, self._cache_of(o)) for o in desired.release],
+            lambda resource, obj: (resource.kind, obj["metadata"]["name"]) not in names,
+            why="release renamed",
+        )
 
     def _application(
         self, run: Run, desired: DesiredEnvironment, stored: dict[str, Obj]
