@@ -28,7 +28,7 @@ from controller.managed_fields import (
 )
 from controller.status import EventSpec
 from kube.api import ApiError, Kube, Obj
-from kube.informer import Store
+from kube.informer import Store, resource_version_of
 from kube.resources import SECRETS, Resource
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class Applier:
                 raise rejection(err, sensitive) from None
             raise
         if actual is None and owner is not None and _others_were_there(applied):
-            self._retract(resource, desired, store)
+            self._retract(resource, desired, store, applied)
             self._not_ours[key] = owner
             raise self._foreign(resource, desired)
         store.write_through(applied)
@@ -226,22 +226,27 @@ class Applier:
             raise self._foreign(resource, desired)
         self._not_ours.pop(key, None)
 
-    def _retract(self, resource: Resource, desired: DesiredObject, store: Store) -> None:
+    def _retract(
+        self, resource: Resource, desired: DesiredObject, store: Store, applied: Obj
+    ) -> None:
         """Take back what our apply added to an object someone else had created: applying
         nothing removes every field only we set, and leaves theirs. The cache forgets the
-        object, and ignores our apply's watch event (which carries our labels) if it comes
-        later: the object must never look like ours."""
+        object and ignores the watch events of both writes (our apply's carries our labels),
+        whenever they come: the object must never look like ours."""
         skeleton: Obj = {"metadata": {"name": desired.name}}
         if desired.namespace is not None:
             skeleton["metadata"]["namespace"] = desired.namespace
+        retracted: Obj | None = None
         try:
-            self.kube.apply(resource, skeleton, field_manager=MANAGER)
+            retracted = self.kube.apply(resource, skeleton, field_manager=MANAGER)
         except ApiError as err:
             log.warning(
                 "could not retract our fields from an object that is not ours",
                 extra={"fields": {"object": f"{resource.kind}/{desired.name}", "error": str(err)}},
             )
-        store.mark_deleted(desired.namespace, desired.name)
+        versions = [resource_version_of(o) for o in (applied, retracted) if o is not None]
+        newest = max((v for v in versions if v.isdigit()), key=int, default="")
+        store.ignore_up_to(desired.namespace, desired.name, newest)
 
     @staticmethod
     def _foreign(resource: Resource, desired: DesiredObject) -> StepFailed:

@@ -74,6 +74,9 @@ class Store:
         self._lock = threading.Lock()
         self._by_namespace: dict[str, dict[str, Obj]] = {}
         self._tombstones: set[Key] = set()
+        self._stale_up_to: dict[Key, int] = {}
+        """Per key, a resourceVersion up to which watch events describe states known to be
+        stale (`ignore_up_to`)."""
         self._written: dict[Key, set[str]] = {}
         """Per key, the resourceVersions our own writes produced whose watch events have not
         come yet: those events are echoes; any other event older than the cache is news."""
@@ -120,6 +123,8 @@ class Store:
         changes: list[tuple[str, Obj, Obj | None]] = []
         with self._lock:
             self._tombstones.clear()
+            self._stale_up_to.clear()
+            pending = set(self._written)
             self._written.clear()
             current = {
                 (ns, name): obj
@@ -135,7 +140,9 @@ class Store:
                 self._put(obj)
                 if before is None:
                     changes.append(("ADDED", obj, None))
-                elif resource_version_of(before) != resource_version_of(obj):
+                elif resource_version_of(before) != resource_version_of(obj) or key in pending:
+                    # Pending echoes: a change our write's answer carried may not have been
+                    # reacted to yet, and its event is gone with the old watch.
                     changes.append(("MODIFIED", obj, before))
         return changes
 
@@ -150,10 +157,11 @@ class Store:
         with self._lock:
             if event_type == "DELETED":
                 self._tombstones.discard(key)
+                self._stale_up_to.pop(key, None)
                 self._written.pop(key, None)
                 old = self._pop(key)
                 return (obj if old is not None else None), old
-            if key in self._tombstones:
+            if key in self._tombstones or self._known_stale(key, obj):
                 return None, None
             old = self._by_namespace.get(key[0], {}).get(key[1])
             if not self._accept(obj):
@@ -167,6 +175,16 @@ class Store:
             self._forget_written_up_to(key, obj)
             self._put(obj)
             return obj, old
+
+    def _known_stale(self, key: Key, obj: Obj) -> bool:
+        bound = self._stale_up_to.get(key)
+        if bound is None:
+            return False
+        version = resource_version_of(obj)
+        if version.isdigit() and int(version) <= bound:
+            return True
+        del self._stale_up_to[key]
+        return False
 
     def _unseen_change(self, key: Key, obj: Obj) -> bool:
         """Whether an event the cache is already as new as reports a change made by another
@@ -211,6 +229,7 @@ class Store:
             if not self._accept(obj):
                 return
             self._tombstones.discard(key)
+            self._stale_up_to.pop(key, None)
             old = self._by_namespace.get(key[0], {}).get(key[1])
             if old is None and being_deleted(obj):
                 return
@@ -218,6 +237,18 @@ class Store:
                 self._put(copy.deepcopy(obj))
                 if resource_version_of(obj) != resource_version_of(old):
                     self._written.setdefault(key, set()).add(resource_version_of(obj))
+
+    def ignore_up_to(self, namespace: str | None, name: str, resource_version: str) -> None:
+        """Drop the object and ignore its watch events up to `resource_version`: they describe
+        states known to be stale (our apply to an object found to be someone else's, whose
+        event carries our labels, may come after we took them back). A later event, a deletion,
+        a relist or our next write ends it."""
+        key = (namespace or "", name)
+        with self._lock:
+            self._pop(key)
+            self._written.pop(key, None)
+            if resource_version.isdigit():
+                self._stale_up_to[key] = int(resource_version)
 
     def mark_deleted(self, namespace: str | None, name: str) -> None:
         """We deleted it: drop it, and ignore stale updates until the watch reports the delete."""

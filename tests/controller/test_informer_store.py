@@ -80,3 +80,35 @@ def test_objects_the_filter_refuses_are_not_cached() -> None:
     store = Store(accept=lambda o: o["metadata"]["name"] == "default")
     store.replace_all([_obj("default", 1), _obj("builder", 1)])
     assert [o["metadata"]["name"] for o in store.objects("ns")] == ["default"]
+
+
+def test_events_up_to_a_known_stale_version_are_ignored_even_for_an_uncached_object() -> None:
+    """An apply to an object found to be someone else's (not in our label-filtered cache) is
+    taken back; the apply's event, which carries our labels, may come after that."""
+    store = Store()
+    store.ignore_up_to("ns", "theirs", "7")
+    assert store.apply("ADDED", _obj("theirs", 6)) == (None, None)
+    assert store.apply("MODIFIED", _obj("theirs", 7)) == (None, None)
+    assert store.get("ns", "theirs") is None
+    assert store.apply("MODIFIED", _obj("theirs", 8))[0] is not None
+    assert store._stale_up_to == {}
+
+
+def test_a_deletion_or_our_next_write_ends_the_ignoring() -> None:
+    store = Store()
+    store.ignore_up_to("ns", "a", "7")
+    store.apply("DELETED", _obj("a", 8))
+    store.ignore_up_to("ns", "b", "7")
+    store.write_through(_obj("b", 9))
+    assert store._stale_up_to == {}
+
+
+def test_a_relist_reports_objects_whose_echo_was_pending() -> None:
+    """The change our write's answer carried would have been news when its event came; a relist
+    ends the old watch, so it is reported as a change instead."""
+    store = Store()
+    store.replace_all([_obj("a", 3), _obj("b", 3)])
+    store.write_through(_obj("a", 5))
+    changes = store.replace_all([_obj("a", 5), _obj("b", 3)])
+    assert [(t, o["metadata"]["name"]) for t, o, _ in changes] == [("MODIFIED", "a")]
+    assert store._written == {}

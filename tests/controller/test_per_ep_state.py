@@ -35,6 +35,7 @@ def per_ep_state(controller: Controller) -> dict[str, Any]:
             len(store.objects()),
             len(store._tombstones),
             len(store._written),
+            len(store._stale_up_to),
         )
     state["queue"] = controller.queue.sizes()
     state["objects found to be someone else's"] = len(controller.reconciler.applier._not_ours)
