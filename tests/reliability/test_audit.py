@@ -14,6 +14,7 @@ from tronador.rules.audit import (
     rule_reason,
 )
 from tronador.rules.conditions import set_condition
+from tronador.rules.review import review_environment_provisioner
 
 NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 STRICT = Policy.model_validate(
@@ -43,6 +44,16 @@ def test_compliant_ep_gets_a_true_condition() -> None:
         "observedGeneration": 3,
     }
     Condition.model_validate(result.condition)
+
+
+def test_the_cleanup_finalizer_is_not_a_pending_default_of_the_policy() -> None:
+    """Admission adds it, but it is not the policy's: an EP from git (never admitted) or one
+    admitted before the webhook added it complies with nothing pending."""
+    ep = review_environment_provisioner(stored(), Policy()).result  # labelled, defaulted
+    del ep["metadata"]["finalizers"]
+    result = audit_environment_provisioner(ep, Policy(), NOW)
+    assert result.compliant and result.pending_defaults == ()
+    assert "default" not in result.message
 
 
 def test_non_compliant_ep_names_the_first_rule_and_lists_all() -> None:

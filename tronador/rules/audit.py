@@ -113,9 +113,9 @@ def check_compliance(obj: Any, policy: Policy) -> tuple[Findings, list[Operation
     if isinstance(subject, dict):
         subject.pop("status", None)
         if environment:
-            patch = mutate_environment(subject, policy).patch
+            patch = mutate_environment(subject, policy, finalizer=False).patch
         else:
-            patch = mutate_environment_provisioner(subject, policy)
+            patch = mutate_environment_provisioner(subject, policy, finalizer=False)
         if patch:
             try:
                 subject = jsonpatch.apply_patch(subject, patch)

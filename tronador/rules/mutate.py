@@ -65,15 +65,21 @@ class Mutation:
     warnings: list[str] = field(default_factory=list)
 
 
-def mutate_environment_provisioner(obj: dict[str, Any], policy: Policy) -> list[ops.Operation]:
-    """The JSON Patch that fills defaults, labels the EP and fixes image references."""
-    return _mutate(EP_SHAPE, obj, policy)
+def mutate_environment_provisioner(
+    obj: dict[str, Any], policy: Policy, *, finalizer: bool = True
+) -> list[ops.Operation]:
+    """The JSON Patch that fills defaults, labels the EP and fixes image references; with
+    `finalizer`, adds the controller's cleanup finalizer too (admission does; the policy audit,
+    which reports the policy's pending defaults, does not)."""
+    return _mutate(EP_SHAPE, obj, policy, finalizer)
 
 
-def mutate_environment(obj: dict[str, Any], policy: Policy) -> Mutation:
+def mutate_environment(
+    obj: dict[str, Any], policy: Policy, *, finalizer: bool = True
+) -> Mutation:
     """The EP's defaults for an Environment, and the Flux fields v1 no longer has dropped (each
     with a warning for the admission response)."""
-    mutation = Mutation(_mutate(ENVIRONMENT_SHAPE, obj, policy))
+    mutation = Mutation(_mutate(ENVIRONMENT_SHAPE, obj, policy, finalizer))
     git = dig(obj, GIT_REPOSITORY)
     if isinstance(git, dict):
         for name in DROPPED_GIT_REPOSITORY_FIELDS:
@@ -86,7 +92,9 @@ def mutate_environment(obj: dict[str, Any], policy: Policy) -> Mutation:
     return mutation
 
 
-def _mutate(shape: KindShape, obj: dict[str, Any], policy: Policy) -> list[ops.Operation]:
+def _mutate(
+    shape: KindShape, obj: dict[str, Any], policy: Policy, finalizer: bool
+) -> list[ops.Operation]:
     patch: list[ops.Operation] = []
     metadata = _dict(obj, "metadata") or {}
     spec = _dict(obj, "spec")
@@ -110,10 +118,14 @@ def _mutate(shape: KindShape, obj: dict[str, Any], policy: Policy) -> list[ops.O
     if isinstance(tenant, str) and tenant:
         ep_labels[policy.tenant.label_key] = tenant
     if "metadata" not in obj:
-        patch.append(ops.add(("metadata",), {"labels": ep_labels, "finalizers": [FINALIZER]}))
+        added: dict[str, Any] = {"labels": ep_labels}
+        if finalizer:
+            added["finalizers"] = [FINALIZER]
+        patch.append(ops.add(("metadata",), added))
     elif isinstance(obj["metadata"], dict):
         patch += _merge_labels(("metadata", "labels"), metadata.get("labels"), ep_labels)
-        patch += _finalizer_operations(metadata)
+        if finalizer:
+            patch += _finalizer_operations(metadata)
 
     release = _dict(_dict(spec, "application"), "release")
     if release is None:
