@@ -116,7 +116,10 @@ def git_environment(credentials: Credentials) -> Iterator[dict[str, str]]:
                     "StrictHostKeyChecking=accept-new",
                 ]
             )
-            command = ["ssh", "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"]
+            command = [
+                "ssh", "-i", str(key), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+                "-o", "LogLevel=ERROR",  # no "Permanently added" notice taken for the error
+            ]  # fmt: skip
             env["GIT_SSH_COMMAND"] = shlex.join(command + hosts)
         yield env
     finally:

@@ -25,7 +25,10 @@ _NO_REF = ("couldn't find remote ref", "could not find remote ref")
 
 
 GENERIC_TRANSPORT_FAILURE = "fatal: Could not read from remote repository."
-GIT_MESSAGE_PREFIXES = ("fatal:", "error:", "remote:", "hint:", "warning:")
+GIT_MESSAGE_PREFIXES = (
+    "fatal:", "error:", "remote:", "hint:", "warning:", "Cloning into", "Warning: Permanently added"
+)  # fmt: skip
+"""Lines of git's (and ssh's) stderr that are not a transport's reason for failing."""
 
 class GitError(RuntimeError):
     """git failed; the message is one line, without secrets."""

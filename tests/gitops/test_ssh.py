@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops.git import Deadline, WorkClone
 from tests.gitops.repos import (
     POLICY,
     bare_repo,
@@ -115,3 +116,27 @@ def test_a_key_the_server_does_not_accept_is_one_line_naming_the_refusal(tmp_pat
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "Permission denied (publickey)" in refused.stderr, refused.stderr
     assert len(commits(bare)) == 1
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        (
+            "Cloning into 'x'...\nWarning: Permanently added '[h]:22' (ED25519) to the list of "
+            "known hosts.\nPermission denied (publickey).\nfatal: Could not read from remote "
+            "repository.\n\nPlease make sure you have the correct access rights\n",
+            "Permission denied (publickey). (fatal: Could not read from remote repository.)",
+        ),
+        (
+            "Warning: Permanently added '[h]:22' (ED25519) to the list of known hosts.\n"
+            "fatal: Could not read from remote repository.\n",
+            "fatal: Could not read from remote repository.",
+        ),
+        ("fatal: couldn't find remote ref main\n", "fatal: couldn't find remote ref main"),
+    ],
+)
+def test_the_error_line_is_the_transports_reason_never_a_notice(
+    tmp_path: Path, stderr: str, expected: str
+) -> None:
+    clone = WorkClone(tmp_path, "ssh://h/x", "main", {}, ("s3cret",), Deadline(10))
+    assert clone.last_line(stderr) == expected
