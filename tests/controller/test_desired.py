@@ -211,21 +211,21 @@ def test_secret_generating_items_are_copied_as_their_own_kind() -> None:
 def test_cross_namespace_values_from_is_copied_for_flux_v2() -> None:
     ep = seed_ep(
         spec__application__release__valuesFrom=[
-            {"configMapKeyRef": {"name": "shared", "namespace": "team", "key": "extra.yaml"}},
+            {"configMapKeyRef": {"name": "common", "namespace": "team", "key": "extra.yaml"}},
             {"secretKeyRef": {"name": "local"}},
             {"chartFileRef": {"path": "values-pr.yaml", "optional": True}},
             {"externalSourceRef": {"url": "https://example.com/v.yaml"}},
         ]
     )
-    ref = ValuesSourceRef("ConfigMap", "team", "shared", "extra.yaml", False)
+    ref = ValuesSourceRef("ConfigMap", "team", "common", "extra.yaml", False)
     sources = {ref: {"data": {"extra.yaml": "a: 1", "other": "secret-ish"}}}
     env = desired_environment(ep, None, FLUX, sources)
     (copied,) = env.values_copies
-    assert copied.name == "values-team-shared"
+    assert copied.name == "values-team-common"
     assert copied.body["data"] == {"extra.yaml": "a: 1"}
     spec = env.helm_release.body["spec"]
     assert spec["valuesFrom"] == [
-        {"kind": "ConfigMap", "name": "values-team-shared", "valuesKey": "extra.yaml"},
+        {"kind": "ConfigMap", "name": "values-team-common", "valuesKey": "extra.yaml"},
         {"kind": "Secret", "name": "local"},
     ]
     assert spec["chart"]["spec"]["valuesFiles"] == ["deploy/values.yaml", "deploy/values-pr.yaml"]
@@ -236,11 +236,11 @@ def test_cross_namespace_values_from_is_copied_for_flux_v2() -> None:
     validate(env.helm_release.body)
     missing = desired_environment(ep, None, FLUX, {})
     assert missing.values_copies == []
-    assert missing.release_problems == ["valuesFrom ConfigMap team/shared does not exist"]
+    assert missing.release_problems == ["valuesFrom ConfigMap team/common does not exist"]
 
 
 def test_legacy_passes_values_from_through() -> None:
-    values_from = [{"configMapKeyRef": {"name": "shared", "namespace": "team", "key": "x"}}]
+    values_from = [{"configMapKeyRef": {"name": "common", "namespace": "team", "key": "x"}}]
     ep = seed_ep(spec__application__release__valuesFrom=values_from)
     env = desired_environment(ep, None, LEGACY)
     assert env.helm_release.body["spec"]["valuesFrom"] == values_from

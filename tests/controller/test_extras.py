@@ -96,11 +96,11 @@ def test_cross_namespace_values_sources_are_copied_for_flux_v2(cluster: Cluster)
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": "shared", "namespace": "team"},
+            "metadata": {"name": "common", "namespace": "team"},
             "data": {"values.yaml": "replicas: 2\n", "unrelated": "x"},
         }
     )
-    ref = {"configMapKeyRef": {"name": "shared", "namespace": "team"}}
+    ref = {"configMapKeyRef": {"name": "common", "namespace": "team"}}
 
     def with_values_from(ep: dict[str, Any]) -> None:
         ep["spec"]["application"]["release"]["valuesFrom"] = [ref]
@@ -113,30 +113,30 @@ def test_cross_namespace_values_sources_are_copied_for_flux_v2(cluster: Cluster)
     cluster.start(settings())
     hr = cluster.wait(lambda: cluster.release(ReleaseFlavour.FLUX_V2))
     validate(hr)
-    assert hr["spec"]["valuesFrom"] == [{"kind": "ConfigMap", "name": "values-team-shared"}]
-    copied = cluster.server.get("v1", "configmaps", "values-team-shared", NS)
+    assert hr["spec"]["valuesFrom"] == [{"kind": "ConfigMap", "name": "values-team-common"}]
+    copied = cluster.server.get("v1", "configmaps", "values-team-common", NS)
     assert copied is not None and copied["data"] == {"values.yaml": "replicas: 2\n"}
 
     cluster.server.patch(
-        "v1", "configmaps", "shared", "team", {"data": {"values.yaml": "replicas: 3\n"}}
+        "v1", "configmaps", "common", "team", {"data": {"values.yaml": "replicas: 3\n"}}
     )
     cluster.server.patch(  # any change of the EP re-reads its sources
         EP_API, "environmentprovisioners", EP_NAME, None, {"metadata": {"labels": {"r": "1"}}}
     )
     cluster.wait(
         lambda: (
-            (cluster.server.get("v1", "configmaps", "values-team-shared", NS) or {})["data"]
+            (cluster.server.get("v1", "configmaps", "values-team-common", NS) or {})["data"]
             == {"values.yaml": "replicas: 3\n"}
         )
     )
     release = {"application": {"release": {"valuesFrom": None}}}
     cluster.server.clear_requests()
     cluster.server.patch(EP_API, "environmentprovisioners", EP_NAME, None, {"spec": release})
-    cluster.wait(lambda: cluster.server.get("v1", "configmaps", "values-team-shared", NS) is None)
+    cluster.wait(lambda: cluster.server.get("v1", "configmaps", "values-team-common", NS) is None)
     assert "valuesFrom" not in (cluster.release(ReleaseFlavour.FLUX_V2) or {})["spec"]
     writes = [(w.plural, w.name) for w in cluster.server.writes() if w.subresource is None]
     assert writes.index(("helmreleases", "run-pipeline")) < writes.index(
-        ("configmaps", "values-team-shared")
+        ("configmaps", "values-team-common")
     ), f"the copy went before the release stopped naming it: {writes}"
 
 

@@ -28,7 +28,7 @@ from tests.realapi.kube import Obj, Rest
 pytestmark = pytest.mark.realapi
 
 VALUES_FROM = [
-    {"configMapKeyRef": {"name": "shared", "namespace": "team", "key": "extra.yaml"}},
+    {"configMapKeyRef": {"name": "common", "namespace": "team", "key": "extra.yaml"}},
     {"secretKeyRef": {"name": "local", "key": "values.yaml"}},
     {"chartFileRef": {"path": "values-pr.yaml", "optional": True}},
 ]
@@ -39,7 +39,7 @@ def environment(flavour: ReleaseFlavour) -> DesiredEnvironment:
         metadata__name=f"realapi-objects-{flavour}",
         spec__application__release__valuesFrom=VALUES_FROM,
     )
-    ref = ValuesSourceRef("ConfigMap", "team", "shared", "extra.yaml", False)
+    ref = ValuesSourceRef("ConfigMap", "team", "common", "extra.yaml", False)
     sources = {ref: {"data": {"extra.yaml": "replicas: 2"}}}
     return desired_environment(ep, seed_config(), ReleaseOptions(flavour=flavour), sources)
 

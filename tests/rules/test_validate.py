@@ -224,7 +224,7 @@ def test_values_from_may_reference_only_opened_namespaces() -> None:
     ep = seed()
     ep["spec"]["application"]["release"]["valuesFrom"] = [
         {"secretKeyRef": {"name": "db", "namespace": "kube-system"}},
-        {"configMapKeyRef": {"name": "shared", "namespace": "team"}},
+        {"configMapKeyRef": {"name": "common", "namespace": "team"}},
         {"configMapKeyRef": {"name": "own", "namespace": "stakater-nordmart-inventory-74"}},
         {"configMapKeyRef": {"name": "implicit"}},
     ]
