@@ -440,11 +440,11 @@ def test_owner_references_cascade_from_a_cluster_scoped_owner(
     }
     core.create_namespace({"metadata": {"name": "env", "ownerReferences": [ref]}})
     core.create_namespaced_secret("env", {"metadata": {"name": "s"}})
-    other = core.create_namespaced_config_map("default", {"metadata": {"name": "shared"}})
+    other = core.create_namespaced_config_map("default", {"metadata": {"name": "common"}})
     other_ref = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "name": "shared",
+        "name": "common",
         "uid": other.metadata.uid,
     }
     core.create_namespaced_secret(

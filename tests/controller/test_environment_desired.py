@@ -98,10 +98,10 @@ def test_fields_flux_lacks_or_that_leave_the_namespace_never_reach_flux() -> Non
 def test_foreign_values_source_is_copied_like_the_eps() -> None:
     obj = example_environment()
     obj["spec"]["application"]["release"]["valuesFrom"] = [
-        {"secretKeyRef": {"name": "shared", "namespace": "team-values", "key": "v.yaml"}}
+        {"secretKeyRef": {"name": "common", "namespace": "team-values", "key": "v.yaml"}}
     ]
     env_obj = Environment.model_validate(obj)
-    ref = ValuesSourceRef("Secret", "team-values", "shared", "v.yaml", False)
+    ref = ValuesSourceRef("Secret", "team-values", "common", "v.yaml", False)
     source = {"data": {"v.yaml": "YTogMQ=="}}
     env = desired_for_environment(env_obj, None, FLUX, {ref: source})
     (copied,) = env.values_copies

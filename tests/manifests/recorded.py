@@ -143,18 +143,18 @@ def _life_cycle(cluster: Any, flavour: Any) -> None:
         return cluster.release(flavour) or {}  # type: ignore[no-any-return]
 
     cluster.seed_config(
-        lambda config: config["spec"]["policy"].update(valuesFromNamespaces=["shared"])
+        lambda config: config["spec"]["policy"].update(valuesFromNamespaces=["platform"])
     )
-    cluster.server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared"}})
+    cluster.server.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "platform"}})
     cluster.server.seed(
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": "common-values", "namespace": "shared"},
+            "metadata": {"name": "common-values", "namespace": "platform"},
             "data": {"values.yaml": "replicas: 1\n"},
         }
     )
-    values_from = [{"configMapKeyRef": {"name": "common-values", "namespace": "shared"}}]
+    values_from = [{"configMapKeyRef": {"name": "common-values", "namespace": "platform"}}]
     cluster.create_ep(
         lambda ep: ep["spec"]["application"]["release"].update(valuesFrom=values_from)
     )
@@ -178,9 +178,9 @@ def _life_cycle(cluster: Any, flavour: Any) -> None:
     _config_patch(cluster, {"spec": {"secrets": items}})
     cluster.wait(lambda: (secret("nordmart-git-auth") or {}).get("type") == "Opaque")
 
-    # the shared values change, then a new image tag: the copy and the release are updated
+    # the common values change, then a new image tag: the copy and the release are updated
     cluster.server.patch(
-        "v1", "configmaps", "common-values", "shared", {"data": {"values.yaml": "replicas: 2\n"}}
+        "v1", "configmaps", "common-values", "platform", {"data": {"values.yaml": "replicas: 2\n"}}
     )
     generation = release()["metadata"].get("generation")
     image = {"application": {"deployment": {"image": {"tag": "SNAPSHOT-PR-74-new"}}}}
