@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 from kube.api import FIELD_MANAGER, ApiError, Kube, Obj, WatchStream
@@ -32,6 +33,11 @@ def object_key(obj: Obj) -> Key:
 
 def resource_version_of(obj: Obj | None) -> str:
     return str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
+
+
+RECENT_DELETIONS = 1024
+"""Deletions a Store remembers, so that a write's answer arriving after the DELETED event is not
+taken for the object's state: a fixed bound, not a per-object cost."""
 
 
 def being_deleted(obj: Obj) -> bool:
@@ -74,6 +80,8 @@ class Store:
         self._lock = threading.Lock()
         self._by_namespace: dict[str, dict[str, Obj]] = {}
         self._tombstones: set[Key] = set()
+        self._deleted_at: OrderedDict[Key, int] = OrderedDict()
+        """The resourceVersions of the latest deletions the watch reported (RECENT_DELETIONS)."""
         self._stale_up_to: dict[Key, int] = {}
         """Per key, a resourceVersion up to which watch events describe states known to be
         stale (`ignore_up_to`)."""
@@ -124,6 +132,7 @@ class Store:
         with self._lock:
             self._tombstones.clear()
             self._stale_up_to.clear()
+            self._deleted_at.clear()
             pending = set(self._written)
             self._written.clear()
             current = {
@@ -159,6 +168,7 @@ class Store:
                 self._tombstones.discard(key)
                 self._stale_up_to.pop(key, None)
                 self._written.pop(key, None)
+                self._remember_deletion(key, obj)
                 old = self._pop(key)
                 return (obj if old is not None else None), old
             if key in self._tombstones or self._known_stale(key, obj):
@@ -175,6 +185,21 @@ class Store:
             self._forget_written_up_to(key, obj)
             self._put(obj)
             return obj, old
+
+    def _remember_deletion(self, key: Key, obj: Obj) -> None:
+        version = resource_version_of(obj)
+        if not version.isdigit():
+            return
+        self._deleted_at.pop(key, None)
+        self._deleted_at[key] = int(version)
+        if len(self._deleted_at) > RECENT_DELETIONS:
+            self._deleted_at.popitem(last=False)
+
+    def _deleted_since(self, key: Key, obj: Obj) -> bool:
+        """Whether the watch reported the object's deletion after this state of it."""
+        deleted = self._deleted_at.get(key)
+        version = resource_version_of(obj)
+        return deleted is not None and version.isdigit() and int(version) < deleted
 
     def _known_stale(self, key: Key, obj: Obj) -> bool:
         bound = self._stale_up_to.get(key)
@@ -221,7 +246,9 @@ class Store:
         An object being deleted is only updated, never added: when the cache lacks it, the
         watch has already reported its deletion (the answer to the write that removed the last
         finalizer, or to a Namespace's delete, can arrive after the DELETED event), and adding
-        it back would keep a deleted object, and everything keyed by it, for good."""
+        it back would keep a deleted object, and everything keyed by it, for good. Nor is an
+        answer older than a deletion the watch reported (someone deleted the object while our
+        write's answer was on its way)."""
         if obj is None:
             return
         key = object_key(obj)
@@ -231,7 +258,7 @@ class Store:
             self._tombstones.discard(key)
             self._stale_up_to.pop(key, None)
             old = self._by_namespace.get(key[0], {}).get(key[1])
-            if old is None and being_deleted(obj):
+            if old is None and (being_deleted(obj) or self._deleted_since(key, obj)):
                 return
             if old is None or not _older(obj, old):
                 self._put(copy.deepcopy(obj))

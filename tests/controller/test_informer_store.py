@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from kube.informer import Store
+from kube.informer import RECENT_DELETIONS, Store
 
 
 def _obj(name: str, rv: int, **extra: object) -> dict:
@@ -112,3 +112,23 @@ def test_a_relist_reports_objects_whose_echo_was_pending() -> None:
     changes = store.replace_all([_obj("a", 5), _obj("b", 3)])
     assert [(t, o["metadata"]["name"]) for t, o, _ in changes] == [("MODIFIED", "a")]
     assert store._written == {}
+
+
+def test_an_answer_older_than_a_reported_deletion_does_not_bring_the_object_back() -> None:
+    """Someone deleted the object while our write's answer was on its way: a ghost in the cache
+    would make the controller believe it still exists (and never create it again)."""
+    store = Store()
+    store.apply("ADDED", _obj("a", 3))
+    store.apply("DELETED", _obj("a", 6))
+    store.write_through(_obj("a", 5))
+    assert store.get("ns", "a") is None and store._written == {}
+    store.write_through(_obj("a", 8))  # created again by us, after the deletion
+    assert store.get("ns", "a") is not None
+
+
+def test_remembered_deletions_are_bounded() -> None:
+    store = Store()
+    for index in range(RECENT_DELETIONS + 10):
+        store.apply("DELETED", _obj(f"o{index}", index + 1))
+    assert len(store._deleted_at) == RECENT_DELETIONS
+    assert ("ns", "o0") not in store._deleted_at
