@@ -104,7 +104,10 @@ def main() -> None:
         namespace=args.namespace,
         workers=args.workers,
         resync_period=args.resync,
-        release=ReleaseOptions(flavour=ReleaseFlavour(args.flavour)),
+        release=ReleaseOptions(
+            flavour=ReleaseFlavour(args.flavour),
+            allow_unconfined=args.flavour == ReleaseFlavour.LEGACY.value,
+        ),
     )
     controller = Controller(_client(args.url), settings)
     controller.start()

@@ -29,7 +29,7 @@ from controller.managed_fields import (
 from controller.status import EventSpec
 from kube.api import ApiError, Kube, Obj
 from kube.informer import Store, resource_version_of
-from kube.resources import SECRETS, Resource
+from kube.resources import ROLE_BINDINGS, SECRETS, Resource
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +133,14 @@ class Applier:
         owner: str | None,
         *,
         sensitive: bool = False,
+        current: Obj | None = None,
     ) -> Obj:
         """The object as stored after applying `desired`. An object of that name which is not
-        ours (`owner`'s labels; None: any object) is left alone and fails the step."""
+        ours (`owner`'s labels; None: any object) is left alone and fails the step. `current`:
+        the object as just read, when it is newer than the cache's."""
         resource = desired.resource
-        actual = store.get(desired.namespace, desired.name)
+        cached = store.get(desired.namespace, desired.name)
+        actual = current if current is not None and cached is None else cached
         if actual is not None and owner is not None and not is_owned_by(actual, owner):
             raise self._foreign(resource, desired)
         key = (resource.plural, desired.namespace or "", desired.name)
@@ -153,11 +156,7 @@ class Applier:
             ):
                 self._yielded(actions, resource, desired.name, yielded)
                 return actual or {}
-            if (
-                actual is not None
-                and resource == SECRETS
-                and actual.get("type") != desired.body.get("type")
-            ):
+            if actual is not None and _immutable_changed(resource, actual, desired.body):
                 self.delete(actions, resource, actual, store, quiet=True)
                 actual = None
             applied = self._apply(actions, resource, config, yielded, adopt)
@@ -329,6 +328,15 @@ class Applier:
             raise
         store.write_through(patched)
         return patched
+
+
+IMMUTABLE_FIELDS = {SECRETS: "type", ROLE_BINDINGS: "roleRef"}
+"""Fields the API server never lets change: the object is deleted and created again."""
+
+
+def _immutable_changed(resource: Resource, actual: Obj, desired: Obj) -> bool:
+    name = IMMUTABLE_FIELDS.get(resource)
+    return name is not None and actual.get(name) != desired.get(name)
 
 
 def _sets_anything(config: Obj) -> bool:

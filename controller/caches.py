@@ -30,6 +30,7 @@ from kube.resources import (
     HELM_RELEASES,
     LEGACY_HELM_RELEASES,
     NAMESPACES,
+    ROLE_BINDINGS,
     SECRETS,
     SERVICE_ACCOUNTS,
     TRONADOR_CONFIGS,
@@ -76,6 +77,10 @@ class Caches:
             field_selector=f"metadata.name={DEFAULT_SERVICE_ACCOUNT}",
             accept=_named(DEFAULT_SERVICE_ACCOUNT),
         )
+        self.release_accounts = self._informer(SERVICE_ACCOUNTS, label_selector=MANAGED_SELECTOR)
+        """The confined releases' ServiceAccounts (ours by label; `service_accounts` holds only
+        each namespace's `default`)."""
+        self.role_bindings = self._informer(ROLE_BINDINGS, label_selector=MANAGED_SELECTOR)
         managed: list[Resource] = [SECRETS, CONFIG_MAPS, self.release_resource]
         if self.source_resource is not None:
             managed.append(self.source_resource)
@@ -88,6 +93,8 @@ class Caches:
             self.configs,
             self.namespaces,
             self.service_accounts,
+            self.release_accounts,
+            self.role_bindings,
             *self._managed.values(),
         ]
         """The caches startup waits for; kinds added later are never among them."""
@@ -172,6 +179,10 @@ class Caches:
     @property
     def service_account_store(self) -> Store:
         return self.service_accounts.store
+
+    def confinement_store(self, resource: Resource) -> Store:
+        """The cache of a confined release's ServiceAccount or RoleBinding."""
+        return (self.role_bindings if resource == ROLE_BINDINGS else self.release_accounts).store
 
     @property
     def releases(self) -> Store:

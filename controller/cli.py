@@ -59,6 +59,14 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] = os.e
         "legacy (helm.fluxcd.io/v1) (env TRONADOR_RELEASE_FLAVOUR; default flux-v2)",
     )
     parser.add_argument(
+        "--allow-unconfined-releases",
+        action="store_true",
+        default=env_or("TRONADOR_ALLOW_UNCONFINED_RELEASES", "") in ("1", "true"),
+        help="run releases that cannot be confined to their namespace (the legacy flavour: "
+        "the Helm Operator installs charts with its own account); every environment's status "
+        "then says so (env TRONADOR_ALLOW_UNCONFINED_RELEASES; default off; docs/security.md)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=int(env_or("TRONADOR_WORKERS", "4")),
@@ -157,6 +165,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             release_interval=args.release_interval,
             source_interval=args.source_interval,
             remediation_retries=args.remediation_retries,
+            allow_unconfined=args.allow_unconfined_releases,
         ),
         workers=args.workers,
         resync_period=args.resync_period,

@@ -21,6 +21,7 @@ from kube.resources import (
     GIT_REPOSITORIES,
     HELM_RELEASES,
     LEGACY_HELM_RELEASES,
+    ROLE_BINDINGS,
     SECRETS,
     SERVICE_ACCOUNTS,
     Resource,
@@ -30,6 +31,7 @@ from tronador.api import (
     Environment,
     EnvironmentProvisioner,
     KeyReference,
+    Policy,
     TronadorConfig,
     ValuesFromSource,
 )
@@ -38,13 +40,16 @@ from tronador.api.constants import (
     INSTANCE_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
-    REPO_NAME_ANNOTATION,
+    OWNER_UID_ANNOTATION,
 )
+from tronador.api.tronador_config import ReleasePolicy
 from tronador.rules.config_rules import secret_item_name
 from tronador.rules.giturl import git_reference, parse_git_url
 from tronador.rules.kinds import ref_text
+from tronador.rules.label_policy import label_problems
 from tronador.rules.mutate import default_release_name
-from tronador.rules.names import dns_label, repo_name
+from tronador.rules.names import dns_label
+from tronador.rules.secret_binding import SecretChoice, choose_secrets
 
 Subject = EnvironmentProvisioner | Environment
 """Either kind of environment object: what the shared builders accept."""
@@ -77,6 +82,8 @@ class DesiredNamespace:
     spec_labels: dict[str, str]
     """The EP's namespaceLabels alone (reported in status.namespaceLabels)."""
     owner_references: list[dict[str, Any]]
+    owner_uid: str = ""
+    """The UID of the EP or Environment the namespace is created for (recorded on it)."""
 
     def body(self) -> dict[str, Any]:
         return {
@@ -85,22 +92,24 @@ class DesiredNamespace:
             "metadata": {
                 "name": self.name,
                 "labels": dict(self.labels),
+                "annotations": {OWNER_UID_ANNOTATION: self.owner_uid},
                 "ownerReferences": copy.deepcopy(self.owner_references),
             },
         }
 
-
-@dataclass(frozen=True)
-class SecretChoice:
-    """The TronadorConfig secrets items an EP's repository gets."""
-
-    repo: str
-    auth_secret: str | None = None
-    image_pull_secret: str | None = None
-
-    @property
-    def names(self) -> list[str]:
-        return list(dict.fromkeys(n for n in (self.auth_secret, self.image_pull_secret) if n))
+    def claim(self) -> dict[str, Any]:
+        """What creating the namespace claims before anything else is applied to it: our
+        ownership labels and the owner's UID (never changed afterwards)."""
+        ownership = {k: v for k, v in self.labels.items() if k in OWNERSHIP_KEYS}
+        return {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": self.name,
+                "labels": ownership,
+                "annotations": {OWNER_UID_ANNOTATION: self.owner_uid},
+            },
+        }
 
 
 ValuesKind = Literal["ConfigMap", "Secret"]
@@ -139,14 +148,45 @@ class DesiredEnvironment:
     secret_problems: list[str] = field(default_factory=list)
     release_problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    confinement: list[DesiredObject] = field(default_factory=list)
+    """The release's own ServiceAccount and its RoleBinding (empty when unconfined)."""
+    unconfined: str | None = None
+    """Why the release runs with the Flux controller's own account (None: confined)."""
+    release_refused: str | None = None
+    """Why no release is written at all (an unconfined flavour the admin has not opted in to)."""
 
     @property
     def helm_release(self) -> DesiredObject:
         return self.release[-1]
 
 
+OWNERSHIP_KEYS = (MANAGED_BY_LABEL, ENVIRONMENT_LABEL)
+
+
 def ownership_labels(ep_name: str) -> dict[str, str]:
     return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, ENVIRONMENT_LABEL: ep_name}
+
+
+def namespace_owner(ns: dict[str, Any] | None) -> str | None:
+    """The UID of the EP or Environment a namespace was created for, as recorded on it; for a
+    namespace an earlier Tronador created (no record yet), the UID its controller
+    ownerReference names, when it also carries our labels. None: not created by us."""
+    meta = (ns or {}).get("metadata") or {}
+    recorded = (meta.get("annotations") or {}).get(OWNER_UID_ANNOTATION)
+    if recorded:
+        return str(recorded)
+    labels = meta.get("labels") or {}
+    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
+        return None
+    for ref in meta.get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller") and ref.get("uid"):
+            return str(ref["uid"])
+    return None
+
+
+def namespace_owned_by(ns: dict[str, Any] | None, uid: str | None) -> bool:
+    """Whether `ns` was created for the object with `uid` (labels alone never say so)."""
+    return bool(uid) and namespace_owner(ns) == uid
 
 
 def is_owned_by(obj: dict[str, Any] | None, ep_name: str) -> bool:
@@ -169,30 +209,18 @@ def release_name(ep: Subject) -> str:
     return ep.release.release_name or default_release_name(ep.release.chart.ref)
 
 
-def ep_repo_name(ep: Subject) -> str:
-    return ep.metadata.annotations.get(REPO_NAME_ANNOTATION) or repo_name(chart_git_url(ep))
-
-
-def choose_secrets(ep: Subject, config: TronadorConfig | None) -> SecretChoice:
-    """The mapping naming the EP's repository, else the org-level secrets, else none."""
-    repo = ep_repo_name(ep)
-    if config is None:
-        return SecretChoice(repo)
-    for mapping in config.spec.mappings:
-        if repo in mapping.repos:
-            return SecretChoice(repo, mapping.auth_secret, mapping.image_pull_secret)
-    org = config.spec.org_level_secrets
-    if org is not None:
-        return SecretChoice(repo, org.auth_secret, org.image_pull_secret)
-    return SecretChoice(repo)
-
-
-def desired_namespace(ep: Subject) -> DesiredNamespace:
-    spec_labels = dict(ep.spec.namespace_labels)
+def desired_namespace(ep: Subject, policy: Policy | None = None) -> DesiredNamespace:
+    """The namespace: the environment's labels the policy lets it set (one stored before a
+    stricter policy keeps only those), the admin's enforced labels over them, then ours."""
+    policy = policy or Policy()
+    refused = {problem.key for problem in label_problems(ep.spec.namespace_labels, policy)}
+    spec_labels = {k: v for k, v in ep.spec.namespace_labels.items() if k not in refused}
+    spec_labels.update(policy.namespace_labels.enforced)
     return DesiredNamespace(
         name=ep.name,
         labels={**spec_labels, **ownership_labels(ep.name)},
         spec_labels=spec_labels,
+        owner_uid=ep.metadata.uid or "",
         owner_references=[
             {
                 "apiVersion": ep.api_version,
@@ -268,7 +296,7 @@ def legacy_helm_release(
         "ref": chart_source.ref,
     }
     if chart_source.secret_ref is not None:
-        chart["secretRef"] = chart_source.secret_ref.to_wire()
+        chart["secretRef"] = {"name": chart_source.secret_ref.name}  # never another namespace
     elif auth_secret:
         chart["secretRef"] = {"name": auth_secret}
     spec: dict[str, Any] = {"chart": chart, "releaseName": release}
@@ -389,8 +417,60 @@ def flux_values_from(
     return [], "valuesFrom externalSourceRef is not supported by Flux v2 and was skipped"
 
 
+UNCONFINED_BY_POLICY = (
+    "policy.release.confined is false: the chart runs with the Flux helm-controller's own "
+    "account, not one confined to this namespace"
+)
+LEGACY_UNCONFINED = (
+    "the legacy helm.fluxcd.io/v1 release cannot be confined: the Helm Operator installs every "
+    "chart with its own account"
+)
+
+
+def release_policy(config: TronadorConfig | None) -> ReleasePolicy:
+    return config.spec.policy.release if config is not None else ReleasePolicy()
+
+
+def confinement_objects(namespace: str, ep_name: str, policy: ReleasePolicy) -> list[DesiredObject]:
+    """The release's ServiceAccount and the RoleBinding, in its namespace only, to the
+    admin's ClusterRole: what helm-controller impersonates for `spec.serviceAccountName`."""
+    name = policy.service_account_name
+    labels = ownership_labels(ep_name)
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+    }
+    binding = {
+        "apiVersion": ROLE_BINDINGS.api_version,
+        "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": policy.cluster_role,
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+    }
+    return [DesiredObject(SERVICE_ACCOUNTS, account), DesiredObject(ROLE_BINDINGS, binding)]
+
+
+def confine(env: DesiredEnvironment, ep_name: str, policy: ReleasePolicy) -> str | None:
+    """Set up the confinement of a Flux v2 release: the objects to create and the
+    ServiceAccount name for its `spec.serviceAccountName` (None: unconfined, by policy)."""
+    if not policy.confined:
+        env.unconfined = UNCONFINED_BY_POLICY
+        return None
+    env.confinement = confinement_objects(env.namespace.name, ep_name, policy)
+    return policy.service_account_name
+
+
 def flux_helm_release(
-    ep: EnvironmentProvisioner, namespace: str, release: str, options: ReleaseOptions
+    ep: EnvironmentProvisioner,
+    namespace: str,
+    release: str,
+    options: ReleaseOptions,
+    service_account: str | None = None,
 ) -> tuple[DesiredObject, list[str]]:
     chart_path = ep.release.chart.path.strip("/")
     chart_spec: dict[str, Any] = {
@@ -417,6 +497,8 @@ def flux_helm_release(
         spec["values"] = copy.deepcopy(ep.release.values)
     if values_from:
         spec["valuesFrom"] = values_from
+    if service_account:
+        spec["serviceAccountName"] = service_account
     body = {
         "apiVersion": HELM_RELEASES.api_version,
         "kind": "HelmRelease",
@@ -431,9 +513,9 @@ def desired_base(
 ) -> tuple[DesiredEnvironment, str | None]:
     """The namespace and the TronadorConfig secrets of either kind, without its release; and the
     git auth secret the release's source may use (None when the config provides none)."""
-    namespace = desired_namespace(ep)
+    namespace = desired_namespace(ep, config.spec.policy if config is not None else None)
     ns = namespace.name
-    choice = choose_secrets(ep, config)
+    choice = choose_secrets(chart_git_url(ep), config)
     secrets, secret_problems = desired_config_secrets(choice, config, ns, ep.name)
     provided = {obj.name for obj in secrets}
     env = DesiredEnvironment(
@@ -473,7 +555,16 @@ def desired_environment(
     `values_source_refs(ep, ...)` (None when absent); only Flux v2 needs them."""
     env, auth = desired_base(ep, config)
     ns = env.namespace.name
+    policy = release_policy(config)
     if options.flavour is ReleaseFlavour.LEGACY:
+        if not (options.allow_unconfined or not policy.confined):
+            env.release_refused = (
+                f"{LEGACY_UNCONFINED}; the controller runs it only when the admin opts in to "
+                "unconfined releases (--allow-unconfined-releases, or policy.release.confined: "
+                "false)"
+            )
+            return env
+        env.unconfined = LEGACY_UNCONFINED
         env.release = [legacy_helm_release(ep, ns, env.release_name, auth)]
         return env
     url = parse_git_url(ep.release.chart.git)
@@ -483,7 +574,8 @@ def desired_environment(
         )
         return env
     add_values_copies(env, ep, values_sources)
-    helm_release, warnings = flux_helm_release(ep, ns, env.release_name, options)
+    account = confine(env, ep.name, policy)
+    helm_release, warnings = flux_helm_release(ep, ns, env.release_name, options, account)
     env.warnings.extend(warnings)
     env.release = [
         flux_git_repository(ep, ns, env.release_name, auth, options, url.flux_url()),

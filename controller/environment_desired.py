@@ -19,10 +19,12 @@ from controller.desired import (
     Subject,
     ValuesSourceRef,
     add_values_copies,
+    confine,
     desired_base,
     desired_environment,
     flux_metadata,
     flux_values_from,
+    release_policy,
 )
 from controller.settings import ReleaseOptions
 from kube.resources import GIT_REPOSITORIES, HELM_RELEASES
@@ -59,8 +61,12 @@ def desired_for_environment(
         )
         return desired
     add_values_copies(desired, env, values_sources)
+    policy = release_policy(config)
+    account = confine(desired, env.name, policy)
     source = git_repository(env, desired.release_name, auth, options, url.flux_url())
-    release, warnings = helm_release(env, desired.release_name, source.name, options)
+    release, warnings = helm_release(
+        env, desired.release_name, source.name, options, account, policy.allow_post_renderers
+    )
     desired.warnings.extend(warnings)
     desired.release = [source, release]
     return desired
@@ -87,7 +93,12 @@ def git_repository(
 
 
 def helm_release(
-    env: Environment, release: str, source_name: str, options: ReleaseOptions
+    env: Environment,
+    release: str,
+    source_name: str,
+    options: ReleaseOptions,
+    service_account: str | None = None,
+    allow_post_renderers: bool = False,
 ) -> tuple[DesiredObject, list[str]]:
     namespace = env.name
     spec = env.release.to_wire()
@@ -112,6 +123,11 @@ def helm_release(
     if env.release.values is not None:
         spec["values"] = copy.deepcopy(env.release.values)
     spec["releaseName"] = release
+    for name in ("dependsOn", "postRenderers"):
+        spec.pop(name, None)
+    spec.update(confined_passthrough(env, allow_post_renderers))
+    if service_account:
+        spec["serviceAccountName"] = service_account
     spec.setdefault("interval", options.release_interval)
     retries = options.remediation_retries
     spec.setdefault("install", {"remediation": {"retries": retries}})
@@ -123,3 +139,20 @@ def helm_release(
         "spec": spec,
     }
     return DesiredObject(HELM_RELEASES, body), warnings
+
+
+def confined_passthrough(env: Environment, allow_post_renderers: bool) -> dict[str, Any]:
+    """The passthrough fields that could reach past the environment, kept only where they stay
+    inside it: `dependsOn` entries in its own namespace, `postRenderers` when the policy allows
+    them. Admission denies the others; this holds for objects stored before the rule."""
+    kept: dict[str, Any] = {}
+    own = [
+        dict(item)
+        for item in env.release.depends_on or []
+        if item.get("namespace") in (None, "", env.name)
+    ]
+    if own:
+        kept["dependsOn"] = own
+    if env.release.post_renderers and allow_post_renderers:
+        kept["postRenderers"] = copy.deepcopy(env.release.post_renderers)
+    return kept

@@ -30,6 +30,7 @@ over, as kubectl's csaupgrade does, or an upgraded controller could never change
 def is_legacy_entry(entry: dict[str, Any]) -> bool:
     return entry.get("manager") in LEGACY_MANAGERS and entry.get("operation") == "Update"
 
+
 Path = tuple[str, ...]
 
 _IDENTITY: frozenset[Path] = frozenset(
@@ -129,7 +130,14 @@ def up_to_date(
     part = _part(actual, subresource)
     wanted = _part(config, subresource)
     owned = owned_paths(entry.get("fieldsV1") or {})
-    return holds(part, wanted) and owned == _scoped(applied_paths(config), subresource)
+    applied = _atomic(_scoped(applied_paths(config), subresource), owned)
+    return holds(part, wanted) and owned == applied
+
+
+def _atomic(applied: set[Path], owned: set[Path]) -> set[Path]:
+    """`applied` with the fields inside an atomic map (owned whole, e.g. a RoleBinding's
+    roleRef) counted as that map, as the server's `fieldsV1` counts them."""
+    return {next((q for q in owned if q == p[: len(q)]), p) for p in applied}
 
 
 def _part(obj: dict[str, Any], subresource: str) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from controller.apply import Actions, Applier, StepFailed, annotation, owned
+from controller.apply import Actions, Applier, StepFailed, annotation, owned, rejection
 from controller.caches import Caches, KindUnavailable
 from controller.desired import (
     COPIED_FROM_ANNOTATION,
@@ -24,7 +24,7 @@ from controller.desired import (
     DesiredObject,
     Subject,
     ValuesSourceRef,
-    is_owned_by,
+    namespace_owned_by,
     service_account_pull_secret,
     values_source_refs,
 )
@@ -37,6 +37,7 @@ from controller.kind_access import (
     what_to_do,
 )
 from controller.kinds import EP, KINDS, ProvisionedKind, parse_key
+from controller.managed_fields import MANAGER
 from controller.settings import Settings
 from controller.status import (
     NAMESPACE_READY,
@@ -65,6 +66,7 @@ from kube.resources import (
     GIT_REPOSITORIES,
     HELM_RELEASES,
     NAMESPACES,
+    ROLE_BINDINGS,
     SECRETS,
     Resource,
 )
@@ -117,6 +119,12 @@ class Run:
     policy: Policy | None = None
     """The cluster's policy, to audit the EP against (None: no valid TronadorConfig)."""
     kind: ProvisionedKind = EP
+    confinement: StepOutcome | None = None
+    """The `ReleaseConfined` condition, once the release step knows it."""
+
+    @property
+    def uid(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("uid") or "")
 
     @property
     def name(self) -> str:
@@ -318,6 +326,10 @@ class Reconciler:
                 return
 
     def _ensure_namespace(self, run: Run, desired: DesiredEnvironment) -> bool:
+        """The namespace is ours only when it records this object's UID: one that exists
+        without it (whatever its labels) is never adopted, relabelled, filled or deleted. A
+        namespace we have not seen is claimed by a create, never by an apply, so one created
+        meanwhile by someone else is only read."""
         wanted = desired.namespace
         store = self.caches.namespace_store
         ns = store.get(None, wanted.name)
@@ -328,19 +340,18 @@ class Reconciler:
             )
             run.requeue_after = self.settings.deletion_poll
             return False
-        try:
-            ns = self.applier.ensure(
-                run.actions, DesiredObject(NAMESPACES, wanted.body()), store, run.name
-            )
-        except StepFailed as failure:
-            if failure.reason != "NamespaceConflict":
-                raise
+        if ns is None:
+            ns = self._claim_namespace(run, desired)
+        if ns is None or not namespace_owned_by(ns, wanted.owner_uid):
             message = (
-                f"Namespace '{wanted.name}' already exists and is not managed by this "
+                f"Namespace '{wanted.name}' already exists and was not created for this "
                 f"{run.kind.kind}; it will not be taken over"
             )
             run.fail(NAMESPACE_READY, PHASE_CREATING_NAMESPACE, "NamespaceConflict", message)
             return False
+        ns = self.applier.ensure(
+            run.actions, DesiredObject(NAMESPACES, wanted.body()), store, run.name, current=ns
+        )
         labels = (ns.get("metadata") or {}).get("labels") or {}
         run.namespace_labels = {k: v for k, v in wanted.spec_labels.items() if labels.get(k) == v}
         run.steps[NAMESPACE_READY] = StepOutcome.ok(
@@ -348,6 +359,23 @@ class Reconciler:
             f"Namespace '{wanted.name}' is provisioned" + run.actions.yielded_text("Namespace"),
         )
         return True
+
+    def _claim_namespace(self, run: Run, desired: DesiredEnvironment) -> Obj | None:
+        """Create the namespace with only our claim on it; when it exists already (created by
+        someone else, or by us and not yet in the cache), read it instead: None when it is
+        not ours to use."""
+        wanted = desired.namespace
+        try:
+            created = self.kube.create(NAMESPACES, wanted.claim(), field_manager=MANAGER)
+        except ApiError as err:
+            if err.already_exists:
+                current = self.kube.get(NAMESPACES, wanted.name)
+                return current if namespace_owned_by(current, wanted.owner_uid) else None
+            if err.refused:
+                raise rejection(err) from None
+            raise
+        run.actions.changed("created", NAMESPACES, wanted.name)
+        return created
 
     def _secrets_step(
         self, config_problem: str | None
@@ -382,12 +410,13 @@ class Reconciler:
             )
             return True
         names = [obj.name for obj in desired.secrets]
-        repo = desired.secret_choice.repo
+        choice = desired.secret_choice
         message = (
             (
-                f"Copied {', '.join(names)} from the TronadorConfig"
+                f"Copied {', '.join(names)} from the TronadorConfig ({choice.source})"
                 if names
-                else f"The TronadorConfig gives no secrets for repository '{repo}'"
+                else f"The TronadorConfig gives no secrets for repository '{choice.repo}'"
+                + "".join(f"; {note}" for note in choice.notes)
             )
             + run.actions.yielded_text("Secret")
             + run.actions.yielded_text("ServiceAccount")
@@ -413,8 +442,11 @@ class Reconciler:
 
     def _ensure_release(self, run: Run, desired: DesiredEnvironment) -> bool:
         namespace = desired.namespace.name
+        if desired.release_refused:
+            raise StepFailed("UnconfinedNotAllowed", desired.release_refused)
         if desired.release_problems:
             raise StepFailed("ReleaseNotRendered", "; ".join(desired.release_problems))
+        self._ensure_confinement(run, desired)
         for obj in desired.values_copies:
             self.applier.ensure(
                 run.actions, obj, self._cache_of(obj), run.name, sensitive=obj.resource == SECRETS
@@ -436,6 +468,30 @@ class Reconciler:
         yielded = "".join(run.actions.yielded_text(o.resource.kind) for o in desired.release)
         run.steps[RELEASE_READY] = replace(outcome, message=outcome.message + yielded)
         return True
+
+    def _ensure_confinement(self, run: Run, desired: DesiredEnvironment) -> None:
+        """The release's own ServiceAccount and RoleBinding, before the HelmRelease names it."""
+        if desired.unconfined:
+            run.confinement = StepOutcome.failed("Unconfined", desired.unconfined)
+            return
+        for obj in desired.confinement:
+            try:
+                self.applier.ensure(
+                    run.actions, obj, self.caches.confinement_store(obj.resource), run.name
+                )
+            except StepFailed as failure:
+                if obj.resource == ROLE_BINDINGS and failure.reason == "Forbidden":
+                    failure.message += (
+                        f"; the controller needs the verb 'bind' on ClusterRole "
+                        f"'{obj.body['roleRef']['name']}' (docs/security.md)"
+                    )
+                raise
+        account, binding = desired.confinement
+        run.confinement = StepOutcome.ok(
+            "Confined",
+            f"The release runs as ServiceAccount '{account.namespace}/{account.name}', bound "
+            f"only in its namespace to ClusterRole '{binding.body['roleRef']['name']}'",
+        )
 
     def _cache_of(self, obj: DesiredObject) -> Store:
         """The cache of `obj`'s kind; a kind the cluster does not serve, or does not let us
@@ -460,8 +516,10 @@ class Reconciler:
             run,
             desired.namespace.name,
             stores,
-            lambda resource, obj: bool(annotation(obj, COPIED_FROM_ANNOTATION))
-            and (resource.kind, obj["metadata"]["name"]) not in copies,
+            lambda resource, obj: (
+                bool(annotation(obj, COPIED_FROM_ANNOTATION))
+                and (resource.kind, obj["metadata"]["name"]) not in copies
+            ),
             why="no longer used",
         )
 
@@ -474,8 +532,10 @@ class Reconciler:
             run,
             desired.namespace.name,
             [(resource, store) for resource, store in stores if store is not None],
-            lambda _resource, obj: obj["metadata"]["name"] not in wanted
-            and not annotation(obj, COPIED_FROM_ANNOTATION),
+            lambda _resource, obj: (
+                obj["metadata"]["name"] not in wanted
+                and not annotation(obj, COPIED_FROM_ANNOTATION)
+            ),
             why="no longer given by the TronadorConfig",
         )
 
@@ -538,6 +598,13 @@ class Reconciler:
         remaining: list[Obj] = []
         if self._name_taken(run):
             return self._remove_finalizer(run)
+        ns = self.caches.namespace_store.get(None, namespace)
+        if ns is not None and not namespace_owned_by(ns, run.uid):
+            run.actions.tell(
+                "CleanedUp", f"Namespace '{namespace}' was not created for it; left untouched"
+            )
+            self.applier.forget(run.name)
+            return self._remove_finalizer(run)
         for resource, store in self._release_stores(run):
             for obj in owned(store.objects(namespace), run.name):
                 lingering = self.applier.delete(
@@ -561,8 +628,7 @@ class Reconciler:
                 f"{self.settings.deletion_timeout:g}s; deleting the namespace anyway",
                 "Warning",
             )
-        ns = self.caches.namespace_store.get(None, namespace)
-        if ns is not None and is_owned_by(ns, run.name):
+        if ns is not None:
             self.applier.delete(
                 run.actions,
                 NAMESPACES,
@@ -626,6 +692,7 @@ class Reconciler:
             namespace_labels=run.namespace_labels,
             application=run.application,
             policy_compliant=audit,
+            confinement=run.confinement,
         )
         status = build_status(previous, report, generation, now)
         wire = status.to_wire()

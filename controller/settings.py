@@ -31,6 +31,8 @@ class ReleaseOptions:
     release_interval: str = "5m"
     source_interval: str = "1m"
     remediation_retries: int = 3
+    allow_unconfined: bool = False
+    """The admin's explicit opt-in to releases that cannot be confined (the legacy flavour)."""
 
     def __post_init__(self) -> None:
         for name in ("release_interval", "source_interval"):

@@ -17,6 +17,8 @@ NAMESPACE_READY = "NamespaceReady"
 SECRETS_READY = "SecretsReady"
 RELEASE_READY = "ReleaseReady"
 READY = "Ready"
+RELEASE_CONFINED = "ReleaseConfined"
+"""Whether the chart runs as its environment's own ServiceAccount (not part of Ready)."""
 STEP_CONDITIONS = (NAMESPACE_READY, SECRETS_READY, RELEASE_READY)
 
 PHASE_CREATING_NAMESPACE = "Creating Namespace"
@@ -268,6 +270,8 @@ class StatusReport:
     application: ApplicationState | None = None
     policy_compliant: Condition | None = None
     """The `PolicyCompliant` condition (see `policy_condition`); None keeps the previous one."""
+    confinement: StepOutcome | None = None
+    """The `ReleaseConfined` condition; None keeps the previous one."""
 
 
 def policy_condition(ep: dict[str, Any], policy: Policy, now: datetime) -> Condition:
@@ -292,6 +296,10 @@ def build_status(
             conditions = _step_condition(conditions, type_, report.steps[type_], generation, now)
     ready = report.steps.get(READY) or ready_outcome(report.steps)
     conditions = _step_condition(conditions, READY, ready, generation, now)
+    if report.confinement is not None:
+        conditions = _step_condition(
+            conditions, RELEASE_CONFINED, report.confinement, generation, now
+        )
     if report.policy_compliant is not None:
         conditions = set_condition(conditions, report.policy_compliant)
     application = report.application

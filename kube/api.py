@@ -316,12 +316,20 @@ class Kube:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def create(self, resource: Resource, body: Obj, timeout: float | None = None) -> Obj:
+    def create(
+        self,
+        resource: Resource,
+        body: Obj,
+        timeout: float | None = None,
+        field_manager: str | None = None,
+    ) -> Obj:
+        """POST `body`; an object of that name answers 409 AlreadyExists, never an update."""
         meta = body.get("metadata") or {}
         namespace, name = meta.get("namespace"), meta.get("name")
         created = self._call(
             "POST",
             resource.collection_path(namespace),
+            query=[("fieldManager", field_manager)] if field_manager else None,
             body=body,
             timeout=timeout,
             target=(resource, name, namespace),

@@ -64,6 +64,7 @@ VALIDATING_WEBHOOK_CONFIGURATIONS = Resource(
     namespaced=False,
 )
 GIT_REPOSITORIES = Resource("source.toolkit.fluxcd.io/v1", "GitRepository", "gitrepositories")
+ROLE_BINDINGS = Resource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings")
 
 _KNOWN = {
     (r.api_version, r.kind): r
@@ -75,6 +76,7 @@ _KNOWN = {
         LEGACY_HELM_RELEASES,
         HELM_RELEASES,
         GIT_REPOSITORIES,
+        ROLE_BINDINGS,
     )
 }
 

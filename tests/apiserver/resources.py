@@ -103,6 +103,7 @@ DEFAULT_RESOURCES: tuple[Resource, ...] = (
     ),
     Resource("events.k8s.io/v1", "Event", "events", namespaced=True),
     Resource("coordination.k8s.io/v1", "Lease", "leases", namespaced=True),
+    Resource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", namespaced=True),
     Resource(
         "admissionregistration.k8s.io/v1",
         "MutatingWebhookConfiguration",

@@ -14,7 +14,7 @@ from kube.api import ApiError
 from tests.apiserver import EmulatedAPIServer
 from tests.controller.harness import EP_API, SYSTEM_NS
 from tests.controller.helpers import seed_config_dict, seed_ep_dict
-from tronador.api.constants import ENVIRONMENT_LABEL, FINALIZER
+from tronador.api.constants import ENVIRONMENT_LABEL, FINALIZER, OWNER_UID_ANNOTATION
 
 Obj = dict[str, Any]
 
@@ -94,6 +94,9 @@ def _clean(obj: Obj) -> Obj:
         meta.pop(key, None)
     for owner in meta.get("ownerReferences") or []:
         owner.pop("uid", None)
+    annotations = meta.get("annotations") or {}
+    if OWNER_UID_ANNOTATION in annotations:
+        annotations[OWNER_UID_ANNOTATION] = "(uid)"
     for item in (obj.get("status") or {}).get("conditions") or []:
         item.pop("lastTransitionTime", None)
     return obj
@@ -105,6 +108,7 @@ MANAGED_KINDS = (
     ("v1", "configmaps"),
     ("helm.toolkit.fluxcd.io/v2", "helmreleases"),
     ("source.toolkit.fluxcd.io/v1", "gitrepositories"),
+    ("rbac.authorization.k8s.io/v1", "rolebindings"),
 )
 
 

@@ -7,10 +7,12 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from controller.desired import ownership_labels
 from controller.manager import Controller
 from controller.settings import ReleaseFlavour, ReleaseOptions, Settings
 from tests.apiserver import EmulatedAPIServer
 from tests.controller.helpers import seed_config_dict, seed_ep_dict
+from tronador.api.constants import OWNER_UID_ANNOTATION
 
 T = TypeVar("T")
 
@@ -38,7 +40,11 @@ FAST = Settings(
 
 
 def settings(flavour: ReleaseFlavour = ReleaseFlavour.FLUX_V2, **changes: Any) -> Settings:
-    return dataclasses.replace(FAST, release=ReleaseOptions(flavour=flavour), **changes)
+    return dataclasses.replace(
+        FAST,
+        release=ReleaseOptions(flavour=flavour, allow_unconfined=flavour is ReleaseFlavour.LEGACY),
+        **changes,
+    )
 
 
 def hr_kind(flavour: ReleaseFlavour) -> tuple[str, str]:
@@ -66,6 +72,22 @@ class Cluster:
         if mutate:
             mutate(ep)
         return self.server.seed(ep)
+
+    def seed_namespace_of(self, ep: dict[str, Any]) -> dict[str, Any]:
+        """The EP's namespace as the controller's claim leaves it: our ownership labels and the
+        EP's UID (a namespace without that UID is never the EP's)."""
+        name = ep["metadata"]["name"]
+        return self.server.seed(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": name,
+                    "labels": ownership_labels(name),
+                    "annotations": {OWNER_UID_ANNOTATION: ep["metadata"]["uid"]},
+                },
+            }
+        )
 
     def start(self, settings_: Settings) -> Controller:
         client = self.server.api_client()

@@ -11,6 +11,7 @@ from controller.settings import ReleaseFlavour
 from kube.api import APPLY_PATCH
 from tests.controller.flux_schemas import validate
 from tests.controller.harness import EP_API, EP_NAME, NS, Cluster, settings
+from tronador.api.constants import OWNER_UID_ANNOTATION
 
 FLAVOURS = [ReleaseFlavour.LEGACY, ReleaseFlavour.FLUX_V2]
 
@@ -110,7 +111,8 @@ def test_drift_in_a_copied_secret_is_repaired(cluster: Cluster) -> None:
 def test_a_changed_mapping_removes_the_old_secret(cluster: Cluster) -> None:
     _deployed(cluster, ReleaseFlavour.FLUX_V2)
     cluster.server.clear_requests()
-    patch = {"spec": {"mappings": [{"repos": ["unrelated"], "authSecret": "nordmart-git-auth"}]}}
+    unrelated = {"repos": ["github.com/stakater-lab/unrelated"], "authSecret": "nordmart-git-auth"}
+    patch = {"spec": {"mappings": [unrelated]}}
     cluster.server.patch(EP_API, "tronadorconfigs", "tronador-config", "tronador-system", patch)
     # the org-level secrets now apply: org-git-auth + the same pull secret
     cluster.wait(lambda: cluster.server.get("v1", "secrets", "org-git-auth", NS))
@@ -149,7 +151,10 @@ def test_a_removed_pull_secret_is_detached_from_the_service_account(cluster: Clu
     patch = {
         "spec": {
             "mappings": [
-                {"repos": ["stakater-nordmart-inventory"], "authSecret": "nordmart-git-auth"}
+                {
+                    "repos": ["github.com/stakater-lab/stakater-nordmart-inventory"],
+                    "authSecret": "nordmart-git-auth",
+                }
             ]
         }
     }
@@ -161,6 +166,7 @@ def test_a_removed_pull_secret_is_detached_from_the_service_account(cluster: Clu
 
 def test_an_existing_default_service_account_keeps_its_pull_secrets(cluster: Cluster) -> None:
     cluster.seed_config()
+    ep = cluster.create_ep()
     cluster.server.seed(
         {
             "apiVersion": "v1",
@@ -171,6 +177,7 @@ def test_an_existing_default_service_account_keeps_its_pull_secrets(cluster: Clu
                     "app.kubernetes.io/managed-by": "tronador.stakater.com",
                     "tronador.stakater.com/environment": EP_NAME,
                 },
+                "annotations": {OWNER_UID_ANNOTATION: ep["metadata"]["uid"]},
             },
         }
     )
@@ -182,7 +189,6 @@ def test_an_existing_default_service_account_keeps_its_pull_secrets(cluster: Clu
             "imagePullSecrets": [{"name": "theirs"}],
         }
     )
-    cluster.create_ep()
     cluster.start(settings())
     cluster.wait(
         lambda: (
@@ -197,7 +203,9 @@ def test_an_existing_default_service_account_keeps_its_pull_secrets(cluster: Clu
     sa = cluster.server.get("v1", "serviceaccounts", "default", NS)
     assert sa is not None
     assert sa["imagePullSecrets"] == [{"name": "theirs"}, {"name": "nexus-pull-secret"}]
-    writes = [r for r in cluster.server.writes() if r.plural == "serviceaccounts"]
+    writes = [
+        r for r in cluster.server.writes() if (r.plural, r.name) == ("serviceaccounts", "default")
+    ]
     assert [(r.verb, r.content_type) for r in writes] == [("patch", APPLY_PATCH)]
 
 
@@ -213,7 +221,11 @@ def test_a_failed_release_is_reported_once(cluster: Cluster, flavour: ReleaseFla
     assert release["status"] == "False"
     assert release["message"] == cluster.status()["applicationStatusMsg"]
     assert cluster.condition("Ready")["status"] == "False"
-    warnings = lambda: [e for e in cluster.events() if e[0] == "Warning"]  # noqa: E731
+    unconfined = [e for e in cluster.events() if e[1] == "Unconfined"]
+    assert len(unconfined) == (1 if flavour is ReleaseFlavour.LEGACY else 0)
+    warnings = lambda: [  # noqa: E731
+        e for e in cluster.events() if e[0] == "Warning" and e[1] != "Unconfined"
+    ]
     cluster.wait(warnings)
     (warning,) = warnings()
     assert warning[1] in ("DeployFailed", "InstallFailed")

@@ -7,17 +7,18 @@ import yaml
 
 from controller.desired import (
     ValuesSourceRef,
-    choose_secrets,
     desired_environment,
     git_reference,
     is_owned_by,
+    namespace_owned_by,
 )
 from controller.settings import ReleaseFlavour, ReleaseOptions
 from kube.resources import GIT_REPOSITORIES, HELM_RELEASES, LEGACY_HELM_RELEASES, Resource
 from tests.controller.flux_schemas import validate
 from tests.controller.helpers import seed_config, seed_ep
+from tronador.rules.secret_binding import choose_secrets
 
-LEGACY = ReleaseOptions(flavour=ReleaseFlavour.LEGACY)
+LEGACY = ReleaseOptions(flavour=ReleaseFlavour.LEGACY, allow_unconfined=True)
 FLUX = ReleaseOptions()
 
 SEED_HELM_RELEASE = yaml.safe_load(
@@ -160,10 +161,99 @@ def test_secrets_come_from_the_mapping_naming_the_repo() -> None:
     assert auth["type"] == "kubernetes.io/basic-auth"
 
 
-def test_repo_name_annotation_overrides_the_chart_url() -> None:
-    ep = seed_ep(metadata__annotations={"stakater.com/repo-name": "something-else"})
-    choice = choose_secrets(ep, seed_config())
-    assert (choice.repo, choice.auth_secret) == ("something-else", "org-git-auth")
+def test_the_repo_name_annotation_selects_no_mapping() -> None:
+    """The mapping is chosen by the chart URL alone: naming a mapped repository in the
+    annotation gives another repository only its own (organisation's) secrets."""
+    ep = seed_ep(
+        metadata__annotations={"stakater.com/repo-name": "stakater-nordmart-inventory"},
+        spec__application__release__chart__git="https://github.com/stakater-lab/attacker-app",
+    )
+    env = desired_environment(ep, seed_config(), FLUX)
+    assert env.secret_choice.repo == "github.com/stakater-lab/attacker-app"
+    assert [s.name for s in env.secrets] == ["org-git-auth", "nexus-pull-secret"]
+
+
+@pytest.mark.parametrize(
+    "git",
+    [
+        "https://attacker.example.net/stakater-lab/stakater-nordmart-inventory",
+        "https://github.com.attacker.net/stakater-lab/stakater-nordmart-inventory",
+        "https://github.com/stakater-lab-evil/stakater-nordmart-inventory",
+        "git@attacker.example.net:stakater-lab/stakater-nordmart-inventory.git",
+    ],
+)
+def test_credentials_are_never_attached_to_another_host_or_owner(git: str) -> None:
+    ep = seed_ep(spec__application__release__chart__git=git)
+    env = desired_environment(ep, seed_config(), FLUX)
+    assert env.secrets == []
+    assert "secretRef" not in env.release[0].body["spec"]
+
+
+def test_the_same_repository_written_another_way_is_bound() -> None:
+    ep = seed_ep(
+        spec__application__release__chart__git="git@github.com:Stakater-Lab/stakater-nordmart-inventory.git"
+    )
+    choice = choose_secrets(ep.release.chart.git, seed_config())
+    assert (choice.auth_secret, choice.source) == ("nordmart-git-auth", "spec.mappings[0]")
+
+
+def test_bare_names_without_an_organisation_match_nothing_and_say_why() -> None:
+    def unqualified(obj: dict) -> None:
+        del obj["spec"]["mappings"][0]["organisation"]
+        del obj["spec"]["orgLevelSecrets"]["organisation"]
+
+    env = desired_environment(seed_ep(), seed_config(unqualified), FLUX)
+    assert env.secrets == []
+    notes = " ".join(env.secret_choice.notes)
+    assert "spec.mappings[0] names 'stakater-nordmart-inventory' without a host" in notes
+    assert "spec.orgLevelSecrets has no organisation" in notes
+
+
+def test_a_flux_release_is_confined_to_its_own_service_account() -> None:
+    env = desired_environment(seed_ep(), seed_config(), FLUX)
+    account, binding = env.confinement
+    namespace = env.namespace.name
+    assert (account.resource.kind, account.name, account.namespace) == (
+        "ServiceAccount",
+        "tronador-release",
+        namespace,
+    )
+    assert binding.body["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "tronador-environment",
+    }
+    assert binding.body["subjects"] == [
+        {"kind": "ServiceAccount", "name": "tronador-release", "namespace": namespace}
+    ]
+    assert env.helm_release.body["spec"]["serviceAccountName"] == "tronador-release"
+    assert env.unconfined is None
+
+
+def test_confinement_off_by_policy_is_said() -> None:
+    def unconfined(obj: dict) -> None:
+        obj["spec"]["policy"]["release"] = {"confined": False}
+
+    env = desired_environment(seed_ep(), seed_config(unconfined), FLUX)
+    assert env.confinement == []
+    assert "serviceAccountName" not in env.helm_release.body["spec"]
+    assert env.unconfined and "helm-controller's own account" in env.unconfined
+
+
+def test_the_legacy_flavour_runs_only_with_the_admins_opt_in() -> None:
+    refused = desired_environment(seed_ep(), seed_config(), ReleaseOptions(ReleaseFlavour.LEGACY))
+    assert refused.release == []
+    assert refused.release_refused and "--allow-unconfined-releases" in refused.release_refused
+    allowed = desired_environment(seed_ep(), seed_config(), LEGACY)
+    assert allowed.release and allowed.unconfined
+
+
+def test_the_legacy_flavour_never_passes_a_secret_ref_namespace() -> None:
+    ep = seed_ep(
+        spec__application__release__chart__secretRef={"name": "git", "namespace": "kube-system"}
+    )
+    env = desired_environment(ep, seed_config(), LEGACY)
+    assert env.helm_release.body["spec"]["chart"]["secretRef"] == {"name": "git"}
 
 
 def test_org_level_secrets_apply_to_unmapped_repos() -> None:
@@ -257,3 +347,21 @@ def test_release_name_defaults_to_the_sanitized_ref() -> None:
         spec__application__release__chart__ref="Feature/ABC_1",
     )
     assert desired_environment(ep, None, FLUX).release_name == "feature-abc-1"
+
+
+def test_a_namespace_is_ours_only_by_the_uid_it_records() -> None:
+    ns = desired_environment(seed_ep(), None, FLUX).namespace
+    assert namespace_owned_by(ns.body(), "uid-74")
+    assert namespace_owned_by(ns.claim(), "uid-74")
+    assert not namespace_owned_by(ns.body(), "uid-other")
+    labelled_only = {"metadata": {"name": ns.name, "labels": dict(ns.labels)}}
+    assert not namespace_owned_by(labelled_only, "uid-74")
+    before_the_record = {  # an earlier version's namespace: our labels and its ownerReference
+        "metadata": {
+            "name": ns.name,
+            "labels": dict(ns.labels),
+            "ownerReferences": ns.owner_references,
+        }
+    }
+    assert namespace_owned_by(before_the_record, "uid-74")
+    assert not namespace_owned_by(before_the_record, "")

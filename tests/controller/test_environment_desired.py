@@ -112,7 +112,7 @@ def test_foreign_values_source_is_copied_like_the_eps() -> None:
 
 
 def test_an_environment_is_always_flux_v2() -> None:
-    legacy = ReleaseOptions(flavour=ReleaseFlavour.LEGACY)
+    legacy = ReleaseOptions(flavour=ReleaseFlavour.LEGACY, allow_unconfined=True)
     env = desired_objects(example(), None, legacy)
     assert [o.resource for o in env.release] == [GIT_REPOSITORIES, HELM_RELEASES]
 

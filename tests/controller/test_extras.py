@@ -213,12 +213,15 @@ def test_many_eps_cost_a_constant_number_of_calls_each(cluster: Cluster) -> None
     ]
     cluster.wait(lambda: status() == ["pending"] * count)
     writes = collections.Counter(r.plural for r in cluster.server.writes() if r.plural != "events")
-    # per EP: finalizer + status, namespace, 2 secrets, service account, source, release
+    # per EP: finalizer + status; the namespace's claim (create) and apply; 2 secrets; the
+    # default service account's pull secret and the release's own account; its RoleBinding;
+    # source, release
     assert writes == {
         "environmentprovisioners": 2 * count,
-        "namespaces": count,
+        "namespaces": 2 * count,
         "secrets": 2 * count,
-        "serviceaccounts": count,
+        "serviceaccounts": 2 * count,
+        "rolebindings": count,
         "gitrepositories": count,
         "helmreleases": count,
     }

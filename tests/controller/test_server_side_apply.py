@@ -9,6 +9,7 @@ from controller.settings import ReleaseFlavour
 from kube.api import APPLY_PATCH
 from tests.apiserver import Fault
 from tests.controller.harness import EP_API, EP_NAME, NS, Cluster, settings
+from tronador.api.constants import OWNER_UID_ANNOTATION
 
 FLUX = ReleaseFlavour.FLUX_V2
 NAMESPACE = {"apiVersion": "v1", "kind": "Namespace"}
@@ -39,10 +40,20 @@ def _managers(obj: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]
 
 
 def test_every_write_of_a_new_ep_is_an_apply_by_tronador(cluster: Cluster) -> None:
+    """But the namespace's claim: a create (never an apply, so an existing namespace is only
+    read), by `tronador`, of our ownership labels and the owner's UID."""
     _deployed(cluster)
     writes = [r for r in cluster.server.writes() if r.plural != "events"]
-    assert writes
+    claims = [r for r in writes if r.method == "POST"]
+    assert [(r.plural, r.name, r.query.get("fieldManager")) for r in claims] == [
+        ("namespaces", None, "tronador")
+    ]
+    assert claims[0].body["metadata"]["annotations"] == {
+        OWNER_UID_ANNOTATION: (cluster.ep() or {})["metadata"]["uid"]
+    }
     for r in writes:
+        if r.method == "POST":
+            continue
         assert (r.method, r.content_type, r.query.get("fieldManager")) == (
             "PATCH",
             APPLY_PATCH,
@@ -102,8 +113,9 @@ def test_a_conflict_the_server_answers_is_yielded_told_and_the_rest_applied(
     assert len(warnings) == 1 and warnings[0][0] == "Warning"
     assert "Namespace" in warnings[0][2] and "'ops'" in warnings[0][2]
     assert warnings[0][2].count(".metadata.labels.team") == 1
-    first, second = [r for r in cluster.server.writes() if r.plural == "namespaces"][:2]
-    assert (first.status, second.status) == (409, 201)
+    applies = [r for r in cluster.server.writes() if r.plural == "namespaces" and r.verb == "patch"]
+    first, second = applies[:2]
+    assert (first.status, second.status) == (409, 200)  # the claim created it
     assert "team" in first.body["metadata"]["labels"]
     assert "team" not in second.body["metadata"]["labels"]
     assert second.body["metadata"]["labels"]["kind"] == "pr"
@@ -142,11 +154,14 @@ def test_a_secret_someone_else_created_gets_back_only_its_own_fields(cluster: Cl
     """Not in our (label-filtered) cache, the Secret is applied to and found to be someone
     else's: applying nothing takes back every field only we set, and the step fails."""
     cluster.seed_config()
-    cluster.server.seed({**NAMESPACE, "metadata": {"name": NS, "labels": OWNED}})
+    uid = cluster.create_ep()["metadata"]["uid"]
+    recorded = {OWNER_UID_ANNOTATION: uid}
+    cluster.server.seed(
+        {**NAMESPACE, "metadata": {"name": NS, "labels": OWNED, "annotations": recorded}}
+    )
     theirs = {"name": "nordmart-git-auth", "namespace": NS, "labels": {"owner": "ops"}}
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth"}
     cluster.server.apply({**secret, "metadata": theirs}, "ops")
-    cluster.create_ep()
     controller = cluster.start(settings(FLUX))
     cluster.wait(lambda: cluster.condition("SecretsReady").get("reason") == "SecretConflict")
     for change in ("1", "2"):  # later reconciles only read it: no write ever lands in theirs

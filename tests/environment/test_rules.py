@@ -154,6 +154,29 @@ def test_other_flux_fields_pass() -> None:
     assert validate_environment(obj, Policy()).allowed
 
 
+def test_depends_on_another_namespace_is_denied() -> None:
+    obj = env()
+    at(obj, *RELEASE)["dependsOn"] = [
+        {"name": "db"},
+        {"name": "db", "namespace": obj["metadata"]["name"]},
+        {"name": "vault", "namespace": "kube-system"},
+    ]
+    findings = validate_environment(obj, Policy())
+    assert denials(findings) == {
+        "depends-on-namespace": "spec.application.release.dependsOn[2].namespace: 'kube-system' "
+        "is another namespace; a release may depend only on releases in its environment's own "
+        f"namespace ({obj['metadata']['name']!r}) (rule depends-on-namespace)"
+    }
+
+
+def test_post_renderers_need_the_policy() -> None:
+    obj = env()
+    at(obj, *RELEASE)["postRenderers"] = [{"kustomize": {"patches": []}}]
+    assert list(denials(validate_environment(obj, Policy()))) == ["post-renderers"]
+    allowing = Policy.model_validate({"release": {"allowPostRenderers": True}})
+    assert validate_environment(obj, allowing).allowed
+
+
 # One rule, two kinds: the same rule name and message.
 
 Edit = Callable[[dict[str, Any], tuple[str, ...]], None]

@@ -107,7 +107,17 @@ def needs_of_command(command: str) -> Needs:
             CallSite("(a variable-resource get)", 0, "get", Permission(p.group, p.resource, "get"))
             for p in listed
         ]
+    needs.calls += [
+        CallSite("(a RoleBinding written)", 0, f"{r.namespace}/{r.name}", BIND_CLUSTER_ROLES)
+        for r in requests
+        if r.permission.resource == "rolebindings" and r.permission.verb in ("create", "patch")
+    ]
     return needs
+
+
+BIND_CLUSTER_ROLES = Permission("rbac.authorization.k8s.io", "clusterroles", "bind")
+"""What writing a RoleBinding needs besides the write: RBAC's escalation check lets only an
+account holding the role's rules, or `bind` on it, name it in a roleRef."""
 
 
 def needs_by_account(objects: list[Obj]) -> dict[Account, Needs]:

@@ -194,9 +194,27 @@ def _life_cycle(cluster: Any, flavour: Any) -> None:
 
     # another git secret and no pull secret: the source's secret changes, two Secrets go, and
     # the pull secret's reference leaves the default ServiceAccount
-    mapping = [{"repos": ["stakater-nordmart-inventory"], "authSecret": "org-git-auth"}]
+    mapping = [
+        {
+            "repos": ["github.com/stakater-lab/stakater-nordmart-inventory"],
+            "authSecret": "org-git-auth",
+        }
+    ]
     _config_patch(cluster, {"spec": {"mappings": mapping, "orgLevelSecrets": None}})
     cluster.wait(lambda: secret("nexus-pull-secret") is None and secret("org-git-auth"))
+
+    if flavour.value == "flux-v2":
+        # another ClusterRole for confined releases: the RoleBinding's roleRef cannot change,
+        # so it is deleted and created again
+        _config_patch(cluster, {"spec": {"policy": {"release": {"clusterRole": "edit"}}}})
+
+        def role_ref() -> str | None:
+            binding = cluster.server.get(
+                "rbac.authorization.k8s.io/v1", "rolebindings", "tronador-release", NS
+            )
+            return ((binding or {}).get("roleRef") or {}).get("name")
+
+        cluster.wait(lambda: role_ref() == "edit")
 
     cluster.server.delete(EP_API, "environmentprovisioners", EP_NAME)
     cluster.wait(lambda: cluster.ep() is None)
@@ -239,16 +257,10 @@ def _expiry(cluster: Any) -> None:
 
 
 def _adoption(cluster: Any) -> None:
-    from tests.controller.harness import EP_NAME, NS, settings
+    from tests.controller.harness import NS, settings
 
-    labels = {
-        "app.kubernetes.io/managed-by": "tronador.stakater.com",
-        "tronador.stakater.com/environment": EP_NAME,
-    }
     cluster.seed_config()
-    cluster.server.seed(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": labels}}
-    )
+    cluster.seed_namespace_of(cluster.create_ep())
     cluster.server.seed(
         {
             "apiVersion": "v1",
@@ -257,7 +269,6 @@ def _adoption(cluster: Any) -> None:
             "imagePullSecrets": [{"name": "theirs"}],
         }
     )
-    cluster.create_ep()
     cluster.start(settings())
 
     def pull_secrets() -> list[Obj]:
@@ -268,20 +279,13 @@ def _adoption(cluster: Any) -> None:
 
 
 def _foreign_secret(cluster: Any) -> None:
-    from tests.controller.harness import EP_NAME, NS, settings
+    from tests.controller.harness import NS, settings
 
     cluster.seed_config()
-    labels = {
-        "app.kubernetes.io/managed-by": "tronador.stakater.com",
-        "tronador.stakater.com/environment": EP_NAME,
-    }
-    cluster.server.seed(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": labels}}
-    )
+    cluster.seed_namespace_of(cluster.create_ep())
     theirs = {"name": "nordmart-git-auth", "namespace": NS, "labels": {"owner": "ops"}}
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth"}
     cluster.server.apply({**secret, "metadata": theirs}, "ops")
-    cluster.create_ep()
     cluster.start(settings())
     cluster.wait(lambda: cluster.condition("SecretsReady").get("reason") == "SecretConflict")
 

@@ -48,6 +48,8 @@ def test_every_namespaced_object_lives_in_the_system_namespace(variant: list[Obj
         "ClusterRoleBinding",
         "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }
     elsewhere = [
         f"{o['kind']}/{namespace_of(o)}/{name_of(o)}"

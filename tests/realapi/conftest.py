@@ -8,10 +8,22 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
+from controller.runtime import Replica
+from controller.settings import ReleaseFlavour
+from tests.controller.harness import settings
 from tests.controller.helpers import seed_config_dict
+from tests.realapi.controller import CONTROLLER, ELECTION, RESYNC
 from tests.realapi.controlplane import ControlPlane, find_binaries
-from tests.realapi.kube import CRD_FILES, INSTALLED_KINDS, Rest, install_crds, rendered_manifests
+from tests.realapi.kube import (
+    CRD_FILES,
+    INSTALLED_KINDS,
+    Rest,
+    install_crds,
+    rendered_manifests,
+    wait_for,
+)
 from tests.tools import missing
+from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +72,30 @@ def controller_manager(control_plane: ControlPlane) -> ControlPlane:
     the `default` ServiceAccount)."""
     control_plane.ensure_controller_manager()
     return control_plane
+
+
+@pytest.fixture
+def as_controller(controller_manager: ControlPlane, installed: Rest) -> Iterator[client.ApiClient]:
+    """A client for the controller's ServiceAccount, once the aggregated ClusterRole has rules."""
+    rbac = client.RbacAuthorizationV1Api(installed.api)
+    wait_for(lambda: rbac.read_cluster_role(CONTROLLER).rules, what="the aggregated ClusterRole")
+    with controller_manager.service_account_client(
+        DEFAULT_SYSTEM_NAMESPACE, CONTROLLER, create=False
+    ) as api:
+        yield api
+
+
+@pytest.fixture
+def replica(as_controller: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[Replica]:
+    flavour: ReleaseFlavour = request.param
+    replica = Replica(
+        as_controller, settings(flavour, resync_period=RESYNC), election=ELECTION
+    ).start(30)
+    try:
+        wait_for(replica.is_leader, what="the controller leading")
+        yield replica
+    finally:
+        replica.stop()
 
 
 class _Lane:

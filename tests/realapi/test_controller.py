@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import copy
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,53 +16,22 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from controller.desired import ownership_labels
-from controller.leaderelection import LeaderElectionConfig
 from controller.runtime import Replica
 from controller.settings import ReleaseFlavour
 from tests.controller.harness import RELEASE, SUCCESS_MESSAGE, flux_status, legacy_status, settings
+from tests.realapi.controller import CONTROLLER_USER, ELECTION, RESYNC
 from tests.realapi.controlplane import ControlPlane
 from tests.realapi.kube import Obj, Rest, wait_for
 from tests.seeds import seed_environment_provisioner
-from tronador.api.constants import API_VERSION, DEFAULT_SYSTEM_NAMESPACE, EP_KIND, FINALIZER
+from tronador.api.constants import API_VERSION, EP_KIND, FINALIZER, OWNER_UID_ANNOTATION
 
 pytestmark = pytest.mark.realapi
 
-CONTROLLER = "tronador-controller"
-CONTROLLER_USER = f"system:serviceaccount:{DEFAULT_SYSTEM_NAMESPACE}:{CONTROLLER}"
 RELEASE_KIND = {
     ReleaseFlavour.LEGACY: ("helm.fluxcd.io/v1", "HelmRelease"),
     ReleaseFlavour.FLUX_V2: ("helm.toolkit.fluxcd.io/v2", "HelmRelease"),
 }
-RESYNC = 0.5
-"""Seconds between resyncs: short, so an idle stretch of a few seconds spans several."""
 WRITES = ("create", "update", "patch", "delete")
-ELECTION = LeaderElectionConfig(
-    identity="realapi", lease_duration=4.0, renew_deadline=3.0, retry_period=0.5
-)
-
-
-@pytest.fixture
-def as_controller(controller_manager: ControlPlane, installed: Rest) -> Iterator[client.ApiClient]:
-    """A client for the controller's ServiceAccount, once the aggregated ClusterRole has rules."""
-    rbac = client.RbacAuthorizationV1Api(installed.api)
-    wait_for(lambda: rbac.read_cluster_role(CONTROLLER).rules, what="the aggregated ClusterRole")
-    with controller_manager.service_account_client(
-        DEFAULT_SYSTEM_NAMESPACE, CONTROLLER, create=False
-    ) as api:
-        yield api
-
-
-@pytest.fixture
-def replica(as_controller: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[Replica]:
-    flavour: ReleaseFlavour = request.param
-    replica = Replica(
-        as_controller, settings(flavour, resync_period=RESYNC), election=ELECTION
-    ).start(30)
-    try:
-        wait_for(replica.is_leader, what="the controller leading")
-        yield replica
-    finally:
-        replica.stop()
 
 
 def the_seed_ep() -> tuple[Obj, dict[str, Any]]:
@@ -289,28 +257,39 @@ def _labels_if(rest: Rest, namespace: str, **wanted: str) -> dict[str, str] | No
     return labels if all(labels.get(k) == v for k, v in wanted.items()) else None
 
 
-@pytest.mark.parametrize("replica", [ReleaseFlavour.FLUX_V2], indirect=True)
 def test_an_upgrade_takes_over_what_the_controller_wrote_before_server_side_apply(
-    controller_manager: ControlPlane, installed: Rest, replica: Replica
+    controller_manager: ControlPlane, installed: Rest, as_controller: client.ApiClient
 ) -> None:
     """Before server-side apply the controller wrote by POST/PUT through the Python client, so the
     API server recorded those fields as the client's default manager's (`OpenAPI-Generator`,
-    operation Update). After an upgrade the controller must still be able to change them: on an
-    object that carries our ownership labels, a conflict with only that manager is resolved by
+    operation Update). After an upgrade the controller must still be able to change them: on a
+    namespace it created for the EP (our labels and its controller ownerReference: those
+    versions recorded no owner UID annotation), a conflict with only that manager is resolved by
     taking the fields over, not by yielding them (which would freeze the environment)."""
     rest = installed
     ep, _ = the_seed_ep()
     name = ep["metadata"]["name"] = "realapi-upgrade"
+    created = rest.create(ep)  # namespaceLabels.team is "gabbar"
     labels = {**ownership_labels(name), **ep["spec"]["namespaceLabels"], "team": "before"}
+    owner = {
+        "apiVersion": API_VERSION,
+        "kind": EP_KIND,
+        "name": name,
+        "uid": created["metadata"]["uid"],
+        "controller": True,
+    }
     client.CoreV1Api(installed.api).create_namespace(  # as the old controller wrote it
-        {"metadata": {"name": name, "labels": labels}}
+        {"metadata": {"name": name, "labels": labels, "ownerReferences": [owner]}}
     )
     old = rest.get("v1", "Namespace", name) or {}
     assert [(e["manager"], e["operation"]) for e in old["metadata"]["managedFields"]] == [
         ("OpenAPI-Generator", "Update")
     ]
-    rest.create(ep)  # namespaceLabels.team is "gabbar"
+    replica = Replica(
+        as_controller, settings(ReleaseFlavour.FLUX_V2, resync_period=RESYNC), election=ELECTION
+    ).start(30)
     try:
+        wait_for(replica.is_leader, what="the controller leading")
         wait_for(lambda: _labels_if(rest, name, team="gabbar"), what="the label taken over")
         namespace = rest.get("v1", "Namespace", name) or {}
         ours = [
@@ -319,6 +298,8 @@ def test_an_upgrade_takes_over_what_the_controller_wrote_before_server_side_appl
             if (e["manager"], e["operation"]) == ("tronador", "Apply")
         ]
         assert ours and "f:team" in str(ours[0]["fieldsV1"])
+        recorded = namespace["metadata"]["annotations"][OWNER_UID_ANNOTATION]
+        assert recorded == created["metadata"]["uid"]
         message = wait_for(
             lambda: _condition_message(rest, name, "NamespaceReady", "provisioned"),
             what="NamespaceReady",
@@ -327,6 +308,7 @@ def test_an_upgrade_takes_over_what_the_controller_wrote_before_server_side_appl
     finally:
         rest.delete(API_VERSION, EP_KIND, name)
         wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
+        replica.stop()
 
 
 def test_an_upgrade_takes_over_the_status_the_controller_wrote_before_server_side_apply(

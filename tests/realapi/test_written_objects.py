@@ -41,7 +41,9 @@ def environment(flavour: ReleaseFlavour) -> DesiredEnvironment:
     )
     ref = ValuesSourceRef("ConfigMap", "team", "common", "extra.yaml", False)
     sources = {ref: {"data": {"extra.yaml": "replicas: 2"}}}
-    return desired_environment(ep, seed_config(), ReleaseOptions(flavour=flavour), sources)
+    return desired_environment(
+        ep, seed_config(), ReleaseOptions(flavour=flavour, allow_unconfined=True), sources
+    )
 
 
 def written_objects(env: DesiredEnvironment) -> list[DesiredObject]:

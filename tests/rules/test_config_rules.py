@@ -81,12 +81,48 @@ def test_mappings_must_name_provided_secrets() -> None:
     ]
 
 
-def test_repos_are_bare_names_mapped_once() -> None:
+def test_repos_name_one_repository_each_mapped_once() -> None:
     config = example()
-    config["spec"]["mappings"].append({"repos": ["org/app", "stakater-nordmart-review"]})
-    rules = rules_of(config)
-    assert rules["bare-repo-name"].startswith("spec.mappings[1].repos[0]: 'org/app'")
-    assert rules["unique-repos"].startswith("spec.mappings[1].repos[1]")
+    config["spec"]["mappings"].append(
+        {"repos": ["org/app", "github.com/stakater-lab/stakater-nordmart-review", "https://x"]}
+    )
+    messages = [str(v) for v in validate_tronador_config(config, "tronador-system").violations]
+    assert messages[0].startswith("spec.mappings[1].repos[0]: 'org/app' is not host/owner/")
+    assert messages[1].startswith("spec.mappings[1].repos[2]: 'https://x' is not host/owner/")
+    assert rules_of(config)["unique-repos"] == (
+        "spec.mappings[1].repos: 'github.com/stakater-lab/stakater-nordmart-review' is already "
+        "mapped by spec.mappings[0] (rule unique-repos)"
+    )
+
+
+def test_bare_names_and_org_secrets_need_an_organisation() -> None:
+    config = example()
+    del config["spec"]["mappings"][0]["organisation"]
+    del config["spec"]["orgLevelSecrets"]["organisation"]
+    messages = [str(v) for v in validate_tronador_config(config, "tronador-system").violations]
+    assert messages[0].startswith(
+        "spec.mappings[0].repos[0]: 'stakater-nordmart-inventory' is a bare name and the "
+        "mapping has no organisation"
+    )
+    assert any(m.startswith("spec.orgLevelSecrets.organisation: is required") for m in messages)
+    config["spec"]["mappings"][0]["organisation"] = "github.com"
+    assert "organisation" in rules_of(config)
+
+
+@pytest.mark.parametrize(
+    ("release", "field"),
+    [
+        ({"clusterRole": "Not A Role"}, "clusterRole"),
+        ({"serviceAccountName": "bad_name"}, "serviceAccountName"),
+        ({"externalSourceURLPrefixes": ["ftp://x/"]}, "externalSourceURLPrefixes[0]"),
+        ({"externalSourceURLPrefixes": ["https://u:p@x/"]}, "externalSourceURLPrefixes[0]"),
+    ],
+)
+def test_release_policy_fields_are_checked(release: dict[str, Any], field: str) -> None:
+    config = example()
+    config["spec"]["policy"]["release"] = release
+    messages = [str(v) for v in validate_tronador_config(config, "tronador-system").violations]
+    assert len(messages) == 1 and messages[0].startswith(f"spec.policy.release.{field}: ")
 
 
 @pytest.mark.parametrize(

@@ -83,9 +83,7 @@ def test_long_names_are_cut_with_a_stable_hash() -> None:
     assert name == again
     assert len(name) <= 63
     other = RenderInputs(**{**inputs.__dict__, "pull_request": "75"})
-    assert (
-        render(seed_config_file_text(), other)["metadata"]["name"] != name
-    )
+    assert render(seed_config_file_text(), other)["metadata"]["name"] != name
 
 
 def test_dns_label() -> None:

@@ -238,3 +238,126 @@ def test_values_from_may_reference_only_opened_namespaces() -> None:
     assert findings.severity is Severity.POLICY
     opened = Policy.model_validate({"valuesFromNamespaces": ["team", "kube-system"]})
     assert validate_environment_provisioner(ep, opened).allowed
+
+
+@pytest.mark.parametrize(
+    ("prefix", "url", "allowed"),
+    [
+        ("https://git.example.com", "https://git.example.com/a/b", True),
+        ("https://git.example.com", "https://git.example.com.attacker.net/a/b", False),
+        ("https://git.example.com/team", "https://git.example.com/team-evil/b", False),
+        ("https://git.example.com/team/", "https://git.example.com/team/b", True),
+        ("https://git.example.com/team", "https://GIT.example.com/team/b", True),
+        ("https://git.example.com/", "ssh://git@git.example.com/team/b", False),
+        ("https://git.example.com:8443/", "https://git.example.com/team/b", False),
+        ("git@github.com:org/", "git@github.com:org/app.git", True),
+        ("git@github.com:org", "git@github.com:organisation/app.git", False),
+    ],
+)
+def test_allowed_chart_prefixes_compare_host_then_whole_segments(
+    prefix: str, url: str, allowed: bool
+) -> None:
+    ep = seed()
+    ep["spec"]["application"]["release"]["chart"]["git"] = url
+    findings = validate_environment_provisioner(
+        ep, Policy.model_validate({"allowedChartGitPrefixes": [prefix]})
+    )
+    assert ("chart-url-allowed" not in rules_of(findings)) is allowed
+
+
+def test_an_external_source_needs_a_listed_url() -> None:
+    ep = seed()
+    source = {"externalSourceRef": {"url": "https://values.example.com.evil/x.yaml"}}
+    ep["spec"]["application"]["release"]["valuesFrom"] = [source]
+    denied = rules_of(validate_environment_provisioner(ep, Policy()))
+    assert denied["external-source-allowed"].startswith(
+        "spec.application.release.valuesFrom[0].externalSourceRef.url: "
+        "'https://values.example.com.evil/x.yaml' is not under a URL the cluster's policy lists"
+    )
+    policy = Policy.model_validate(
+        {"release": {"externalSourceURLPrefixes": ["https://values.example.com/"]}}
+    )
+    assert "external-source-allowed" in rules_of(validate_environment_provisioner(ep, policy))
+    source["externalSourceRef"]["url"] = "https://values.example.com/x.yaml"
+    assert validate_environment_provisioner(ep, policy).allowed
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "rule"),
+    [
+        ("pod-security.kubernetes.io/enforce", "privileged", "label-denied"),
+        ("capsule.clastix.io/tenant", "team-b", "label-denied"),
+        ("tronador.stakater.com/environment", "someone-else", "label-denied"),
+        ("argocd.argoproj.io/managed-by", "argocd", "label-denied"),
+        ("kubernetes.io/metadata.name", "kube-system", "label-denied"),
+    ],
+)
+def test_namespace_labels_the_policy_denies_by_default(key: str, value: str, rule: str) -> None:
+    ep = seed()
+    ep["spec"]["namespaceLabels"][key] = value
+    findings = validate_environment_provisioner(ep, Policy())
+    assert rules_of(findings) == {
+        rule: f'spec.namespaceLabels["{key}"]: label {key!r} may not be set by an environment '
+        f"(policy.namespaceLabels.deniedKeys: {_glob_for(key)!r}) (rule {rule})"
+    }
+
+
+def _glob_for(key: str) -> str:
+    from tronador.api.tronador_config import DEFAULT_DENIED_LABEL_KEYS
+    from tronador.rules.label_policy import glob_match
+
+    return next(p for p in DEFAULT_DENIED_LABEL_KEYS if glob_match(p, key))
+
+
+def test_allowed_keys_values_and_enforced_labels() -> None:
+    policy = Policy.model_validate(
+        {
+            "namespaceLabels": {
+                "allowedKeys": ["kind", "team"],
+                "allowedValues": {"team": ["team-*"]},
+                "enforced": {"pod-security.kubernetes.io/enforce": "restricted"},
+            }
+        }
+    )
+    ep = seed()
+    ep["spec"]["namespaceLabels"].update(
+        {"team": "gabbar", "cost-centre": "x", "pod-security.kubernetes.io/enforce": "privileged"}
+    )
+    assert rules_of(validate_environment_provisioner(ep, policy)) == {
+        "label-value-allowed": "spec.namespaceLabels.team: 'gabbar' is not an allowed value of "
+        "'team' (policy.namespaceLabels.allowedValues: team-*) (rule label-value-allowed)",
+        "label-allowed": "spec.namespaceLabels.cost-centre: label 'cost-centre' is not among the "
+        "keys the cluster's policy allows (policy.namespaceLabels.allowedKeys: kind, team) "
+        "(rule label-allowed)",
+        "label-enforced": 'spec.namespaceLabels["pod-security.kubernetes.io/enforce"]: the '
+        "cluster's "
+        "policy sets this label to 'restricted' on every environment namespace "
+        "(policy.namespaceLabels.enforced) (rule label-enforced)",
+    }
+    ep["spec"]["namespaceLabels"] = {
+        "kind": "pr",
+        "team": "team-a",
+        "stakater.com/tenant": "veeru",
+        "pod-security.kubernetes.io/enforce": "restricted",
+    }
+    assert validate_environment_provisioner(ep, policy).allowed
+
+
+def test_enforced_labels_win_at_admission_and_in_the_namespace() -> None:
+    from controller.desired import desired_namespace
+    from tests.controller.helpers import seed_ep
+    from tronador.rules.review import review_environment_provisioner
+
+    enforced = {"pod-security.kubernetes.io/enforce": "restricted"}
+    policy = Policy.model_validate({"namespaceLabels": {"enforced": enforced}})
+    ep = seed()
+    ep["spec"]["namespaceLabels"]["pod-security.kubernetes.io/enforce"] = "privileged"
+    review = review_environment_provisioner(ep, policy)
+    assert review.findings.allowed, review.findings.message()
+    assert review.result["spec"]["namespaceLabels"]["pod-security.kubernetes.io/enforce"] == (
+        "restricted"
+    )
+    stored = seed_ep(spec__namespaceLabels={"capsule.clastix.io/tenant": "team-b", "kind": "pr"})
+    labels = desired_namespace(stored, policy).labels
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert "capsule.clastix.io/tenant" not in labels and labels["kind"] == "pr"

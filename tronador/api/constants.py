@@ -47,3 +47,5 @@ TTL_ANNOTATION = "tronador.stakater.com/ttl"
 
 IMAGE_NAME_PLACEHOLDER = "APPLICATION_IMAGE_NAME"
 IMAGE_TAG_PLACEHOLDER = "APPLICATION_IMAGE_TAG"
+OWNER_UID_ANNOTATION = "tronador.stakater.com/owner-uid"
+"""On each namespace the controller creates: the UID of the EP or Environment it belongs to."""

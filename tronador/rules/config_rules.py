@@ -6,11 +6,18 @@ from typing import Any
 
 from tronador.api import Policy, TronadorConfig
 from tronador.api.constants import CONFIG_NAME
-from tronador.api.formats import DNS1123_SUBDOMAIN, LABEL_VALUE, label_key_problem
+from tronador.api.formats import (
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    LABEL_VALUE,
+    label_key_problem,
+)
 from tronador.rules.durations import parse_duration
 from tronador.rules.findings import Findings, field_path, parse_model
-from tronador.rules.giturl import parse_git_url
+from tronador.rules.giturl import RepoRef, parse_git_url, parse_org_ref
 from tronador.rules.images import registry_host_problem, rewrite_chain
+from tronador.rules.secret_binding import mapping_repos
+from tronador.rules.urls import http_url_problem
 
 CLUSTER_SCOPED_KINDS = frozenset(
     {
@@ -138,26 +145,54 @@ def _check_secrets(items: list[dict[str, Any]], findings: Findings) -> set[str]:
 
 
 def _check_mappings(config: TronadorConfig, provided: set[str], findings: Findings) -> None:
-    seen: dict[str, int] = {}
+    seen: dict[RepoRef, int] = {}
     for index, mapping in enumerate(config.spec.mappings):
         base = f"spec.mappings[{index}]"
-        for r, repo in enumerate(mapping.repos):
-            if not repo or "/" in repo or repo.endswith(".git") or ":" in repo:
+        if mapping.organisation is not None and parse_org_ref(mapping.organisation) is None:
+            findings.deny(
+                f"{base}.organisation",
+                "organisation",
+                f"{mapping.organisation[:200]!r} is not host/owner, like github.com/stakater",
+            )
+        bound = mapping_repos(mapping)
+        for r, repo in bound.invalid:
+            findings.deny(
+                f"{base}.repos[{r}]",
+                "repo-ref",
+                f"{repo[:200]!r} is not host/owner/name (github.com/stakater/inventory), a git "
+                "URL, or a bare name with the mapping's organisation",
+            )
+        for repo in bound.unbound:
+            findings.deny(
+                f"{base}.repos[{mapping.repos.index(repo)}]",
+                "repo-binding",
+                f"{repo!r} is a bare name and the mapping has no organisation, so it matches no "
+                "repository: write host/owner/name or set organisation (docs/security.md)",
+            )
+        for ref in bound.repos:
+            if ref in seen and seen[ref] != index:
                 findings.deny(
-                    f"{base}.repos[{r}]",
-                    "bare-repo-name",
-                    f"{repo!r} must be a bare repository name, like 'inventory'",
-                )
-            if repo in seen:
-                findings.deny(
-                    f"{base}.repos[{r}]",
+                    f"{base}.repos",
                     "unique-repos",
-                    f"{repo!r} is already mapped by spec.mappings[{seen[repo]}]",
+                    f"{str(ref)!r} is already mapped by spec.mappings[{seen[ref]}]",
                 )
-            seen.setdefault(repo, index)
+            seen.setdefault(ref, index)
         _check_references(base, mapping.auth_secret, mapping.image_pull_secret, provided, findings)
     org = config.spec.org_level_secrets
     if org is not None:
+        if org.organisation is not None and parse_org_ref(org.organisation) is None:
+            findings.deny(
+                "spec.orgLevelSecrets.organisation",
+                "organisation",
+                f"{org.organisation[:200]!r} is not host/owner, like github.com/stakater",
+            )
+        elif org.organisation is None and (org.auth_secret or org.image_pull_secret):
+            findings.deny(
+                "spec.orgLevelSecrets.organisation",
+                "repo-binding",
+                "is required: without it the org-level secrets would go to any repository on "
+                "any host (docs/security.md)",
+            )
         _check_references(
             "spec.orgLevelSecrets", org.auth_secret, org.image_pull_secret, provided, findings
         )
@@ -199,6 +234,7 @@ def check_policy(policy: Policy, findings: Findings) -> None:
                 "chart-url-prefix",
                 f"{prefix!r} is not the start of an https://, ssh:// or git@host: URL",
             )
+    _check_release_policy(policy, findings)
     for index, rewrite in enumerate(policy.image_registry_rewrites):
         for field, value in (("from", rewrite.from_), ("to", rewrite.to)):
             problem = registry_host_problem(value)
@@ -221,3 +257,26 @@ def check_policy(policy: Policy, findings: Findings) -> None:
             "duration",
             f"{policy.default_ttl!r} is not a duration like 72h, 1h30m or 7d",
         )
+
+
+def _check_release_policy(policy: Policy, findings: Findings) -> None:
+    base = "spec.policy.release"
+    release = policy.release
+    if not DNS1123_SUBDOMAIN.matches(release.cluster_role):
+        findings.deny(
+            f"{base}.clusterRole", "cluster-role", f"must be {DNS1123_SUBDOMAIN.explanation}"
+        )
+    if not DNS1123_LABEL.matches(release.service_account_name):
+        findings.deny(
+            f"{base}.serviceAccountName",
+            DNS1123_LABEL.rule,
+            f"must be {DNS1123_LABEL.explanation}",
+        )
+    for index, prefix in enumerate(release.external_source_prefixes):
+        problem = http_url_problem(prefix)
+        if problem:
+            findings.deny(
+                f"{base}.externalSourceURLPrefixes[{index}]",
+                "external-source-prefix",
+                f"{prefix[:200]!r} {problem}",
+            )

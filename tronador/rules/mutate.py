@@ -74,9 +74,7 @@ def mutate_environment_provisioner(
     return _mutate(EP_SHAPE, obj, policy, finalizer)
 
 
-def mutate_environment(
-    obj: dict[str, Any], policy: Policy, *, finalizer: bool = True
-) -> Mutation:
+def mutate_environment(obj: dict[str, Any], policy: Policy, *, finalizer: bool = True) -> Mutation:
     """The EP's defaults for an Environment, and the Flux fields v1 no longer has dropped (each
     with a warning for the admission response)."""
     mutation = Mutation(_mutate(ENVIRONMENT_SHAPE, obj, policy, finalizer))
@@ -107,9 +105,10 @@ def _mutate(
             for k, v in policy.default_namespace_labels.items()
             if not isinstance(current, dict) or k not in current
         }
+        missing.update(policy.namespace_labels.enforced)  # the admin's win over the EP's
         patch += _merge_labels(("spec", "namespaceLabels"), current, missing)
         if isinstance(current, dict):
-            namespace_labels = {**missing, **current}
+            namespace_labels = {**missing, **current, **policy.namespace_labels.enforced}
         elif current is None:
             namespace_labels = missing
 

@@ -14,7 +14,7 @@ from tronador.api.constants import IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION
 from tronador.api.environment import CONFINED_RELEASE_FIELDS, DROPPED_GIT_REPOSITORY_FIELDS
 from tronador.api.formats import DNS1123_LABEL, LABEL_VALUE, PLACEHOLDER_RE, label_key_problem
 from tronador.rules.findings import Findings, Severity, field_path, parse_model
-from tronador.rules.giturl import URL_EXPECTATION, parse_git_url
+from tronador.rules.giturl import URL_EXPECTATION, parse_git_url, url_has_prefix
 from tronador.rules.images import IMAGE_KEYS
 from tronador.rules.kinds import (
     ENVIRONMENT_SHAPE,
@@ -27,7 +27,9 @@ from tronador.rules.kinds import (
     dig,
     mapping,
 )
+from tronador.rules.label_policy import label_problems
 from tronador.rules.leaves import Interest, find_strings
+from tronador.rules.urls import http_url_has_prefix
 
 NAMESPACE_LABELS = "spec.namespaceLabels"
 
@@ -47,6 +49,7 @@ def validate_environment(obj: Any, policy: Policy, old: Any = None) -> Findings:
     if isinstance(obj, dict):
         _check_git_repository(obj, findings)
         _check_release_scope(obj, findings)
+        _check_release_passthrough(obj, policy, findings)
     return findings
 
 
@@ -63,6 +66,8 @@ def _validate(shape: KindShape, obj: Any, policy: Policy, old: Any) -> Findings:
         _check_placeholders(spec, findings)
     _check_image_annotations(obj.get("metadata"), findings)
     _check_labels(view, findings)
+    for problem in label_problems(view.namespace_labels, policy):
+        findings.deny(_label_path(problem.key), problem.rule, problem.message, Severity.POLICY)
     _check_chart(view, policy, findings)
     _check_tenant(view, policy, findings)
     for key in policy.required_namespace_labels:
@@ -75,6 +80,7 @@ def _validate(shape: KindShape, obj: Any, policy: Policy, old: Any) -> Findings:
             )
     for path, message in _values_from_namespace_problems(view, policy):
         findings.deny(path, "values-from-namespace", message, Severity.POLICY)
+    _check_external_sources(view, policy, findings)
     _warn_mutable_tags(view, findings, strings_to_check)
     if isinstance(old, dict):
         _check_immutable(view, SpecView(old, shape), policy, findings)
@@ -106,6 +112,25 @@ def _values_from_namespace_problems(view: SpecView, policy: Policy) -> list[tupl
                     )
                 )
     return problems
+
+
+def _check_external_sources(view: SpecView, policy: Policy, findings: Findings) -> None:
+    """An externalSourceRef makes the Helm Operator fetch a URL from inside the cluster: only
+    the URLs the admin listed (policy.release.externalSourceURLPrefixes)."""
+    prefixes = policy.release.external_source_prefixes
+    for index, source in enumerate(view.values_from):
+        ref = mapping(mapping(source).get("externalSourceRef"))
+        url = ref.get("url")
+        if not isinstance(url, str) or any(http_url_has_prefix(url, p) for p in prefixes):
+            continue
+        listed = ", ".join(prefixes) or "none"
+        findings.deny(
+            field_path((*RELEASE, "valuesFrom", index, "externalSourceRef", "url")),
+            "external-source-allowed",
+            f"{url[:200]!r} is not under a URL the cluster's policy lists "
+            f"(policy.release.externalSourceURLPrefixes: {listed})",
+            Severity.POLICY,
+        )
 
 
 def _check_name(view: SpecView, findings: Findings) -> None:
@@ -190,7 +215,7 @@ def _check_chart(view: SpecView, policy: Policy, findings: Findings) -> None:
                 f"{url!r} is not {URL_EXPECTATION}{hint}",
             )
         elif policy.allowed_chart_git_prefixes and not any(
-            url.startswith(prefix) for prefix in policy.allowed_chart_git_prefixes
+            url_has_prefix(url, prefix) for prefix in policy.allowed_chart_git_prefixes
         ):
             allowed = ", ".join(policy.allowed_chart_git_prefixes)
             findings.deny(
@@ -285,6 +310,31 @@ def _check_git_repository(obj: dict[str, Any], findings: Findings) -> None:
                 field_path((*GIT_REPOSITORY, dropped)),
                 "Flux v1 no longer has this field; it is dropped, not passed to Flux",
             )
+
+
+def _check_release_passthrough(obj: dict[str, Any], policy: Policy, findings: Findings) -> None:
+    """dependsOn may only name releases of the same environment; postRenderers (which rewrite
+    every rendered manifest) only where the admin allows them."""
+    own = mapping(obj.get("metadata")).get("name")
+    release = mapping(dig(obj, RELEASE))
+    depends_on = release.get("dependsOn")
+    for index, item in enumerate(depends_on if isinstance(depends_on, list) else []):
+        namespace = mapping(item).get("namespace")
+        if isinstance(namespace, str) and namespace and namespace != own:
+            findings.deny(
+                field_path((*RELEASE, "dependsOn", index, "namespace")),
+                "depends-on-namespace",
+                f"{namespace!r} is another namespace; a release may depend only on releases in "
+                f"its environment's own namespace ({own!r})",
+                Severity.POLICY,
+            )
+    if release.get("postRenderers") and not policy.release.allow_post_renderers:
+        findings.deny(
+            field_path((*RELEASE, "postRenderers")),
+            "post-renderers",
+            "not allowed by the cluster's policy (policy.release.allowPostRenderers)",
+            Severity.POLICY,
+        )
 
 
 def _check_release_scope(obj: dict[str, Any], findings: Findings) -> None:

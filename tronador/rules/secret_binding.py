@@ -1,0 +1,107 @@
+"""Which TronadorConfig secrets an environment gets (pure): one rule for the controller, the
+config's validation and the docs (docs/security.md, "Secrets bound to their repository").
+
+- A mapping's secrets go only to environments whose chart git URL names one of its repositories,
+  compared as host, owner and name (`tronador.rules.giturl.RepoRef`). A bare name in `repos` is
+  qualified by the mapping's `organisation`; without one it names no repository at all.
+- `orgLevelSecrets` go only to repositories under its `organisation` that no mapping names;
+  without an organisation they go nowhere.
+- Nothing an EP author sets (the `stakater.com/repo-name` annotation, a name) selects a mapping.
+
+So git credentials only ever reach a GitRepository on the host the admin wrote them for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tronador.api import TronadorConfig
+from tronador.api.tronador_config import RepoSecretMapping
+from tronador.rules.giturl import (
+    OrgRef,
+    RepoRef,
+    is_bare_repo_name,
+    parse_org_ref,
+    parse_repo_ref,
+    repo_ref,
+)
+
+
+@dataclass(frozen=True)
+class MappingRepos:
+    repos: list[RepoRef]
+    unbound: list[str] = field(default_factory=list)
+    """Bare names with no organisation to qualify them: they match nothing."""
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+    """(index, entry) of entries that are neither host/owner/name, a git URL nor a bare name."""
+
+
+def mapping_repos(mapping: RepoSecretMapping) -> MappingRepos:
+    org = parse_org_ref(mapping.organisation) if mapping.organisation else None
+    repos: list[RepoRef] = []
+    unbound: list[str] = []
+    invalid: list[tuple[int, str]] = []
+    for index, entry in enumerate(mapping.repos):
+        ref = parse_repo_ref(entry)
+        if ref is not None:
+            repos.append(ref)
+        elif is_bare_repo_name(entry):
+            if org is not None:
+                repos.append(RepoRef(org.host, org.owner, entry.lower().removesuffix(".git")))
+            else:
+                unbound.append(entry)
+        else:
+            invalid.append((index, entry))
+    return MappingRepos(repos, unbound, invalid)
+
+
+@dataclass(frozen=True)
+class SecretChoice:
+    """The TronadorConfig secrets items an environment's repository gets, and why."""
+
+    repo: str
+    """The repository, as host/owner/name (or the URL as given when it is not a git URL)."""
+    auth_secret: str | None = None
+    image_pull_secret: str | None = None
+    source: str = ""
+    """Where the choice came from: `spec.mappings[i]`, `spec.orgLevelSecrets`, or ""."""
+    notes: list[str] = field(default_factory=list)
+    """Why secrets that look meant for this repository are not given (for the status)."""
+
+    @property
+    def names(self) -> list[str]:
+        return list(dict.fromkeys(n for n in (self.auth_secret, self.image_pull_secret) if n))
+
+
+def choose_secrets(chart_url: str, config: TronadorConfig | None) -> SecretChoice:
+    """The secrets the repository of `chart_url` gets under `config` (see the module doc)."""
+    ref = repo_ref(chart_url)
+    if ref is None:
+        return SecretChoice(chart_url[:200])
+    if config is None:
+        return SecretChoice(str(ref))
+    notes: list[str] = []
+    for index, mapping in enumerate(config.spec.mappings):
+        bound = mapping_repos(mapping)
+        if ref in bound.repos:
+            return SecretChoice(
+                str(ref), mapping.auth_secret, mapping.image_pull_secret, f"spec.mappings[{index}]"
+            )
+        if ref.name in (name.lower().removesuffix(".git") for name in bound.unbound):
+            notes.append(
+                f"spec.mappings[{index}] names {ref.name!r} without a host and owner, so it "
+                "matches no repository; write it as host/owner/name or set the mapping's "
+                "organisation"
+            )
+    org = config.spec.org_level_secrets
+    if org is not None and (org.auth_secret or org.image_pull_secret):
+        organisation: OrgRef | None = parse_org_ref(org.organisation) if org.organisation else None
+        if organisation is not None and ref.under(organisation):
+            return SecretChoice(
+                str(ref), org.auth_secret, org.image_pull_secret, "spec.orgLevelSecrets", notes
+            )
+        if organisation is None:
+            notes.append(
+                "spec.orgLevelSecrets has no organisation, so its secrets go to no repository"
+            )
+    return SecretChoice(str(ref), notes=notes)
