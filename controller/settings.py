@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from tronador.namespace import system_namespace
+from tronador.patterns import bounded
 from tronador.rules.durations import parse_duration
 
-FLUX_INTERVAL = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+FLUX_INTERVAL = bounded(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$", 64)
 """The duration format Flux's CRDs accept for `interval`."""
 
 

@@ -3,13 +3,13 @@ standard conditions, and the events a change of status deserves."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tronador.api import Condition, EnvironmentProvisionerStatus, Policy
 from tronador.api.base import ConditionStatus
+from tronador.patterns import bounded
 from tronador.rules.audit import audit_environment_provisioner
 from tronador.rules.conditions import set_condition
 
@@ -34,7 +34,7 @@ APP_PROGRESSING = "progressing"
 APP_PENDING = "pending"
 APP_CHART_FETCH_FAILED = "chart-fetch-failed"
 
-_REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+_REASON = bounded(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", 1024)
 
 
 def timestamp(now: datetime) -> str:

@@ -4,7 +4,6 @@ tool prunes it and Tronador's finalizer cleans up after it."""
 from __future__ import annotations
 
 import argparse
-import re
 
 from gitops.options import (
     add_repository_arguments,
@@ -15,6 +14,7 @@ from gitops.options import (
 from tronador.api.constants import EP_KIND
 from tronador.api.formats import DNS1123_LABEL
 from tronador.cli import CliError
+from tronador.patterns import bounded
 from tronador.rules.gitops import (
     Change,
     PublishError,
@@ -26,6 +26,8 @@ from tronador.rules.gitops import (
 from tronador.rules.giturl import URL_EXPECTATION, parse_git_url
 from tronador.rules.names import repo_name
 from tronador.rules.render import RENDERED_KINDS, environment_name
+
+_DIGITS = bounded(r"[0-9]+", 20)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     check_repository_arguments(args)
     if parse_git_url(args.repo_url) is None:
         raise CliError(f"--repo-url {args.repo_url!r} is not {URL_EXPECTATION}")
-    if not re.fullmatch(r"[0-9]+", args.pr):
+    if not _DIGITS.fullmatch(args.pr):
         raise CliError(f"--pr {args.pr!r} must be a pull request number")
     if args.name is not None and not DNS1123_LABEL.matches(args.name):
         raise CliError(f"--name {args.name!r} is not {DNS1123_LABEL.explanation}")

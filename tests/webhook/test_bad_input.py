@@ -293,3 +293,19 @@ async def test_any_node_replaced_by_junk_never_gets_a_500(
                 if resp.status == 200:
                     assert answer["response"].get("status", {}).get("code") != 500, text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("spaces", [4000, 200_000])
+async def test_an_unclosed_placeholder_with_a_long_run_of_spaces_is_answered(
+    webhook: RunningWebhook, spaces: int
+) -> None:
+    """`{{` then thousands of spaces in a Helm value: the old placeholder pattern backtracked
+    (4000 spaces: 49 s on the event loop, every admission and /healthz stalled meanwhile). Now
+    both routes answer, and /healthz after them."""
+    ep = seed_ep()
+    ep["spec"]["application"]["release"]["values"]["note"] = "{{" + " " * spaces
+    for path in (routes.MUTATE_ENVIRONMENT_PROVISIONERS, routes.VALIDATE_ENVIRONMENT_PROVISIONERS):
+        answer = await webhook.post(path, review("CREATE", ep))
+        assert_well_formed(answer)
+        assert answer.response["allowed"] is True
+    assert (await webhook.get("/healthz")).status == 200

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
-_PART = re.compile(r"(\d+)(d|h|m|s)")
+from tronador.patterns import linear
+
+_PART = linear(r"(\d+)(d|h|m|s)")
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-_SCP = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$")
-_SHA = re.compile(r"^[0-9a-f]{40}$")
-_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
-_SPACE = re.compile(r"\s")
+from tronador.patterns import bounded, linear
+
+_SCP = linear(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^/].*)$")
+_SHA = bounded(r"^[0-9a-f]{40}$", 40)
+_HOST = bounded(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", 253)
+_SPACE = linear(r"\s")
 
 URL_EXPECTATION = "an https://, ssh:// or scp-style (git@host:org/repo) git URL"
 
@@ -114,7 +115,7 @@ def repo_ref(url: str) -> RepoRef | None:
     return RepoRef(parsed.host.lower(), "/".join(parts[:-1]), parts[-1])
 
 
-_BARE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_BARE = bounded(r"^[A-Za-z0-9._-]{1,100}$", 100)
 
 
 def parse_repo_ref(text: str) -> RepoRef | None:

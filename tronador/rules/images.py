@@ -7,7 +7,7 @@ from typing import Any
 
 from tronador.api import RegistryRewrite
 from tronador.api.constants import IMAGE_NAME_PLACEHOLDER, IMAGE_TAG_PLACEHOLDER
-from tronador.api.formats import PLACEHOLDER_RE
+from tronador.api.formats import PLACEHOLDER_RE, placeholder_name
 
 IMAGE_KEYS = frozenset({"repository", "image"})
 """Values keys whose string value is an image reference (the common Helm chart conventions)."""
@@ -21,7 +21,7 @@ def substitute_placeholders(text: str, image_name: str | None, image_tag: str | 
     known = {IMAGE_NAME_PLACEHOLDER: image_name, IMAGE_TAG_PLACEHOLDER: image_tag}
 
     def replace(match: Any) -> str:
-        value = known.get(match.group(1))
+        value = known.get(placeholder_name(match))
         return match.group(0) if value is None else value
 
     return PLACEHOLDER_RE.sub(replace, text)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import re
 
-_INVALID = re.compile(r"[^a-z0-9-]+")
+from tronador.patterns import linear
+
+_INVALID = linear(r"[^a-z0-9-]+")
+_DASHES = linear(r"-{2,}")
 _HASH_LEN = 6
 
 
@@ -16,7 +18,7 @@ def dns_label(text: str, max_length: int = 63) -> str:
     that share a prefix still get different labels, and the same input always gives the same one.
     """
     cleaned = _INVALID.sub("-", text.lower()).strip("-")
-    cleaned = re.sub(r"-{2,}", "-", cleaned)
+    cleaned = _DASHES.sub("-", cleaned)
     if len(cleaned) <= max_length and cleaned:
         return cleaned
     digest = hashlib.sha256(text.encode()).hexdigest()[:_HASH_LEN]

@@ -8,7 +8,6 @@ pipeline did, so `repository: {{APPLICATION_IMAGE_NAME}}` works unquoted. The fi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,14 +28,16 @@ from tronador.api.constants import (
     PULL_REQUEST_ANNOTATION,
     REPO_NAME_ANNOTATION,
 )
-from tronador.api.formats import DNS1123_LABEL, PLACEHOLDER_RE
+from tronador.api.formats import DNS1123_LABEL, PLACEHOLDER_RE, placeholder_name
+from tronador.patterns import bounded
 from tronador.rules.findings import violations_from_pydantic
 from tronador.rules.giturl import URL_EXPECTATION, git_reference, parse_git_url
 from tronador.rules.mutate import default_release_name
 from tronador.rules.names import dns_label, repo_name
 
-_IMAGE_NAME = re.compile(r"^[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?$")
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IMAGE_NAME = bounded(r"^[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?$", 255)
+_IMAGE_TAG = bounded(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", 128)
+_DIGITS = bounded(r"[0-9]+", 20)
 
 
 class RenderError(ValueError):
@@ -68,11 +69,11 @@ def substitute_text(text: str, source: str = "config") -> str:
         f"{source}:{text.count(chr(10), 0, m.start()) + 1}: unknown placeholder {m.group(0)!r} "
         f"(only {{{{{IMAGE_NAME_PLACEHOLDER}}}}} and {{{{{IMAGE_TAG_PLACEHOLDER}}}}} exist)"
         for m in PLACEHOLDER_RE.finditer(text)
-        if m.group(1) not in _SENTINELS
+        if placeholder_name(m) not in _SENTINELS
     ]
     if unknown:
         raise RenderError("; ".join(unknown))
-    return PLACEHOLDER_RE.sub(lambda m: _SENTINELS[m.group(1)], text)
+    return PLACEHOLDER_RE.sub(lambda m: _SENTINELS[placeholder_name(m)], text)
 
 
 def _fill_sentinels(node: Any, image_name: str, image_tag: str) -> Any:
@@ -93,7 +94,7 @@ def _check_inputs(inputs: RenderInputs) -> None:
         problems.append(f"--repo-url {inputs.repo_url!r} is not {URL_EXPECTATION}")
     if not inputs.ref.strip():
         problems.append("--ref must not be empty")
-    if not re.fullmatch(r"[0-9]+", inputs.pull_request):
+    if not _DIGITS.fullmatch(inputs.pull_request):
         problems.append(f"--pr {inputs.pull_request!r} must be a pull request number")
     if not _IMAGE_NAME.match(inputs.image_name):
         problems.append(
