@@ -73,12 +73,14 @@ from kube.resources import (
 from tronador.api import (
     Environment,
     EnvironmentProvisionerStatus,
+    NamespaceLabelPolicy,
     Policy,
     TronadorConfig,
 )
 from tronador.api.constants import FINALIZER
 from tronador.rules.expiry import decide
 from tronador.rules.findings import violations_from_pydantic
+from tronador.rules.tenancy import cap_of, tenant_of
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +209,12 @@ class Reconciler:
                 return Result(requeue_after=0.0)  # the finalizer's cleanup follows
             ep = self._parse(run)
             taken = self._name_taken(run) if ep is not None else None
+            over = self._over_cap(run) if ep is not None and not taken else None
             if taken:
                 run.fail(NAMESPACE_READY, PHASE_CREATING_NAMESPACE, "NameConflict", taken)
+            elif over:
+                run.fail(READY, PHASE_WAITING, "QuotaExceeded", over)
+                run.requeue_within(self.settings.deletion_poll)  # until one of them goes
             elif ep is not None:
                 self._ensure_finalizer(run)
                 self._provision(run, ep, config, config_problem)
@@ -228,7 +234,9 @@ class Reconciler:
         # namespaces open to valuesFrom: the controller must never copy a Secret it was not
         # allowed to.
         opened = (run.policy or Policy()).values_from_namespaces
-        findings = run.kind.validate(run.obj, Policy(values_from_namespaces=opened))
+        unchecked_labels = NamespaceLabelPolicy(denied_keys=[])  # filtered when provisioned
+        format_only = Policy(values_from_namespaces=opened, namespace_labels=unchecked_labels)
+        findings = run.kind.validate(run.obj, format_only)
         if findings.allowed:
             try:
                 return run.kind.model.model_validate(run.obj)
@@ -587,6 +595,45 @@ class Reconciler:
                     f"this {run.kind.kind} needs another name"
                 )
         return None
+
+    def _over_cap(self, run: Run) -> str | None:
+        """Why `run`'s environment waits for its tenant's cap (policy.tenant.maxEnvironments),
+        or None. Environments whose namespace exists hold their place; the others, EPs and
+        Environments together, get the places left oldest first, so however many are created
+        at once exactly the cap is provisioned."""
+        policy = run.policy
+        tenant = tenant_of(run.obj, policy) if policy is not None else None
+        cap = cap_of(tenant, policy) if policy is not None else None
+        if cap is None or policy is None:
+            return None
+        if self._holds_namespace(run.obj):
+            return None
+        admitted, waiting = 0, []
+        for kind in KINDS:
+            for obj in kind.store(self.caches).objects():
+                meta = obj.get("metadata") or {}
+                if meta.get("deletionTimestamp") or tenant_of(obj, policy) != tenant:
+                    continue
+                if self._holds_namespace(obj):
+                    admitted += 1
+                else:
+                    waiting.append(obj)
+        mine = (_age_key(run.obj), run.kind.kind, run.name)
+        ahead = sum(
+            1 for obj in waiting if (_age_key(obj), obj.get("kind"), obj["metadata"]["name"]) < mine
+        )
+        if admitted + ahead < cap:
+            return None
+        held = max(admitted, min(admitted + ahead, cap))
+        return (
+            f"tenant {tenant!r} has {held} of {cap} environments "
+            "(policy.tenant.maxEnvironments); this one is provisioned when one of them goes"
+        )
+
+    def _holds_namespace(self, obj: Obj) -> bool:
+        meta = obj.get("metadata") or {}
+        ns = self.caches.namespace_store.get(None, str(meta.get("name")))
+        return ns is not None and namespace_owned_by(ns, str(meta.get("uid") or ""))
 
     # -- delete ------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ and land it in the GitOps repository."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ from gitops.options import (
 from tronador.api import Policy
 from tronador.api.constants import ENV_KIND, EP_KIND
 from tronador.cli import CliError
-from tronador.rules.findings import Findings
+from tronador.rules.findings import Findings, Severity, field_path
 from tronador.rules.gitops import (
     Change,
     PublishError,
@@ -31,6 +32,7 @@ from tronador.rules.gitops import (
 )
 from tronador.rules.render import RENDERED_KINDS, RenderError, RenderInputs, render
 from tronador.rules.review import review_environment, review_environment_provisioner
+from tronador.rules.tenancy import tenant_of
 from tronador.yamlio import DocumentError, dump, load_all, read_text
 
 CHECKS: dict[str, Callable[[Any, Policy], Any]] = {
@@ -64,6 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     given = parser.add_argument_group("... or take a rendered file")
     given.add_argument(
         "--file", metavar="FILE", help="a rendered EP or Environment ('-' for stdin)"
+    )
+    parser.add_argument(
+        "--tenant",
+        default=os.environ.get("TRONADOR_TENANT") or None,
+        help="the tenant this pipeline publishes for, set by the pipeline, never by the PR: an "
+        "EP or Environment claiming another tenant (its tenant namespace label) is denied "
+        "before any push [env TRONADOR_TENANT]",
     )
     parser.add_argument(
         "--source-time",
@@ -104,6 +113,21 @@ def _object(args: argparse.Namespace) -> Any:
         raise CliError(str(exc)) from None
 
 
+def _check_tenant(obj: Any, policy: Policy, tenant: str, findings: Findings) -> None:
+    """The object must claim the pipeline's tenant, not one its `.tronador.yaml` chose."""
+    claimed = tenant_of(obj, policy)
+    if claimed == tenant:
+        return
+    findings.deny(
+        field_path(("spec", "namespaceLabels", policy.tenant.label_key)),
+        "publish-tenant",
+        f"claims tenant {claimed!r}; this pipeline publishes for {tenant!r} (--tenant)"
+        if claimed is not None
+        else f"claims no tenant; this pipeline publishes for {tenant!r} (--tenant)",
+        Severity.POLICY,
+    )
+
+
 def _print_denial(kind: str, name: str, findings: Findings) -> None:
     for violation in findings.violations:
         print(f"tronador: denied: {kind}/{name} not published: {violation}", file=sys.stderr)
@@ -127,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
     except PublishError as exc:
         raise CliError(str(exc)) from None
     findings: Findings = CHECKS[kind](obj, policy).findings
+    if args.tenant is not None:
+        _check_tenant(obj, policy, args.tenant, findings)
     if not findings.allowed:
         _print_denial(kind, subject.name, findings)
         return 1

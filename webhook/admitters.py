@@ -25,7 +25,9 @@ from tronador.api.constants import (
     VERSION,
 )
 from tronador.rules.config_rules import validate_tronador_config
+from tronador.rules.findings import Findings, Severity, field_path
 from tronador.rules.mutate import mutate_environment, mutate_environment_provisioner
+from tronador.rules.tenancy import SERVICE_ACCOUNT_PREFIX, owner_problem
 from tronador.rules.validate import validate_environment, validate_environment_provisioner
 from webhook import routes, verdict
 from webhook.review import AdmissionRequest, GroupVersionResource, Operation
@@ -111,13 +113,55 @@ def mutate_environment_provisioner_request(
     return verdict.allow(mutate_environment_provisioner(*checked))
 
 
-def validate_environment_provisioner_request(
-    request: AdmissionRequest, policy: Policy | None
+Validate = Callable[[Any, Policy, Any], Findings]
+
+
+def validating(validate: Validate, controller: str | None = None) -> Admit:
+    """A validating route for an EP or Environment: `validate`'s rules on create and update,
+    and on every create, update and delete the tenant owner check (the requester must own the
+    tenant of the object as it is and as it will be; `controller` and admins are exempt)."""
+
+    def admit(request: AdmissionRequest, policy: Policy | None) -> Verdict:
+        if request.operation is Operation.DELETE and not request.sub_resource:
+            return _admit_delete(request, policy, controller)
+        checked = _object_and_policy(request, policy)
+        if isinstance(checked, Verdict):
+            return checked
+        obj, known = checked
+        findings = validate(obj, known, _old(request))
+        verb = "create" if request.operation is Operation.CREATE else "update"
+        for claimed in (request.object, _old(request)):
+            if claimed is not None:
+                _deny_owner(findings, request, claimed, known, controller, verb)
+        return verdict.from_findings(findings)
+
+    return admit
+
+
+def _admit_delete(
+    request: AdmissionRequest, policy: Policy | None, controller: str | None
 ) -> Verdict:
-    checked = _object_and_policy(request, policy)
-    if isinstance(checked, Verdict):
-        return checked
-    return verdict.from_findings(validate_environment_provisioner(*checked, _old(request)))
+    if policy is None:
+        return verdict.unavailable(POLICY_UNKNOWN)
+    if request.old_object is None:
+        return verdict.ALLOWED  # the API server sends the object; nothing to bind it to
+    findings = Findings()
+    _deny_owner(findings, request, request.old_object, policy, controller, "delete")
+    return verdict.from_findings(findings)
+
+
+def _deny_owner(
+    findings: Findings,
+    request: AdmissionRequest,
+    obj: dict[str, Any],
+    policy: Policy,
+    controller: str | None,
+    verb: str,
+) -> None:
+    problem = owner_problem(request.user, obj, policy, controller, verb)
+    if problem and not any(v.rule == "tenant-owner" for v in findings.violations):
+        path = field_path(("spec", "namespaceLabels", policy.tenant.label_key))
+        findings.deny(path, "tenant-owner", problem, Severity.POLICY)
 
 
 def mutate_environment_request(request: AdmissionRequest, policy: Policy | None) -> Verdict:
@@ -126,13 +170,6 @@ def mutate_environment_request(request: AdmissionRequest, policy: Policy | None)
         return checked
     mutation = mutate_environment(*checked)
     return verdict.allow(mutation.patch, mutation.warnings)
-
-
-def validate_environment_request(request: AdmissionRequest, policy: Policy | None) -> Verdict:
-    checked = _object_and_policy(request, policy)
-    if isinstance(checked, Verdict):
-        return checked
-    return verdict.from_findings(validate_environment(*checked, _old(request)))
 
 
 def unserved_kind_warnings(config: dict[str, Any], served: ServedKinds) -> list[str]:
@@ -179,18 +216,23 @@ ENV_RESOURCE = GroupVersionResource(GROUP, ENV_VERSION, ENV_PLURAL)
 CONFIG_RESOURCE = GroupVersionResource(GROUP, VERSION, CONFIG_PLURAL)
 
 
+CONTROLLER_ACCOUNT = "tronador-controller"
+
+
 def admitters(namespace: str, served: ServedKinds | None = None) -> dict[str, Admitter]:
-    """Route path -> admitter: the server's admission routes."""
+    """Route path -> admitter: the server's admission routes. The controller (its
+    ServiceAccount in `namespace`) acts for every tenant."""
+    controller = f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{CONTROLLER_ACCOUNT}"
     return {
         routes.MUTATE_ENVIRONMENT_PROVISIONERS: Admitter(
             EP_RESOURCE, EP_KIND, mutate_environment_provisioner_request
         ),
         routes.VALIDATE_ENVIRONMENT_PROVISIONERS: Admitter(
-            EP_RESOURCE, EP_KIND, validate_environment_provisioner_request
+            EP_RESOURCE, EP_KIND, validating(validate_environment_provisioner, controller)
         ),
         routes.MUTATE_ENVIRONMENTS: Admitter(ENV_RESOURCE, ENV_KIND, mutate_environment_request),
         routes.VALIDATE_ENVIRONMENTS: Admitter(
-            ENV_RESOURCE, ENV_KIND, validate_environment_request
+            ENV_RESOURCE, ENV_KIND, validating(validate_environment, controller)
         ),
         routes.VALIDATE_TRONADOR_CONFIGS: Admitter(
             CONFIG_RESOURCE, CONFIG_KIND, tronador_config_admit(namespace, served)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, NotRequired, TypedDict
 
+from tronador.rules.tenancy import Requester
+
 ADMISSION_API_VERSION = "admission.k8s.io/v1"
 ADMISSION_REVIEW_KIND = "AdmissionReview"
 
@@ -68,6 +70,9 @@ class GroupVersionKind:
         return f"{self.group or 'core'}/{self.version} {self.kind}"
 
 
+ANONYMOUS = Requester("")
+
+
 @dataclass(frozen=True, slots=True)
 class AdmissionRequest:
     uid: str
@@ -80,6 +85,8 @@ class AdmissionRequest:
     object: dict[str, Any] | None
     old_object: dict[str, Any] | None
     dry_run: bool
+    user: Requester = ANONYMOUS
+    """Who sent it (`userInfo`): the tenant owner check reads it."""
 
 
 class ReviewError(ValueError):
@@ -151,7 +158,26 @@ def _parse_request(request: dict[str, Any], uid: str) -> AdmissionRequest:
         object=object_,
         old_object=old_object,
         dry_run=bool(dry_run),
+        user=_requester(request.get("userInfo"), uid),
     )
+
+
+MAX_GROUPS = 256
+
+
+def _requester(node: Any, uid: str) -> Requester:
+    if node is None:
+        return ANONYMOUS
+    username = node.get("username", "") if isinstance(node, dict) else None
+    groups = node.get("groups") or [] if isinstance(node, dict) else None
+    if (
+        not isinstance(username, str)
+        or not isinstance(groups, list)
+        or len(groups) > MAX_GROUPS
+        or not all(isinstance(g, str) for g in groups)
+    ):
+        raise ReviewError("request.userInfo must have a string username and string groups", uid)
+    return Requester(username, tuple(groups))
 
 
 @functools.lru_cache(maxsize=64)

@@ -120,3 +120,20 @@ def test_an_environment_is_published_and_retired_like_an_ep(tmp_path: Path) -> N
     gone = retire(bare, 8, "--kind", "Environment")
     assert gone.returncode == 0, gone.output
     assert "environments/pr-8-shop.yaml" not in files(bare)
+
+
+def test_publish_under_the_pipelines_tenant_refuses_another_claimed_by_the_pr(
+    tmp_path: Path,
+) -> None:
+    """The app's .tronador.yaml (the PR's) claims tenant veeru; a pipeline of team-a publishes
+    with --tenant team-a: denied (exit 1), naming the rule, and nothing pushed."""
+    bare = bare_repo(tmp_path)
+    before = commits(bare)
+    denied = publish(bare, 4, "v1", "--tenant", "team-a")
+    assert denied.returncode == 1, denied.output
+    assert "(rule publish-tenant)" in denied.stderr
+    assert "claims tenant 'veeru'; this pipeline publishes for 'team-a'" in denied.stderr
+    assert commits(bare) == before
+    allowed = publish(bare, 4, "v1", "--tenant", "veeru")
+    assert allowed.returncode == 0, allowed.output
+    assert "environments/shop-4.yaml" in files(bare)

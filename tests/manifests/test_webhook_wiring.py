@@ -20,7 +20,7 @@ from tests.manifests.checks import (
     webhook_service_problems,
 )
 from tests.manifests.render import MANIFESTS, Obj, find, of_kind, pod_spec, webhooks
-from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE, GROUP
+from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE, ENV_KIND, EP_KIND, GROUP
 from tronador.api.crd import all_crds
 from webhook import cli, routes
 from webhook.admitters import admitters
@@ -364,12 +364,14 @@ def test_each_webhook_matches_exactly_the_resource_its_route_admits() -> None:
     assert len(set(paths)) == len(paths)
     for kind, hook in _source_webhooks():
         admitter = by_path[hook["clientConfig"]["service"]["path"]]
+        # deletes of an environment are checked for its tenant's owners (validating, our kinds)
+        deletes = kind == VALIDATING and admitter.kind in (EP_KIND, ENV_KIND)
         assert hook["rules"] == [
             {
                 "apiGroups": [GROUP],
                 "apiVersions": [admitter.resource.version],
                 "resources": [admitter.resource.resource],
-                "operations": ["CREATE", "UPDATE"],
+                "operations": ["CREATE", "UPDATE", *(["DELETE"] if deletes else [])],
                 "scope": scope[admitter.kind],
             }
         ], hook["name"]

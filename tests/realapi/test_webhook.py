@@ -12,21 +12,13 @@ from typing import Any
 import pytest
 from kubernetes.client.rest import ApiException
 
-from kube.api import Kube
 from tests.controller.helpers import seed_config_dict, seed_ep_dict
 from tests.realapi.controlplane import ControlPlane
 from tests.realapi.kube import Obj, Rest, wait_for
-from tests.realapi.webhook import (
-    ThreadedWebhook,
-    registered,
-    webhook_configurations,
-    webhook_in_thread,
-)
-from tests.webhook.pki import install_pair, issue_serving_pair, make_ca
+from tests.realapi.webhook import ThreadedWebhook, serving_webhook
 from tronador.api import TronadorConfig
 from tronador.api.constants import API_VERSION, DEFAULT_SYSTEM_NAMESPACE, EP_KIND, FINALIZER
 from tronador.rules.review import review_environment_provisioner
-from webhook.policy_watch import KubernetesPolicySource
 
 pytestmark = pytest.mark.realapi
 
@@ -38,21 +30,8 @@ POLICY = TronadorConfig.model_validate(seed_config_dict()).spec.policy
 def webhook(
     control_plane: ControlPlane, installed: Rest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ThreadedWebhook]:
-    folder = tmp_path_factory.mktemp("webhook-tls")
-    ca = make_ca()
-    install_pair(issue_serving_pair(ca), folder / "tls.crt", folder / "tls.key")
-    as_webhook = control_plane.service_account_client(
-        DEFAULT_SYSTEM_NAMESPACE, "tronador-webhook", create=False
-    )
-    source = KubernetesPolicySource(Kube(as_webhook), DEFAULT_SYSTEM_NAMESPACE)
-    denied_before = len(control_plane.denied_requests(WEBHOOK_USER))
-    with as_webhook, webhook_in_thread(source, folder / "tls.crt", folder / "tls.key", ca) as hook:
-        wait_for(hook.ready, what="the webhook ready (policy read as its ServiceAccount)")
-        with registered(installed, webhook_configurations(hook.url, ca.cert_pem)):
-            yield hook
-    denied = control_plane.denied_requests(WEBHOOK_USER)[denied_before:]
-    if denied:
-        pytest.fail(f"the API server refused the webhook's account: {denied}", pytrace=False)
+    with serving_webhook(control_plane, installed, tmp_path_factory.mktemp("webhook-tls")) as hook:
+        yield hook
 
 
 def delete_without_controller(rest: Rest, name: str) -> None:

@@ -13,10 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.realapi.kube import Obj, Rest, rendered_manifests
+import pytest
+
+from kube.api import Kube
+from tests.realapi.controlplane import ControlPlane
+from tests.realapi.kube import Obj, Rest, rendered_manifests, wait_for
 from tests.webhook.helpers import RunningWebhook, running_webhook
-from tests.webhook.pki import CertificateAuthority
+from tests.webhook.pki import CertificateAuthority, install_pair, issue_serving_pair, make_ca
+from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 from webhook.policy_source import PolicySource
+from webhook.policy_watch import KubernetesPolicySource
 
 T = TypeVar("T")
 WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
@@ -84,3 +90,29 @@ def registered(rest: Rest, configurations: list[Obj]) -> Iterator[list[Obj]]:
     finally:
         for c in configurations:
             rest.delete(c["apiVersion"], c["kind"], c["metadata"]["name"])
+
+
+WEBHOOK_USER = f"system:serviceaccount:{DEFAULT_SYSTEM_NAMESPACE}:tronador-webhook"
+
+
+@contextmanager
+def serving_webhook(
+    control_plane: ControlPlane, installed: Rest, folder: Path
+) -> Iterator[ThreadedWebhook]:
+    """The webhook as its own ServiceAccount (policy read from the cluster's TronadorConfig),
+    registered with the configurations of the install; fails the test if the API server ever
+    refused the webhook's account."""
+    ca = make_ca()
+    install_pair(issue_serving_pair(ca), folder / "tls.crt", folder / "tls.key")
+    as_webhook = control_plane.service_account_client(
+        DEFAULT_SYSTEM_NAMESPACE, "tronador-webhook", create=False
+    )
+    source = KubernetesPolicySource(Kube(as_webhook), DEFAULT_SYSTEM_NAMESPACE)
+    denied_before = len(control_plane.denied_requests(WEBHOOK_USER))
+    with as_webhook, webhook_in_thread(source, folder / "tls.crt", folder / "tls.key", ca) as hook:
+        wait_for(hook.ready, what="the webhook ready (policy read as its ServiceAccount)")
+        with registered(installed, webhook_configurations(hook.url, ca.cert_pem)):
+            yield hook
+    denied = control_plane.denied_requests(WEBHOOK_USER)[denied_before:]
+    if denied:
+        pytest.fail(f"the API server refused the webhook's account: {denied}", pytrace=False)

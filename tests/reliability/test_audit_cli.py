@@ -263,3 +263,19 @@ def test_invalid_cluster_config_exits_two(
     seed_cluster(apiserver, config)
     code, _, err = invoke(parse("--namespace", NAMESPACE), api_client=k8s_client)
     assert code == 2 and "is invalid" in err and "defaultTTL" in err
+
+
+def test_existing_eps_that_break_a_new_label_policy_are_reported(tmp_path: Path) -> None:
+    config = example_config()
+    config["spec"]["policy"]["namespaceLabels"] = {"allowedValues": {"team": ["team-*"]}}
+    proposed = tmp_path / "proposed.yaml"
+    proposed.write_text(dump(config))
+    capsule = ep("capsule")
+    capsule["spec"]["namespaceLabels"]["capsule.clastix.io/tenant"] = "team-b"
+    eps = tmp_path / "eps.yaml"
+    eps.write_text(dump_all([capsule, ep("gabbar")]))  # the seed's team is 'gabbar'
+    code, out, _ = invoke(parse("--from-file", str(eps), "--config", str(proposed)))
+    assert code == 1
+    assert "capsule.clastix.io/tenant" in out and "(rule label-denied)" in out
+    assert "(rule label-value-allowed)" in out
+    assert "2 of 2 EnvironmentProvisioner(s) do not comply" in out

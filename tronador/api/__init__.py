@@ -20,6 +20,7 @@ from tronador.api.environment_provisioner import (
     ValuesFromSource,
 )
 from tronador.api.tronador_config import (
+    NamespaceLabelPolicy,
     OrgLevelSecrets,
     Policy,
     RegistryRewrite,
@@ -47,6 +48,7 @@ __all__ = [
     "GitRepositorySpec",
     "HelmReleaseSpec",
     "KeyReference",
+    "NamespaceLabelPolicy",
     "ObjectMeta",
     "OrgLevelSecrets",
     "Policy",

@@ -54,6 +54,23 @@ class NamespaceLabelPolicy(ApiModel):
     )
 
 
+class TenantOwners(ApiModel):
+    users: list[str] = Field(default_factory=list, description="User names.")
+    groups: list[str] = Field(default_factory=list, description="Group names.")
+    service_accounts: list[str] = Field(
+        default_factory=list, description="ServiceAccounts, as namespace/name."
+    )
+
+
+class EnvironmentCap(ApiModel):
+    default: int | None = Field(
+        default=None, ge=0, description="Live environments a tenant may hold; unset: no cap."
+    )
+    per_tenant: dict[str, int] = Field(
+        default_factory=dict, description="Caps for named tenants, over the default."
+    )
+
+
 class TenantPolicy(ApiModel):
     label_key: str = Field(
         default=DEFAULT_TENANT_LABEL, description="Namespace label that names the tenant."
@@ -61,6 +78,20 @@ class TenantPolicy(ApiModel):
     required: bool = Field(default=False, description="Whether every EP must set the tenant label.")
     allowed_values: list[str] = Field(
         default_factory=list, description="Allowed tenants; empty allows any."
+    )
+    owners: dict[str, TenantOwners] = Field(
+        default_factory=dict,
+        description="Per tenant, who may create, update and delete its environments (matched "
+        "against the admission request's user); a tenant not listed may be claimed by anyone "
+        "while this is empty, by nobody but admins once any tenant is listed.",
+    )
+    admin_groups: list[str] = Field(
+        default_factory=lambda: ["system:masters"],
+        description="Groups exempt from the owner check.",
+    )
+    max_environments: EnvironmentCap = Field(
+        default_factory=EnvironmentCap,
+        description="Caps on live environments (EPs and Environments together) per tenant.",
     )
 
 

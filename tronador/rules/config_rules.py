@@ -235,6 +235,7 @@ def check_policy(policy: Policy, findings: Findings) -> None:
                 f"{prefix!r} is not the start of an https://, ssh:// or git@host: URL",
             )
     _check_release_policy(policy, findings)
+    _check_tenant_policy(policy, findings)
     for index, rewrite in enumerate(policy.image_registry_rewrites):
         for field, value in (("from", rewrite.from_), ("to", rewrite.to)):
             problem = registry_host_problem(value)
@@ -279,4 +280,25 @@ def _check_release_policy(policy: Policy, findings: Findings) -> None:
                 f"{base}.externalSourceURLPrefixes[{index}]",
                 "external-source-prefix",
                 f"{prefix[:200]!r} {problem}",
+            )
+
+
+def _check_tenant_policy(policy: Policy, findings: Findings) -> None:
+    base = "spec.policy.tenant"
+    for tenant, owners in policy.tenant.owners.items():
+        where = field_path([tenant], f"{base}.owners")
+        for index, account in enumerate(owners.service_accounts):
+            namespace, _, name = account.partition("/")
+            if not (DNS1123_LABEL.matches(namespace) and DNS1123_SUBDOMAIN.matches(name)):
+                findings.deny(
+                    f"{where}.serviceAccounts[{index}]",
+                    "service-account",
+                    f"{account[:200]!r} is not namespace/name",
+                )
+    for tenant, cap in policy.tenant.max_environments.per_tenant.items():
+        if cap < 0:
+            findings.deny(
+                field_path([tenant], f"{base}.maxEnvironments.perTenant"),
+                "environment-cap",
+                f"{cap} is negative",
             )
