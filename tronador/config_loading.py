@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tronador.api import Policy, TronadorConfig
 from tronador.rules.config_rules import validate_tronador_config
-from tronador.yamlio import DocumentError, load_all
+from tronador.yamlio import DocumentError, load_all, read_text
 
 
 class ConfigFileError(ValueError):
@@ -16,12 +16,7 @@ class ConfigFileError(ValueError):
 def load_tronador_config(path: str | Path) -> TronadorConfig:
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigFileError(f"{source}: not UTF-8 text") from None
-    try:
+        text, _ = read_text(str(path))
         docs = load_all(text, source)
     except DocumentError as exc:
         raise ConfigFileError(str(exc)) from None

@@ -15,14 +15,13 @@ from enum import Enum
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import yaml
-
 from tronador.api.constants import (
     IMAGE_TAG_ANNOTATION,
     PULL_REQUEST_ANNOTATION,
     REPO_NAME_ANNOTATION,
     SOURCE_TIME_ANNOTATION,
 )
+from tronador.yamlio import DocumentError, load_one
 
 DEFAULT_PATH_TEMPLATE = "environments/{name}.yaml"
 PLACEHOLDERS = ("name", "repo", "pr", "tenant")
@@ -232,8 +231,8 @@ def with_source_time(obj: dict[str, Any], source_time: str) -> dict[str, Any]:
 
 def _source_time_in(text: str) -> datetime | None:
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
+        doc = load_one(text, "the published file")
+    except DocumentError:
         return None
     metadata = doc.get("metadata") if isinstance(doc, dict) else None
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None

@@ -2,8 +2,9 @@
 runs on each PR.
 
 The image placeholders are substituted in the file's text before YAML parsing, as the original
-pipeline did, so `repository: {{APPLICATION_IMAGE_NAME}}` works unquoted. The file is parsed with
-`yaml.safe_load`: nothing in it is ever evaluated.
+pipeline did, so `repository: {{APPLICATION_IMAGE_NAME}}` works unquoted. The file (a PR's, so
+hostile until shown otherwise) is parsed safely and bounded (`tronador.yamlio.load_one`): nothing
+in it is evaluated, and an alias bomb or a deep nesting is refused before it is built.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from tronador.api import ConfigFile
@@ -34,6 +34,7 @@ from tronador.rules.findings import violations_from_pydantic
 from tronador.rules.giturl import URL_EXPECTATION, git_reference, parse_git_url
 from tronador.rules.mutate import default_release_name
 from tronador.rules.names import dns_label, repo_name
+from tronador.yamlio import DocumentError, load_one
 
 _IMAGE_NAME = bounded(r"^[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?$", 255)
 _IMAGE_TAG = bounded(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", 128)
@@ -115,12 +116,9 @@ def _check_inputs(inputs: RenderInputs) -> None:
 def load_config_file(text: str, inputs: RenderInputs, source: str = "config") -> ConfigFile:
     substituted = substitute_text(text, source)
     try:
-        data = _fill_sentinels(yaml.safe_load(substituted), inputs.image_name, inputs.image_tag)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RenderError(f"{where}: not valid YAML: {problem}") from None
+        data = _fill_sentinels(load_one(substituted, source), inputs.image_name, inputs.image_tag)
+    except DocumentError as exc:
+        raise RenderError(str(exc)) from None
     if not isinstance(data, dict):
         raise RenderError(f"{source}: must be a mapping with an 'application' section")
     try:
