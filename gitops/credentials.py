@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tronador.rules.gitops import GITOPS_SCHEMES
+
 TOKEN_ENV = "TRONADOR_GIT_TOKEN"
 USERNAME_ENV = "TRONADOR_GIT_USERNAME"
 DEFAULT_USERNAME = "x-access-token"
@@ -84,6 +86,7 @@ def git_environment(credentials: Credentials) -> Iterator[dict[str, str]]:
     temporary directory removed afterwards."""
     env = {k: v for k, v in os.environ.items() if k not in (TOKEN_ENV, USERNAME_ENV)}
     env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_ALLOW_PROTOCOL"] = ":".join(GITOPS_SCHEMES)
     env.pop(_ASKPASS_SECRET, None)
     scratch = tempfile.mkdtemp(prefix="tronador-git-")
     try:

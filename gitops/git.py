@@ -30,6 +30,7 @@ GIT_MESSAGE_PREFIXES = (
 )  # fmt: skip
 """Lines of git's (and ssh's) stderr that are not a transport's reason for failing."""
 
+
 class GitError(RuntimeError):
     """git failed; the message is one line, without secrets."""
 
@@ -155,20 +156,41 @@ class WorkClone:
         self.run("clean", "-fdxq")
         return True
 
-    def read(self, path: str) -> str | None:
+    def _inside(self, path: str) -> Path:
+        """`path` in the work tree, refused when any part of it is a symbolic link or not a
+        directory where one is needed: a link committed to the GitOps repository must never
+        make us read or write outside it, nor overwrite its target."""
         file = self.dir / path
+        current = self.dir
+        parts = Path(path).parts
+        for index, part in enumerate(parts):
+            current = current / part
+            if current.is_symlink():
+                raise GitError(
+                    f"{'/'.join(parts[: index + 1])} is a symbolic link in the GitOps "
+                    "repository; refusing to follow it"
+                )
+            if index < len(parts) - 1 and current.exists() and not current.is_dir():
+                raise GitError(f"{'/'.join(parts[: index + 1])} is a file, not a directory")
+        if file.is_dir():
+            raise GitError(f"{path} is a directory in the GitOps repository, not a file")
+        return file
+
+    def read(self, path: str) -> str | None:
+        file = self._inside(path)
         try:
             return file.read_text(encoding="utf-8") if file.is_file() else None
         except UnicodeDecodeError:
             return file.read_bytes().decode("utf-8", "replace")
 
     def write(self, path: str, content: str) -> None:
-        file = self.dir / path
+        file = self._inside(path)
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(content, encoding="utf-8")
         self.run("add", "--", path)
 
     def remove(self, path: str) -> None:
+        self._inside(path)
         self.run("rm", "-q", "--", path)
 
     def commit(self, message: str, author: Author) -> str:

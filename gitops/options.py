@@ -24,6 +24,7 @@ from tronador.rules.gitops import (
     PublishError,
     check_branch,
     check_path_template,
+    gitops_repo_problem,
     strip_credentials,
 )
 
@@ -44,6 +45,14 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
         "through GIT_ASKPASS)",
         metavar="URL",
         required="TRONADOR_GITOPS_REPO" not in os.environ,
+    )
+    parser.add_argument(
+        "--ssh-trust-on-first-use",
+        action="store_true",
+        default=os.environ.get("TRONADOR_SSH_TRUST_ON_FIRST_USE", "") in ("1", "true"),
+        help="over SSH without known_hosts, trust the server's host key for this run (never "
+        "the default: a key is checked against known_hosts) "
+        "[env TRONADOR_SSH_TRUST_ON_FIRST_USE]",
     )
     option("--branch", "TRONADOR_GITOPS_BRANCH", "main", "branch of the GitOps repository")
     option(
@@ -96,6 +105,9 @@ def policy_of(args: argparse.Namespace) -> Policy:
 
 
 def check_repository_arguments(args: argparse.Namespace) -> None:
+    problem = gitops_repo_problem(args.gitops_repo)
+    if problem:
+        raise CliError(problem)
     try:
         check_branch(args.branch)
         check_path_template(args.path_template)
@@ -132,6 +144,14 @@ def land_change(
         credentials = gather(user, secret, args.credentials_dir)
     except CredentialsError as exc:
         raise CliError(str(exc)) from None
+    over_ssh = url.startswith("ssh://") or ("://" not in url and "@" in url.split(":", 1)[0])
+    unverifiable = over_ssh and credentials.ssh_key and not credentials.known_hosts
+    if unverifiable and not args.ssh_trust_on_first_use:
+        raise CliError(
+            "the SSH key comes without known_hosts, so the server could not be verified: "
+            "add known_hosts to --credentials-dir (a line you have checked), or pass "
+            "--ssh-trust-on-first-use to trust the server's key for this run"
+        )
     secrets = (*credentials.secrets, args.gitops_repo) if secret else credentials.secrets
     author = Author(args.author_name, args.author_email)
     with git_environment(credentials) as env, _work_dir(args.work_dir) as directory:

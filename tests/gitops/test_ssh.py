@@ -76,7 +76,26 @@ def test_a_host_key_that_does_not_match_is_refused_and_nothing_is_pushed(
     assert len(commits(bare)) == 1
 
 
-def test_without_known_hosts_the_host_key_is_trusted_for_that_run_only(tmp_path: Path) -> None:
+def test_without_known_hosts_the_host_key_is_refused_unless_asked(tmp_path: Path) -> None:
+    bare = bare_repo(tmp_path)
+    with ssh_server(tmp_path / "sshd") as server:
+        given = credentials(tmp_path, server, None)
+        refused = tronador(
+            "publish",
+            server.url(bare),
+            *render_args(1),
+            "--config", str(POLICY),
+            "--credentials-dir", str(given),
+        )  # fmt: skip
+    assert refused.returncode == 2, refused.output
+    assert "--ssh-trust-on-first-use" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert len(commits(bare)) == 1
+
+
+def test_with_trust_on_first_use_the_host_key_is_trusted_for_that_run_only(
+    tmp_path: Path,
+) -> None:
     """ssh would write a learnt key to the passwd entry's home (read-only in a Task's pod,
     somebody's real ~/.ssh elsewhere): it goes to the run's private scratch directory."""
     bare = bare_repo(tmp_path)
@@ -91,6 +110,7 @@ def test_without_known_hosts_the_host_key_is_trusted_for_that_run_only(tmp_path:
             *render_args(1),
             "--config", str(POLICY),
             "--credentials-dir", str(given),
+            "--ssh-trust-on-first-use",
             env={"HOME": str(home)},
         )  # fmt: skip
     assert done.returncode == 0, done.output

@@ -21,6 +21,7 @@ from tronador.api.constants import (
     REPO_NAME_ANNOTATION,
     SOURCE_TIME_ANNOTATION,
 )
+from tronador.patterns import linear
 from tronador.yamlio import DocumentError, load_one
 
 DEFAULT_PATH_TEMPLATE = "environments/{name}.yaml"
@@ -57,7 +58,7 @@ def template_placeholders(template: str) -> list[str]:
 
 def check_relative_path(path: str, what: str) -> str:
     """`path` as a file inside the repository: relative, no `.`/`..`/empty parts, not in .git."""
-    if not path or path.startswith("/") or "\\" in path or "\0" in path:
+    if not path or path.startswith("/") or "\\" in path or any(ord(c) < 32 for c in path):
         raise PublishError(f"{what} {path!r} must be a relative path inside the repository")
     parts = path.split("/")
     if any(part in ("", ".", "..") for part in parts):
@@ -92,9 +93,9 @@ def check_path_template(template: str) -> None:
     render_path(template, dict.fromkeys(PLACEHOLDERS, "x"))
 
 
-def check_branch(branch: str) -> str:
-    """A branch name git accepts (the rules of `git check-ref-format --branch`, in short)."""
-    bad = (
+def ref_name_ok(branch: str) -> bool:
+    """Whether git accepts `branch` as a ref name (the rules of `git check-ref-format`)."""
+    return not (
         not branch
         or branch.startswith(("-", "/", "."))
         or branch.endswith(("/", ".", ".lock"))
@@ -102,9 +103,21 @@ def check_branch(branch: str) -> str:
         or ".." in branch
         or "//" in branch
         or "@{" in branch
+        or branch == "@"
+        or any(part.startswith(".") or part.endswith(".lock") for part in branch.split("/"))
+        or any(ord(c) == 127 for c in branch)
     )
-    if bad:
+
+
+def check_branch(branch: str) -> str:
+    """A branch's short name git accepts, not a full ref nor HEAD."""
+    if not ref_name_ok(branch):
         raise PublishError(f"--branch {branch!r} is not a valid git branch name")
+    if branch == "HEAD" or branch.startswith("refs/"):
+        raise PublishError(
+            f"--branch {branch!r} must be a branch's short name (e.g. main), not a ref; "
+            "it is pushed to refs/heads/<branch>"
+        )
     return branch
 
 
@@ -154,6 +167,52 @@ def subject_of(obj: Mapping[str, Any], tenant_label: str) -> Subject:
         tenant=tenant,
         image_tag=annotations.get(IMAGE_TAG_ANNOTATION),
     )
+
+
+GITOPS_SCHEMES = ("https", "http", "ssh", "git", "file")
+"""Transports a GitOps repository is reached by (also given to git as GIT_ALLOW_PROTOCOL): never
+a remote helper such as `fd::` or `ext::`, which run commands or read descriptors."""
+_SCP_LIKE = linear(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:")
+
+
+def gitops_repo_problem(url: str | None) -> str | None:
+    """Why `url` cannot name a GitOps repository, or None. The message never repeats the URL:
+    it may hold a token."""
+    if url is None or not url.strip():
+        return (
+            "--gitops-repo is empty (or TRONADOR_GITOPS_REPO is set to nothing): give the GitOps "
+            "repository's URL or path; an empty one would commit into the current directory's "
+            "repository"
+        )
+    if url != url.strip() or any(c in url for c in "\n\r\0"):
+        return "--gitops-repo has surrounding spaces or control characters"
+    if url.startswith("-"):
+        return "--gitops-repo must not start with '-' (git would take it for an option)"
+    if "://" in url:
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in GITOPS_SCHEMES:
+            return f"--gitops-repo uses {scheme!r}; allowed: {', '.join(GITOPS_SCHEMES)}"
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            return (
+                "--gitops-repo is not a valid URL (its host or port cannot be read); it is not "
+                "shown, as it may hold a credential"
+            )
+        if scheme != "file" and not parts.hostname:
+            return "--gitops-repo has no host"
+        if parts.query or parts.fragment or url.endswith(("?", "#")):
+            return (
+                "--gitops-repo must not have a query or fragment: a token there would reach "
+                "git's command line; give it in TRONADOR_GIT_TOKEN or --credentials-dir"
+            )
+        return None
+    if "::" in url:
+        return "--gitops-repo names a git remote helper ('transport::address'); not allowed"
+    if ":" in url and not _SCP_LIKE.match(url) and not url.startswith(("/", "./", "../")):
+        return "--gitops-repo is neither a URL, user@host:path nor a local path"
+    return None
 
 
 def strip_credentials(url: str) -> tuple[str, str | None, str | None]:

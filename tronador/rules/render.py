@@ -31,6 +31,7 @@ from tronador.api.constants import (
 from tronador.api.formats import DNS1123_LABEL, PLACEHOLDER_RE, placeholder_name
 from tronador.patterns import bounded
 from tronador.rules.findings import violations_from_pydantic
+from tronador.rules.gitops import ref_name_ok
 from tronador.rules.giturl import URL_EXPECTATION, git_reference, parse_git_url
 from tronador.rules.mutate import default_release_name
 from tronador.rules.names import dns_label, repo_name
@@ -89,14 +90,27 @@ def _fill_sentinels(node: Any, image_name: str, image_tag: str) -> Any:
     return node
 
 
+def shown_url(url: str) -> str:
+    """`url` as an error message may show it: never with a credential in it."""
+    netloc = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else ""
+    if "@" in netloc or "?" in url:
+        return "(not shown: it may hold a credential)"
+    return repr(url[:300])
+
+
 def _check_inputs(inputs: RenderInputs) -> None:
     problems = []
     if parse_git_url(inputs.repo_url) is None:
-        problems.append(f"--repo-url {inputs.repo_url!r} is not {URL_EXPECTATION}")
+        shown = shown_url(inputs.repo_url)
+        problems.append(f"--repo-url {shown} is not {URL_EXPECTATION}")
     if not inputs.ref.strip():
         problems.append("--ref must not be empty")
-    if not _DIGITS.fullmatch(inputs.pull_request):
-        problems.append(f"--pr {inputs.pull_request!r} must be a pull request number")
+    elif not ref_name_ok(inputs.ref):
+        problems.append(f"--ref {inputs.ref[:200]!r} is not a valid git ref name")
+    if not _DIGITS.fullmatch(inputs.pull_request) or int(inputs.pull_request) < 1:
+        problems.append(
+            f"--pr {inputs.pull_request[:40]!r} must be a pull request number (1 or more)"
+        )
     if not _IMAGE_NAME.match(inputs.image_name):
         problems.append(
             f"--image-name {inputs.image_name!r} is not an image repository "
