@@ -39,6 +39,9 @@ from kube.resources import (
 from tronador.api.constants import CONFIG_NAME, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+RELEASE_KINDS = frozenset({HELM_RELEASES, GIT_REPOSITORIES, LEGACY_HELM_RELEASES})
+"""Release objects of either flavour: never copies of TronadorConfig secrets items, whatever
+flavour EPs use (an Environment is always Flux v2, so a legacy controller watches both)."""
 DEFAULT_SERVICE_ACCOUNT = "default"
 
 
@@ -264,6 +267,6 @@ class Caches:
     def generated_kinds(self) -> Iterable[tuple[Resource, Store]]:
         """Every managed kind besides Secrets that may hold copies of TronadorConfig secrets items
         (generator kinds such as ExternalSecret)."""
-        core = {SECRETS, CONFIG_MAPS, self.release_resource, self.source_resource}
+        core = {SECRETS, CONFIG_MAPS, *RELEASE_KINDS}
         with self._lock:
             return [(r, i.store) for r, i in self._managed.items() if r not in core and i.synced]

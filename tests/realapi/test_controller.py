@@ -7,6 +7,7 @@ wherever the controller swallowed or retried it, is read from the audit log and 
 from __future__ import annotations
 
 import base64
+import collections
 import copy
 import time
 from typing import Any
@@ -21,9 +22,16 @@ from controller.settings import ReleaseFlavour
 from tests.controller.harness import RELEASE, SUCCESS_MESSAGE, flux_status, legacy_status, settings
 from tests.realapi.controller import CONTROLLER_USER, ELECTION, RESYNC
 from tests.realapi.controlplane import ControlPlane
-from tests.realapi.kube import Obj, Rest, wait_for
-from tests.seeds import seed_environment_provisioner
-from tronador.api.constants import API_VERSION, EP_KIND, FINALIZER, OWNER_UID_ANNOTATION
+from tests.realapi.kube import Obj, Rest, documents, wait_for
+from tests.seeds import REPO_ROOT, seed_environment_provisioner
+from tronador.api.constants import (
+    API_VERSION,
+    ENV_API_VERSION,
+    ENV_KIND,
+    EP_KIND,
+    FINALIZER,
+    OWNER_UID_ANNOTATION,
+)
 
 pytestmark = pytest.mark.realapi
 
@@ -343,3 +351,52 @@ def test_an_upgrade_takes_over_the_status_the_controller_wrote_before_server_sid
         rest.delete(API_VERSION, EP_KIND, name)
         wait_for(lambda: rest.get(API_VERSION, EP_KIND, name) is None, 60, "the EP gone")
         replica.stop()
+
+
+@pytest.mark.parametrize("replica", list(ReleaseFlavour), indirect=True)
+def test_an_ep_and_an_environment_side_by_side_create_each_object_once(
+    controller_manager: ControlPlane, installed: Rest, replica: Replica
+) -> None:
+    """With --release-flavour legacy an Environment is still Flux v2: its GitRepository and
+    HelmRelease were taken for copies of TronadorConfig items and deleted as "no longer given",
+    again and again (149 create/delete cycles in 36 s). Each owned object is created once and
+    never deleted while both live, under either flavour."""
+    rest = installed
+    flavour = replica.controller.settings.flavour
+    ep, _ = the_seed_ep()
+    ep_name = ep["metadata"]["name"] = f"side-ep-{flavour.value}"
+    (environment,) = documents(REPO_ROOT / "examples" / "environment.yaml")
+    env_name = environment["metadata"]["name"] = f"side-env-{flavour.value}"
+    environment["spec"]["application"]["release"].pop("valuesFrom", None)
+    environment["spec"]["application"]["gitRepository"].pop("gitImplementation", None)
+    before = len(controller_manager.requests(CONTROLLER_USER))
+    rest.create(ep)
+    rest.create(environment)
+    try:
+        wait_for(lambda: rest.get(*RELEASE_KIND[flavour], RELEASE, ep_name), what="EP release")
+        wait_for(
+            lambda: rest.get(*RELEASE_KIND[ReleaseFlavour.FLUX_V2], "master", env_name),
+            what="the Environment's release",
+        )
+        time.sleep(12 * RESYNC)  # several resyncs: a loop would create and delete meanwhile
+        writes = controller_manager.requests(CONTROLLER_USER)[before:]
+        owned = [
+            (verb, uri.split("?")[0], code)
+            for verb, uri, code in writes
+            if f"/namespaces/{ep_name}/" in uri or f"/namespaces/{env_name}/" in uri
+        ]
+        deleted = [uri for verb, uri, _ in owned if verb == "delete"]
+        assert deleted == []
+        created = collections.Counter(uri for verb, uri, code in owned if code == 201)
+        assert created and all(count == 1 for count in created.values()), created
+        for path in ("helmreleases", "gitrepositories"):
+            assert any(f"/namespaces/{env_name}/{path}/" in uri for uri in created)
+        status = (rest.get(ENV_API_VERSION, ENV_KIND, env_name) or {}).get("status") or {}
+        assert "HelmRelease 'master'" in str(status.get("conditions"))
+    finally:
+        for api_version, kind, name in (
+            (API_VERSION, EP_KIND, ep_name),
+            (ENV_API_VERSION, ENV_KIND, env_name),
+        ):
+            rest.delete(api_version, kind, name)
+            wait_for(lambda a=api_version, k=kind, n=name: rest.get(a, k, n) is None, 60, name)
