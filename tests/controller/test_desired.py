@@ -201,6 +201,7 @@ def test_bare_names_without_an_organisation_match_nothing_and_say_why() -> None:
     def unqualified(obj: dict) -> None:
         del obj["spec"]["mappings"][0]["organisation"]
         del obj["spec"]["orgLevelSecrets"]["organisation"]
+        obj["spec"]["policy"]["allowedChartGitPrefixes"] = []
 
     env = desired_environment(seed_ep(), seed_config(unqualified), FLUX)
     assert env.secrets == []
@@ -365,3 +366,22 @@ def test_a_namespace_is_ours_only_by_the_uid_it_records() -> None:
     }
     assert namespace_owned_by(before_the_record, "uid-74")
     assert not namespace_owned_by(before_the_record, "")
+
+
+def test_real_tronadors_bare_names_bind_under_the_allowed_chart_owner() -> None:
+    """A TronadorConfig as real Tronador wrote it (bare names, no organisation) keeps working
+    where the policy confines charts to an owner: the names bind under it, and only there."""
+
+    def as_real_tronador(obj: dict) -> None:
+        del obj["spec"]["mappings"][0]["organisation"]
+        del obj["spec"]["orgLevelSecrets"]["organisation"]
+
+    config = seed_config(as_real_tronador)
+    assert [s.name for s in desired_environment(seed_ep(), config, FLUX).secrets] == [
+        "nordmart-git-auth",
+        "nexus-pull-secret",
+    ]
+    elsewhere = seed_ep(
+        spec__application__release__chart__git="https://github.com/attacker/stakater-nordmart-inventory"
+    )
+    assert desired_environment(elsewhere, config, FLUX).secrets == []

@@ -80,13 +80,7 @@ def test_without_known_hosts_the_host_key_is_refused_unless_asked(tmp_path: Path
     bare = bare_repo(tmp_path)
     with ssh_server(tmp_path / "sshd") as server:
         given = credentials(tmp_path, server, None)
-        refused = tronador(
-            "publish",
-            server.url(bare),
-            *render_args(1),
-            "--config", str(POLICY),
-            "--credentials-dir", str(given),
-        )  # fmt: skip
+        refused = publish(server.url(bare), 1, "v1", "--credentials-dir", str(given))
     assert refused.returncode == 2, refused.output
     assert "--ssh-trust-on-first-use" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1

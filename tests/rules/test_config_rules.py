@@ -99,9 +99,11 @@ def test_bare_names_and_org_secrets_need_an_organisation() -> None:
     config = example()
     del config["spec"]["mappings"][0]["organisation"]
     del config["spec"]["orgLevelSecrets"]["organisation"]
+    assert validate_tronador_config(config, "tronador-system").allowed  # the allowed chart org
+    config["spec"]["policy"]["allowedChartGitPrefixes"] = ["https://github.com/"]  # no owner
     messages = [str(v) for v in validate_tronador_config(config, "tronador-system").violations]
     assert messages[0].startswith(
-        "spec.mappings[0].repos[0]: 'stakater-nordmart-inventory' is a bare name and the "
+        "spec.mappings[0].repos[0]: 'stakater-nordmart-inventory' is a bare name, the "
         "mapping has no organisation"
     )
     assert any(m.startswith("spec.orgLevelSecrets.organisation: is required") for m in messages)

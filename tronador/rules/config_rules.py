@@ -14,9 +14,9 @@ from tronador.api.formats import (
 )
 from tronador.rules.durations import parse_duration
 from tronador.rules.findings import Findings, field_path, parse_model
-from tronador.rules.giturl import RepoRef, parse_git_url, parse_org_ref
+from tronador.rules.giturl import parse_git_url, parse_org_ref
 from tronador.rules.images import registry_host_problem, rewrite_chain
-from tronador.rules.secret_binding import mapping_repos
+from tronador.rules.secret_binding import chart_organisations, mapping_repos
 from tronador.rules.urls import http_url_problem
 
 CLUSTER_SCOPED_KINDS = frozenset(
@@ -145,7 +145,7 @@ def _check_secrets(items: list[dict[str, Any]], findings: Findings) -> set[str]:
 
 
 def _check_mappings(config: TronadorConfig, provided: set[str], findings: Findings) -> None:
-    seen: dict[RepoRef, int] = {}
+    seen: dict[tuple[str, str, str], int] = {}
     for index, mapping in enumerate(config.spec.mappings):
         base = f"spec.mappings[{index}]"
         if mapping.organisation is not None and parse_org_ref(mapping.organisation) is None:
@@ -154,7 +154,7 @@ def _check_mappings(config: TronadorConfig, provided: set[str], findings: Findin
                 "organisation",
                 f"{mapping.organisation[:200]!r} is not host/owner, like github.com/stakater",
             )
-        bound = mapping_repos(mapping)
+        bound = mapping_repos(mapping, chart_organisations(config))
         for r, repo in bound.invalid:
             findings.deny(
                 f"{base}.repos[{r}]",
@@ -166,17 +166,19 @@ def _check_mappings(config: TronadorConfig, provided: set[str], findings: Findin
             findings.deny(
                 f"{base}.repos[{mapping.repos.index(repo)}]",
                 "repo-binding",
-                f"{repo!r} is a bare name and the mapping has no organisation, so it matches no "
-                "repository: write host/owner/name or set organisation (docs/security.md)",
+                f"{repo!r} is a bare name, the mapping has no organisation and "
+                "policy.allowedChartGitPrefixes names no owner, so it matches no repository: "
+                "write host/owner/name or set organisation (docs/security.md)",
             )
         for ref in bound.repos:
-            if ref in seen and seen[ref] != index:
+            key = (ref.host, ref.owner, ref.name)
+            if key in seen and seen[key] != index:
                 findings.deny(
                     f"{base}.repos",
                     "unique-repos",
-                    f"{str(ref)!r} is already mapped by spec.mappings[{seen[ref]}]",
+                    f"{str(ref)!r} is already mapped by spec.mappings[{seen[key]}]",
                 )
-            seen.setdefault(ref, index)
+            seen.setdefault(key, index)
         _check_references(base, mapping.auth_secret, mapping.image_pull_secret, provided, findings)
     org = config.spec.org_level_secrets
     if org is not None:
@@ -186,12 +188,16 @@ def _check_mappings(config: TronadorConfig, provided: set[str], findings: Findin
                 "organisation",
                 f"{org.organisation[:200]!r} is not host/owner, like github.com/stakater",
             )
-        elif org.organisation is None and (org.auth_secret or org.image_pull_secret):
+        elif (
+            org.organisation is None
+            and (org.auth_secret or org.image_pull_secret)
+            and not chart_organisations(config)
+        ):
             findings.deny(
                 "spec.orgLevelSecrets.organisation",
                 "repo-binding",
-                "is required: without it the org-level secrets would go to any repository on "
-                "any host (docs/security.md)",
+                "is required when policy.allowedChartGitPrefixes names no owner: without either "
+                "the org-level secrets would go to any repository on any host (docs/security.md)",
             )
         _check_references(
             "spec.orgLevelSecrets", org.auth_secret, org.image_pull_secret, provided, findings

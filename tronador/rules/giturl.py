@@ -181,6 +181,16 @@ def _parse_prefix(prefix: str) -> GitUrl | None:
     return parse_git_url(prefix + separator + PREFIX_PROBE)
 
 
+def prefix_organisation(prefix: str) -> OrgRef | None:
+    """The host and owner path an `allowedChartGitPrefixes` entry admits (owner "" for a whole
+    host), or None when it is not a git URL prefix."""
+    parsed = _parse_prefix(prefix)
+    if parsed is None:
+        return None
+    owner = [p for p in _segments(parsed.path) if p != PREFIX_PROBE]
+    return OrgRef(parsed.host.lower(), "/".join(owner))
+
+
 def git_reference(ref: str) -> dict[str, str]:
     """A ref as one string (an EP's chart ref) as a Flux GitRepository reference: a branch
     unless it says otherwise."""

@@ -2,10 +2,12 @@
 config's validation and the docs (docs/security.md, "Secrets bound to their repository").
 
 - A mapping's secrets go only to environments whose chart git URL names one of its repositories,
-  compared as host, owner and name (`tronador.rules.giturl.RepoRef`). A bare name in `repos` is
-  qualified by the mapping's `organisation`; without one it names no repository at all.
-- `orgLevelSecrets` go only to repositories under its `organisation` that no mapping names;
-  without an organisation they go nowhere.
+  compared as host, owner and name (`tronador.rules.giturl.RepoRef`). A bare name in `repos`
+  (real Tronador's form) is qualified by the mapping's `organisation`, else by the owners that
+  `policy.allowedChartGitPrefixes` confines charts to (an entry naming a host and an owner);
+  with neither it names no repository at all.
+- `orgLevelSecrets` go only to repositories under its `organisation` (else under those allowed
+  chart owners) that no mapping names; with neither they go nowhere.
 - Nothing an EP author sets (the `stakater.com/repo-name` annotation, a name) selects a mapping.
 
 So git credentials only ever reach a GitRepository on the host the admin wrote them for.
@@ -23,8 +25,21 @@ from tronador.rules.giturl import (
     is_bare_repo_name,
     parse_org_ref,
     parse_repo_ref,
+    prefix_organisation,
     repo_ref,
 )
+
+
+@dataclass(frozen=True)
+class _BareRef(RepoRef):
+    """A bare name qualified by an organisation: a repository of that name anywhere under it
+    (the organisation may be a whole host, or a group with subgroups)."""
+
+
+def _binds(known: RepoRef, ref: RepoRef) -> bool:
+    if isinstance(known, _BareRef):
+        return known.name == ref.name and ref.under(OrgRef(known.host, known.owner))
+    return known == ref
 
 
 @dataclass(frozen=True)
@@ -36,8 +51,18 @@ class MappingRepos:
     """(index, entry) of entries that are neither host/owner/name, a git URL nor a bare name."""
 
 
-def mapping_repos(mapping: RepoSecretMapping) -> MappingRepos:
+def chart_organisations(config: TronadorConfig) -> list[OrgRef]:
+    """Where `policy.allowedChartGitPrefixes` confines every chart: what qualifies real
+    Tronador's bare names (and `orgLevelSecrets`) when no organisation is given."""
+    found = (prefix_organisation(p) for p in config.spec.policy.allowed_chart_git_prefixes)
+    return [org for org in found if org is not None and org.owner]
+
+
+def mapping_repos(mapping: RepoSecretMapping, fallback: list[OrgRef] | None = None) -> MappingRepos:
+    """The repositories a mapping names. A bare name is qualified by the mapping's
+    organisation, else by each of `fallback` (the allowed chart sources)."""
     org = parse_org_ref(mapping.organisation) if mapping.organisation else None
+    orgs = [org] if org is not None else list(fallback or [])
     repos: list[RepoRef] = []
     unbound: list[str] = []
     invalid: list[tuple[int, str]] = []
@@ -46,8 +71,9 @@ def mapping_repos(mapping: RepoSecretMapping) -> MappingRepos:
         if ref is not None:
             repos.append(ref)
         elif is_bare_repo_name(entry):
-            if org is not None:
-                repos.append(RepoRef(org.host, org.owner, entry.lower().removesuffix(".git")))
+            if orgs:
+                name = entry.lower().removesuffix(".git")
+                repos.extend(_BareRef(o.host, o.owner, name) for o in orgs)
             else:
                 unbound.append(entry)
         else:
@@ -81,27 +107,30 @@ def choose_secrets(chart_url: str, config: TronadorConfig | None) -> SecretChoic
     if config is None:
         return SecretChoice(str(ref))
     notes: list[str] = []
+    fallback = chart_organisations(config)
     for index, mapping in enumerate(config.spec.mappings):
-        bound = mapping_repos(mapping)
-        if ref in bound.repos:
+        bound = mapping_repos(mapping, fallback)
+        if any(_binds(known, ref) for known in bound.repos):
             return SecretChoice(
                 str(ref), mapping.auth_secret, mapping.image_pull_secret, f"spec.mappings[{index}]"
             )
         if ref.name in (name.lower().removesuffix(".git") for name in bound.unbound):
             notes.append(
-                f"spec.mappings[{index}] names {ref.name!r} without a host and owner, so it "
-                "matches no repository; write it as host/owner/name or set the mapping's "
-                "organisation"
+                f"spec.mappings[{index}] names {ref.name!r} without a host and owner (and "
+                "policy.allowedChartGitPrefixes is empty), so it matches no repository; write it "
+                "as host/owner/name or set the mapping's organisation"
             )
     org = config.spec.org_level_secrets
     if org is not None and (org.auth_secret or org.image_pull_secret):
-        organisation: OrgRef | None = parse_org_ref(org.organisation) if org.organisation else None
-        if organisation is not None and ref.under(organisation):
+        given = parse_org_ref(org.organisation) if org.organisation else None
+        organisations = [given] if given is not None else fallback
+        if any(ref.under(o) for o in organisations):
             return SecretChoice(
                 str(ref), org.auth_secret, org.image_pull_secret, "spec.orgLevelSecrets", notes
             )
-        if organisation is None:
+        if not organisations:
             notes.append(
-                "spec.orgLevelSecrets has no organisation, so its secrets go to no repository"
+                "spec.orgLevelSecrets has no organisation (and policy.allowedChartGitPrefixes "
+                "is empty), so its secrets go to no repository"
             )
     return SecretChoice(str(ref), notes=notes)
