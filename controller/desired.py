@@ -49,7 +49,7 @@ from tronador.rules.kinds import ref_text
 from tronador.rules.label_policy import label_problems
 from tronador.rules.mutate import default_release_name
 from tronador.rules.names import dns_label
-from tronador.rules.secret_binding import SecretChoice, choose_secrets
+from tronador.rules.secret_binding import SecretChoice, choose_secrets, items_for
 
 Subject = EnvironmentProvisioner | Environment
 """Either kind of environment object: what the shared builders accept."""
@@ -262,10 +262,12 @@ def copied_item(item: dict[str, Any], namespace: str, ep_name: str) -> DesiredOb
 def desired_config_secrets(
     choice: SecretChoice, config: TronadorConfig | None, namespace: str, ep_name: str
 ) -> tuple[list[DesiredObject], list[str]]:
+    """The copies of the items `items_for` gives this environment (tronador.rules.secret_binding),
+    and a problem per name a mapping gives that the config does not hold."""
     items = {secret_item_name(i): i for i in (config.spec.secrets if config else [])}
     objects: list[DesiredObject] = []
     problems: list[str] = []
-    for name in choice.names:
+    for name in items_for(choice, config):
         item = items.get(name)
         if item is None:
             problems.append(

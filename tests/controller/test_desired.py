@@ -385,3 +385,20 @@ def test_real_tronadors_bare_names_bind_under_the_allowed_chart_owner() -> None:
         spec__application__release__chart__git="https://github.com/attacker/stakater-nordmart-inventory"
     )
     assert desired_environment(elsewhere, config, FLUX).secrets == []
+
+
+def test_an_item_nothing_names_goes_to_every_environment() -> None:
+    def shared_item(obj: dict) -> None:
+        obj["spec"]["secrets"].append(
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-creds"}}
+        )
+
+    config = seed_config(shared_item)
+    mapped = desired_environment(seed_ep(), config, FLUX)
+    assert [s.name for s in mapped.secrets] == [
+        "nordmart-git-auth",
+        "nexus-pull-secret",
+        "db-creds",
+    ]
+    elsewhere = seed_ep(spec__application__release__chart__git="https://gitlab.example.com/a/b")
+    assert [s.name for s in desired_environment(elsewhere, config, FLUX).secrets] == ["db-creds"]

@@ -212,8 +212,10 @@ class TronadorConfigSpec(ApiModel):
     )
     secrets: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="Namespaced manifests copied into EP namespaces: Secrets, or resources that "
-        "generate a Secret of the same name.",
+        description="Namespaced manifests copied into environment namespaces: Secrets, or "
+        "resources that generate a Secret of the same name. An item a mapping names goes only to "
+        "environments of that mapping's repositories; one orgLevelSecrets names, to repositories "
+        "under its organisation no mapping names; an item nothing names, to every environment.",
         json_schema_extra={
             "items": {
                 "type": "object",

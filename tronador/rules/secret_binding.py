@@ -8,6 +8,8 @@ config's validation and the docs (docs/security.md, "Secrets bound to their repo
   with neither it names no repository at all.
 - `orgLevelSecrets` go only to repositories under its `organisation` (else under those allowed
   chart owners) that no mapping names; with neither they go nowhere.
+- A `spec.secrets` item that no mapping and no `orgLevelSecrets` names goes to every
+  environment (TronadorConfig's reference: "resources which are required in DTEs").
 - Nothing an EP author sets (the `stakater.com/repo-name` annotation, a name) selects a mapping.
 
 So git credentials only ever reach a GitRepository on the host the admin wrote them for.
@@ -134,3 +136,26 @@ def choose_secrets(chart_url: str, config: TronadorConfig | None) -> SecretChoic
                 "is empty), so its secrets go to no repository"
             )
     return SecretChoice(str(ref), notes=notes)
+
+
+def named_items(config: TronadorConfig) -> set[str]:
+    """The `spec.secrets` items some mapping or `orgLevelSecrets` names."""
+    named = {n for m in config.spec.mappings for n in (m.auth_secret, m.image_pull_secret) if n}
+    org = config.spec.org_level_secrets
+    if org is not None:
+        named.update(n for n in (org.auth_secret, org.image_pull_secret) if n)
+    return named
+
+
+def items_for(choice: SecretChoice, config: TronadorConfig | None) -> list[str]:
+    """The names of the `spec.secrets` items an environment gets: those its repository's choice
+    names, then every item nothing names, in the config's order."""
+    if config is None:
+        return choice.names
+    named = named_items(config)
+    everyone = [
+        str(name)
+        for item in config.spec.secrets
+        if (name := (item.get("metadata") or {}).get("name")) and name not in named
+    ]
+    return list(dict.fromkeys([*choice.names, *everyone]))
