@@ -200,7 +200,16 @@ def _life_cycle(cluster: Any, flavour: Any) -> None:
             "authSecret": "org-git-auth",
         }
     ]
-    _config_patch(cluster, {"spec": {"mappings": mapping, "orgLevelSecrets": None}})
+    # (the pull secret's item leaves the config too: an item nothing names goes everywhere)
+    from tests.controller.helpers import seed_config_dict
+
+    items = [
+        item
+        for item in seed_config_dict()["spec"]["secrets"]
+        if item["metadata"]["name"] != "nexus-pull-secret"
+    ]
+    patch = {"spec": {"mappings": mapping, "orgLevelSecrets": None, "secrets": items}}
+    _config_patch(cluster, patch)
     cluster.wait(lambda: secret("nexus-pull-secret") is None and secret("org-git-auth"))
 
     if flavour.value == "flux-v2":
