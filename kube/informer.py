@@ -447,10 +447,12 @@ class Informer:
                     resource_version = None
                     continue
                 failures += 1
+                same = self.last_error is not None and self.last_error.status == err.status
                 self.last_error = err
                 self._answered.set()
                 delay = err.retry_after or self.backoff.delay(failures)
-                log.warning(
+                # said once per change of state, then only at debug level
+                (log.debug if same else log.warning)(
                     "list/watch failed; retrying",
                     extra={
                         "fields": {
