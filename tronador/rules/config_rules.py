@@ -146,15 +146,11 @@ def _check_secrets(items: list[dict[str, Any]], findings: Findings) -> set[str]:
 
 def _check_mappings(config: TronadorConfig, provided: set[str], findings: Findings) -> None:
     seen: dict[tuple[str, str, str], int] = {}
+    chart_owners = chart_organisations(config)
     for index, mapping in enumerate(config.spec.mappings):
         base = f"spec.mappings[{index}]"
-        if mapping.organisation is not None and parse_org_ref(mapping.organisation) is None:
-            findings.deny(
-                f"{base}.organisation",
-                "organisation",
-                f"{mapping.organisation[:200]!r} is not host/owner, like github.com/stakater",
-            )
-        bound = mapping_repos(mapping, chart_organisations(config))
+        _check_organisation(f"{base}.organisation", mapping.organisation, findings)
+        bound = mapping_repos(mapping, chart_owners)
         for r, repo in bound.invalid:
             findings.deny(
                 f"{base}.repos[{r}]",
@@ -182,16 +178,11 @@ def _check_mappings(config: TronadorConfig, provided: set[str], findings: Findin
         _check_references(base, mapping.auth_secret, mapping.image_pull_secret, provided, findings)
     org = config.spec.org_level_secrets
     if org is not None:
-        if org.organisation is not None and parse_org_ref(org.organisation) is None:
-            findings.deny(
-                "spec.orgLevelSecrets.organisation",
-                "organisation",
-                f"{org.organisation[:200]!r} is not host/owner, like github.com/stakater",
-            )
-        elif (
+        _check_organisation("spec.orgLevelSecrets.organisation", org.organisation, findings)
+        if (
             org.organisation is None
             and (org.auth_secret or org.image_pull_secret)
-            and not chart_organisations(config)
+            and not chart_owners
         ):
             findings.deny(
                 "spec.orgLevelSecrets.organisation",
@@ -201,6 +192,13 @@ def _check_mappings(config: TronadorConfig, provided: set[str], findings: Findin
             )
         _check_references(
             "spec.orgLevelSecrets", org.auth_secret, org.image_pull_secret, provided, findings
+        )
+
+
+def _check_organisation(path: str, value: str | None, findings: Findings) -> None:
+    if value is not None and parse_org_ref(value) is None:
+        findings.deny(
+            path, "organisation", f"{value[:200]!r} is not host/owner, like github.com/stakater"
         )
 
 
