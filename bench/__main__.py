@@ -1,4 +1,4 @@
-"""`python -m bench webhook|controller|slowloris|publish [--smoke]` (run a benchmark, print
+"""`python -m bench webhook|controller|slowloris|flood|publish [--smoke]` (run a benchmark, print
 its tables, write JSON) and `python -m bench profile` (where one review's CPU goes, per case)."""
 
 from __future__ import annotations
@@ -66,11 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         help="extra `tronador webhook` flag for the defaults phase (repeat)",
     )
 
+    flood = sub.add_parser("flood", help="adversarial reviews vs the webhook: probes answered?")
+    flood.add_argument("--smoke", action="store_true", help="a seconds-long run")
+    flood.add_argument("--clients", type=int, help="concurrent attacking connections (8)")
+    flood.add_argument("--duration", type=float, help="seconds of flood (20)")
+
     pub = sub.add_parser("publish", help="N concurrent `tronador publish` into one git repo")
     pub.add_argument("--smoke", action="store_true", help="3 publishers, one round")
     pub.add_argument("--publishers", type=int, help="concurrent publishers (default 10)")
     pub.add_argument("--rounds", type=int, help="rounds (default 3)")
-
 
     sub.add_parser("profile", help="cProfile of one review per case, in process", add_help=False)
 
@@ -89,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return _slowloris(args)
     if args.benchmark == "publish":
         return _publish(args)
+    if args.benchmark == "flood":
+        return _flood(args)
     return _controller(args)
 
 
@@ -163,6 +169,16 @@ def _slowloris(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     result = slowloris.run(_settings(slowloris, args, overrides), logs=args.out)
     _write(args, "slowloris", result, slowloris.table)
+    return 0
+
+
+def _flood(args: argparse.Namespace) -> int:
+    from bench import flood
+
+    overrides = {"clients": args.clients, "duration": args.duration}
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = flood.run(_settings(flood, args, overrides), logs=args.out)
+    _write(args, "flood", result, flood.tables)
     return 0
 
 

@@ -241,7 +241,7 @@ class Reconciler:
             try:
                 return run.kind.model.model_validate(run.obj)
             except ValidationError as exc:
-                findings.violations.extend(violations_from_pydantic(exc))
+                findings.add_all(violations_from_pydantic(exc))
         message = findings.message()
         run.fail(READY, PHASE_INVALID, "InvalidSpec", f"The {run.kind.kind} is invalid: {message}")
         return None

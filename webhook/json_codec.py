@@ -6,6 +6,8 @@ tree instead of allocating each again. It is stricter than `json`: NaN, integers
 and lone surrogate escapes are refused. The API server never sends them, but a body `json`
 accepts must still be decoded the same way, so those fall back to `json.loads` (and anything
 orjson cannot encode to `json.dumps`), keeping one answer for every input.
+
+The cyclic garbage collector is paused while a body is decoded (webhook/collector.py).
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from typing import Any
 
 import orjson
 
+from webhook.collector import collector_paused
+
 _COMPACT = (",", ":")
 
 
 def loads(body: bytes) -> Any:
     """The decoded document; ValueError (or RecursionError) when `json` cannot decode it."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return json.loads(body)
+    with collector_paused():
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return json.loads(body)
 
 
 def dumps(document: Any) -> bytes:

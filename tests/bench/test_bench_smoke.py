@@ -116,3 +116,14 @@ def test_publish_benchmark_smoke_lands_every_publisher(tmp_path: Path) -> None:
         assert len(round_["attempts"]) == result["settings"]["publishers"]
         assert min(round_["attempts"]) >= 1
         assert round_["retries"] == sum(round_["attempts"]) - len(round_["attempts"])
+
+
+def test_flood_benchmark_smoke_probes_and_answers_every_payload(tmp_path: Path) -> None:
+    result = _run(tmp_path, "flood")
+    assert result["healthz_ms_during"]["count"] > 0
+    assert result["prober_errors"] == 0
+    for name, entry in result["reviews"].items():
+        assert entry["ms"]["count"] > 0, name
+        assert "500" not in entry["statuses"], (name, entry)
+    assert result["reviews"]["nesting-100k"]["statuses"].keys() <= {"400", "503"}
+    assert result["payload_bytes"]["braces-run"] <= 3 * 1024 * 1024

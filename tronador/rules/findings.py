@@ -31,10 +31,18 @@ class Violation:
         return f"{where}{self.message} (rule {self.rule})"
 
 
+MAX_VIOLATIONS = 50
+"""Violations kept per check; more are counted, not listed. A hostile object can hold a problem in
+each of 100,000 leaves: the answer (and the time to build it) stays bounded, and 50 problems are
+more than anyone fixes before trying again."""
+
+
 @dataclass
 class Findings:
     violations: list[Violation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
+    """Violations were found past MAX_VIOLATIONS; checks may stop looking once `full`."""
 
     @property
     def allowed(self) -> bool:
@@ -51,17 +59,36 @@ class Findings:
     def deny(
         self, path: str, rule: str, message: str, severity: Severity = Severity.MALFORMED
     ) -> None:
-        self.violations.append(Violation(path, rule, message, severity))
+        self.add(Violation(path, rule, message, severity))
+
+    def add(self, violation: Violation) -> None:
+        if len(self.violations) < MAX_VIOLATIONS:
+            self.violations.append(violation)
+        else:
+            self.truncated = True
+
+    @property
+    def full(self) -> bool:
+        """True once further violations are only counted: a check may stop looking."""
+        return len(self.violations) >= MAX_VIOLATIONS
 
     def warn(self, path: str, message: str) -> None:
         self.warnings.append(f"{path}: {message}" if path else message)
 
     def extend(self, other: Findings) -> None:
-        self.violations.extend(other.violations)
+        self.add_all(other.violations)
+        self.truncated = self.truncated or other.truncated
         self.warnings.extend(other.warnings)
 
+    def add_all(self, violations: Iterable[Violation]) -> None:
+        for violation in violations:
+            self.add(violation)
+
     def message(self) -> str:
-        return "; ".join(str(v) for v in self.violations)
+        listed = "; ".join(str(v) for v in self.violations)
+        if self.truncated:
+            return f"{listed}; (only the first {MAX_VIOLATIONS} problems are listed)"
+        return listed
 
 
 def field_path(parts: Iterable[str | int], root: str = "") -> str:
@@ -122,5 +149,5 @@ def parse_model(model: type[Model], obj: Any, findings: Findings) -> Model | Non
     try:
         return model.model_validate(obj)
     except ValidationError as exc:
-        findings.violations.extend(violations_from_pydantic(exc))
+        findings.add_all(violations_from_pydantic(exc))
         return None

@@ -162,6 +162,9 @@ def _has_braces(_key: object, text: str) -> bool:
 def _check_placeholders(spec: Any, findings: Findings) -> None:
     for path, text in find_strings(spec, PLACEHOLDER_CANDIDATES, _has_braces, ("spec",)):
         for match in PLACEHOLDER_RE.finditer(text):
+            if findings.full:
+                findings.truncated = True
+                return
             findings.deny(
                 field_path(path),
                 "unresolved-placeholder",
