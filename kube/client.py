@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+import os
+from pathlib import Path
 
 from kubernetes import client, config
+
+from tronador.yamlio import DocumentError, load_one, read_text
 
 
 class NoCluster(Exception):
@@ -21,13 +25,42 @@ def load_api_client(kubeconfig: str | None = None, context: str | None = None) -
             return client.ApiClient(configuration)
         except config.ConfigException:
             pass
+    for path in _kubeconfig_files(kubeconfig):
+        _check_readable(path)
     try:
         config.load_kube_config(
             config_file=kubeconfig, context=context, client_configuration=configuration
         )
     except (config.ConfigException, OSError) as exc:
-        raise NoCluster(str(exc)) from None
+        raise NoCluster(_one_line(str(exc))) from None
+    except Exception as exc:  # the library's own parsing fails on malformed structure
+        raise NoCluster(f"the kubeconfig is malformed ({type(exc).__name__})") from None
     return client.ApiClient(configuration)
+
+
+def _kubeconfig_files(kubeconfig: str | None) -> list[str]:
+    if kubeconfig is not None:
+        return [kubeconfig]
+    listed = os.environ.get("KUBECONFIG", "")
+    if listed:
+        return [p for p in listed.split(os.pathsep) if p and Path(p).exists()]
+    default = Path.home() / ".kube" / "config"
+    return [str(default)] if default.exists() else []
+
+
+def _check_readable(path: str) -> None:
+    """The kubeconfig is read by the `kubernetes` library, which bounds nothing: an alias bomb
+    or a 5 GB file would take the process. Read it first within Tronador's bounds."""
+    try:
+        document = load_one(*read_text(path))
+    except DocumentError as exc:
+        raise NoCluster(f"kubeconfig {exc}") from None
+    if not isinstance(document, dict):
+        raise NoCluster(f"kubeconfig {path}: not a kubeconfig (expected a mapping)")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def pooled(api_client: client.ApiClient, size: int) -> client.ApiClient | None:

@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tronador import __version__
 from tronador.api.constants import CONFIG_KIND, ENV_KIND, EP_KIND
@@ -168,6 +168,10 @@ def cmd_review(args: argparse.Namespace) -> int:
     policy = _policy(args)
     denied = False
     for where, doc in _documents(args.file):
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        if kind not in RENDERED_KINDS:
+            shown = f"kind {kind!r}" if isinstance(kind, str) else "no kind"
+            raise CliError(f"{where}: not an {' or '.join(RENDERED_KINDS)} ({shown[:100]})")
         review = review_object(doc, policy)
         print(f"# {where}: patch ({len(review.patch)} operations)")
         print(json.dumps(review.patch, indent=2))
@@ -196,8 +200,15 @@ def _add_policy_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error (exit 2); the usage is in --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tronador", description=__doc__)
+    parser = _Parser(prog="tronador", description=__doc__)
     parser.add_argument("--version", action="version", version=f"tronador {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

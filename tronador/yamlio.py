@@ -98,7 +98,10 @@ def load_all(text: str, source: str) -> list[Any]:
     """Every document of `text` (empty ones left out), each bounded in size and depth."""
     if len(text) > MAX_INPUT_BYTES:
         raise DocumentError(_too_large(source))
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise DocumentError(_unreadable(exc, source)) from None
     docs: list[Any] = []
     try:
         while loader.check_node():
@@ -109,6 +112,8 @@ def load_all(text: str, source: str) -> list[Any]:
             doc = loader.construct_document(node)
             if doc is not None:
                 docs.append(doc)
+    except yaml.reader.ReaderError as exc:
+        raise DocumentError(_unreadable(exc, source)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -127,6 +132,14 @@ def load_one(text: str, source: str) -> Any:
     if len(docs) > 1:
         raise DocumentError(f"{source}: expected one YAML document, found {len(docs)}")
     return docs[0] if docs else None
+
+
+def _unreadable(exc: yaml.reader.ReaderError, source: str) -> str:
+    """YAML allows only printable characters: say which one is not, and where."""
+    return (
+        f"{source}: not valid YAML: character #x{exc.character:04x} at offset {exc.position} "
+        "is not allowed (YAML admits only printable characters)"
+    )
 
 
 def _too_large(source: str) -> str:

@@ -35,6 +35,7 @@ from tronador.rules.gitops import ref_name_ok
 from tronador.rules.giturl import URL_EXPECTATION, git_reference, parse_git_url
 from tronador.rules.mutate import default_release_name
 from tronador.rules.names import dns_label, repo_name
+from tronador.rules.urls import shown_url
 from tronador.yamlio import DocumentError, load_one
 
 _IMAGE_NAME = bounded(r"^[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?$", 255)
@@ -88,14 +89,6 @@ def _fill_sentinels(node: Any, image_name: str, image_tag: str) -> Any:
     if isinstance(node, list):
         return [_fill_sentinels(v, image_name, image_tag) for v in node]
     return node
-
-
-def shown_url(url: str) -> str:
-    """`url` as an error message may show it: never with a credential in it."""
-    netloc = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else ""
-    if "@" in netloc or "?" in url:
-        return "(not shown: it may hold a credential)"
-    return repr(url[:300])
 
 
 def _check_inputs(inputs: RenderInputs) -> None:

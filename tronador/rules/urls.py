@@ -42,3 +42,12 @@ def http_url_has_prefix(url: str, prefix: str) -> bool:
 def http_url_problem(url: str) -> str | None:
     """Why `url` cannot be an http(s) URL prefix, or None."""
     return None if _split(url) is not None else "is not an http(s) URL without credentials"
+
+
+def shown_url(url: str) -> str:
+    """`url` as an error message may show it: never with a credential in it (user information
+    or a query, where tokens go)."""
+    netloc = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else ""
+    if "@" in netloc or "?" in url:
+        return "(not shown: it may hold a credential)"
+    return repr(url[:300])

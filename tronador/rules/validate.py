@@ -29,7 +29,7 @@ from tronador.rules.kinds import (
 )
 from tronador.rules.label_policy import label_problems
 from tronador.rules.leaves import Interest, find_strings
-from tronador.rules.urls import http_url_has_prefix
+from tronador.rules.urls import http_url_has_prefix, shown_url
 
 NAMESPACE_LABELS = "spec.namespaceLabels"
 
@@ -215,7 +215,7 @@ def _check_chart(view: SpecView, policy: Policy, findings: Findings) -> None:
             findings.deny(
                 field_path(view.shape.chart_url),
                 "chart-url",
-                f"{url!r} is not {URL_EXPECTATION}{hint}",
+                f"{shown_url(url)} is not {URL_EXPECTATION}{hint}",
             )
         elif policy.allowed_chart_git_prefixes and not any(
             url_has_prefix(url, prefix) for prefix in policy.allowed_chart_git_prefixes
@@ -228,11 +228,18 @@ def _check_chart(view: SpecView, policy: Policy, findings: Findings) -> None:
                 Severity.POLICY,
             )
     path = view.chart_path
-    if path is not None and (path.startswith("/") or ".." in path.split("/")):
+    if path is not None and "://" in path:
         findings.deny(
             field_path(view.shape.chart_path),
             "chart-path",
-            f"{path!r} must be a path inside the repository (relative, without '..')",
+            f"{shown_url(path)} is a URL; the chart's path is a directory inside the repository "
+            "(the repository is the chart's git URL)",
+        )
+    elif path is not None and (path.startswith("/") or ".." in path.split("/")):
+        findings.deny(
+            field_path(view.shape.chart_path),
+            "chart-path",
+            f"{path[:300]!r} must be a path inside the repository (relative, without '..')",
         )
 
 
