@@ -1,5 +1,11 @@
 """Acting on one object: server-side apply of what we want of it (field manager `tronador`,
-never forced) or its deletion; each write goes through to the informer cache at once.
+never forced) or its deletion.
+
+Reads come from the informer caches, which only their watches write: after each write the
+object's cache records what the write made (`Store.expect`), and a later read of that object
+waits for the watch to deliver it, or reads the object itself from the API server when the
+watch is late (`Applier.read`). An object our caches cannot see (they hold only objects with our
+labels) is read before our first apply to it: one someone else made is never applied to.
 
 A field another manager owns with another value is yielded, not taken: it is left out of what we
 apply and told (`Actions.yielded`, and a Warning Event when the server refused an apply for it).
@@ -19,7 +25,6 @@ from controller.managed_fields import (
     MANAGER,
     Path,
     conflicting_fields,
-    entries,
     foreign_fields,
     our_entry,
     path_text,
@@ -28,13 +33,17 @@ from controller.managed_fields import (
 )
 from controller.status import EventSpec
 from kube.api import ApiError, Kube, Obj
-from kube.informer import Store, resource_version_of
+from kube.informer import Store
 from kube.resources import ROLE_BINDINGS, SECRETS, Resource
 
 log = logging.getLogger(__name__)
 
 APPLY_ATTEMPTS = 3
 """Applies of one object per reconcile: each 409 names fields to yield before the next."""
+
+READ_WAIT = 2.0
+"""Seconds a read waits for the watch to deliver our own write before reading the object from
+the API server instead."""
 
 
 class StepFailed(Exception):
@@ -99,24 +108,25 @@ def _yield_words(resource: Resource, name: str, fields: dict[Path, str]) -> list
     ]
 
 
-ObjectKey = tuple[str, str, str]
-"""(plural, namespace or "", name)."""
-
-
 class Applier:
-    def __init__(self, kube: Kube, recorder: EventRecorder) -> None:
+    def __init__(self, kube: Kube, recorder: EventRecorder, read_wait: float = READ_WAIT) -> None:
         self.kube = kube
         self.recorder = recorder
-        self._not_ours: dict[ObjectKey, str] = {}
-        """Objects our caches cannot see (their filter is our labels) that an apply found to be
-        someone else's, by the owner that wanted the name: read, never applied to again, until
-        they are gone."""
+        self.read_wait = read_wait
 
-    def forget(self, owner: str) -> None:
-        """Drop what is remembered for `owner` (its environment is cleaned up)."""
-        for key, remembered_for in list(self._not_ours.items()):
-            if remembered_for == owner:
-                self._not_ours.pop(key, None)
+    def read(
+        self, resource: Resource, store: Store, namespace: str | None, name: str
+    ) -> Obj | None:
+        """The object as our own writes left it at least: from the cache once its watch has
+        delivered them, else (the watch is late) from the API server."""
+        cached, caught_up = store.current(namespace, name, self.read_wait)
+        if caught_up:
+            return cached
+        log.info(
+            "the cache is behind our own write; reading the object",
+            extra={"fields": {"object": f"{resource.kind}/{name}", "namespace": namespace}},
+        )
+        return self.kube.get(resource, name, namespace)
 
     def emit(self, actions: Actions) -> None:
         summary = actions.summary()
@@ -134,18 +144,19 @@ class Applier:
         *,
         sensitive: bool = False,
         current: Obj | None = None,
+        unseen_absent: bool = False,
     ) -> Obj:
         """The object as stored after applying `desired`. An object of that name which is not
         ours (`owner`'s labels; None: any object) is left alone and fails the step. `current`:
-        the object as just read, when it is newer than the cache's."""
+        the object as just read, when the cache cannot have it yet. An object the cache does
+        not hold may be someone else's (the cache holds only ours): it is read first, unless
+        `unseen_absent` (its namespace was created in this reconcile, so nothing is in it)."""
         resource = desired.resource
-        cached = store.get(desired.namespace, desired.name)
-        actual = current if current is not None and cached is None else cached
+        actual = current or self.read(resource, store, desired.namespace, desired.name)
+        if actual is None and owner is not None and not unseen_absent:
+            actual = self._read_unseen(resource, desired, sensitive)
         if actual is not None and owner is not None and not is_owned_by(actual, owner):
             raise self._foreign(resource, desired)
-        key = (resource.plural, desired.namespace or "", desired.name)
-        if actual is None and key in self._not_ours:
-            self._check_still_foreign(resource, desired, key)
         config = desired.body
         adopt = actual is not None and owner is not None  # ours: checked above
         yielded = foreign_fields(actual, config, adopt_legacy=adopt)
@@ -164,14 +175,22 @@ class Applier:
             if err.refused:
                 raise rejection(err, sensitive) from None
             raise
-        if actual is None and owner is not None and _others_were_there(applied):
-            self._retract(resource, desired, store, applied)
-            self._not_ours[key] = owner
-            raise self._foreign(resource, desired)
-        store.write_through(applied)
+        store.expect(applied)
         self._yielded(actions, resource, desired.name, yielded)
         actions.changed("created" if actual is None else "updated", resource, desired.name)
         return applied
+
+    def _read_unseen(
+        self, resource: Resource, desired: DesiredObject, sensitive: bool
+    ) -> Obj | None:
+        """Read an object our cache does not hold before the first apply to it: when it
+        exists it is someone else's, and an apply would write our fields into it."""
+        try:
+            return self.kube.get(resource, desired.name, desired.namespace)
+        except ApiError as err:
+            if err.refused:
+                raise rejection(err, sensitive) from None
+            raise
 
     def _apply(
         self,
@@ -209,43 +228,6 @@ class Applier:
                 yielded.update(refused)
                 config = without(config, refused)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _check_still_foreign(
-        self, resource: Resource, desired: DesiredObject, key: ObjectKey
-    ) -> None:
-        """A read, not an apply: applying to someone else's object writes our fields into it
-        for a moment (and its watch events would start the next round)."""
-        try:
-            current = self.kube.get(resource, desired.name, desired.namespace)
-        except ApiError as err:
-            if err.refused:
-                raise rejection(err, resource == SECRETS) from None
-            raise
-        if current is not None and not is_owned_by(current, self._not_ours.get(key, "")):
-            raise self._foreign(resource, desired)
-        self._not_ours.pop(key, None)
-
-    def _retract(
-        self, resource: Resource, desired: DesiredObject, store: Store, applied: Obj
-    ) -> None:
-        """Take back what our apply added to an object someone else had created: applying
-        nothing removes every field only we set, and leaves theirs. The cache forgets the
-        object and ignores the watch events of both writes (our apply's carries our labels),
-        whenever they come: the object must never look like ours."""
-        skeleton: Obj = {"metadata": {"name": desired.name}}
-        if desired.namespace is not None:
-            skeleton["metadata"]["namespace"] = desired.namespace
-        retracted: Obj | None = None
-        try:
-            retracted = self.kube.apply(resource, skeleton, field_manager=MANAGER)
-        except ApiError as err:
-            log.warning(
-                "could not retract our fields from an object that is not ours",
-                extra={"fields": {"object": f"{resource.kind}/{desired.name}", "error": str(err)}},
-            )
-        versions = [resource_version_of(o) for o in (applied, retracted) if o is not None]
-        newest = max((v for v in versions if v.isdigit()), key=int, default="")
-        store.ignore_up_to(desired.namespace, desired.name, newest)
 
     @staticmethod
     def _foreign(resource: Resource, desired: DesiredObject) -> StepFailed:
@@ -287,9 +269,9 @@ class Applier:
                 raise rejection(err, resource == SECRETS) from None
             raise
         if lingering is not None:
-            store.write_through(lingering)
+            store.expect(lingering)
         else:
-            store.mark_deleted(namespace, name)
+            store.expect_deletion(namespace, name)
         if not quiet:
             actions.changed("deleted", resource, name, why)
         return lingering
@@ -316,7 +298,7 @@ class Applier:
                 if force or not refused or not set(refused.values()) <= LEGACY_MANAGERS:
                     raise
                 force = True
-        store.write_through(applied)
+        store.expect(applied)
         return applied
 
     def patch(self, resource: Resource, name: str, operations: list[Obj], store: Store) -> Obj:
@@ -326,7 +308,7 @@ class Applier:
             if err.refused:
                 raise rejection(err) from None
             raise
-        store.write_through(patched)
+        store.expect(patched)
         return patched
 
 
@@ -344,11 +326,6 @@ def _sets_anything(config: Obj) -> bool:
     return any(k not in ("apiVersion", "kind", "metadata") for k in config) or any(
         k not in ("name", "namespace") for k in meta
     )
-
-
-def _others_were_there(obj: Obj) -> bool:
-    """Whether an object our apply just created had been there before: others manage fields."""
-    return any(e.get("manager") != MANAGER for e in entries(obj))
 
 
 def owned(objs: list[Obj], owner: str) -> list[Obj]:

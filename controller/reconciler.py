@@ -60,7 +60,7 @@ from controller.status import (
     transition_events,
 )
 from kube.api import ApiError, Kube, Obj
-from kube.informer import Store, resource_version_of
+from kube.informer import Store, object_key, resource_version_of
 from kube.resources import (
     CONFIG_MAPS,
     GIT_REPOSITORIES,
@@ -123,6 +123,9 @@ class Run:
     kind: ProvisionedKind = EP
     confinement: StepOutcome | None = None
     """The `ReleaseConfined` condition, once the release step knows it."""
+    fresh_namespace: bool = False
+    """The namespace was created in this reconcile: nothing in it is someone else's, so what
+    our caches do not hold need not be read before it is applied."""
 
     @property
     def uid(self) -> str:
@@ -187,16 +190,16 @@ class Reconciler:
         if store is None:
             return
         fresh = self.kube.get(err.resource, err.name, err.namespace)
-        if fresh is None:
-            store.mark_deleted(err.namespace, err.name)
+        if fresh is None:  # the next attempt's read waits for the cache to know at least this
+            store.expect_deletion(err.namespace, err.name)
         else:
-            store.write_through(fresh)
+            store.expect(fresh)
 
     def _store(self, run: Run) -> Store:
         return run.kind.store(self.caches)
 
     def _reconcile_once(self, kind: ProvisionedKind, name: str) -> Result:
-        obj = kind.store(self.caches).get(None, name)
+        obj = self.applier.read(kind.resource, kind.store(self.caches), None, name)
         if obj is None:
             return Result()
         run = Run(copy.deepcopy(obj), Actions(copy.deepcopy(obj)), kind=kind)
@@ -297,9 +300,9 @@ class Reconciler:
         self.applier.emit(run.actions)  # while the EP still exists
         lingering = self.kube.delete(run.kind.resource, run.name)
         if lingering is None:
-            self._store(run).mark_deleted(None, run.name)
+            self._store(run).expect_deletion(None, run.name)
         else:
-            self._store(run).write_through(lingering)
+            self._store(run).expect(lingering)
         return True
 
     # -- act ---------------------------------------------------------------------------------
@@ -340,7 +343,7 @@ class Reconciler:
         meanwhile by someone else is only read."""
         wanted = desired.namespace
         store = self.caches.namespace_store
-        ns = store.get(None, wanted.name)
+        ns = self.applier.read(NAMESPACES, store, None, wanted.name)
         if ns is not None and (ns.get("metadata") or {}).get("deletionTimestamp"):
             run.steps[NAMESPACE_READY] = StepOutcome.waiting(
                 "NamespaceTerminating",
@@ -382,6 +385,8 @@ class Reconciler:
             if err.refused:
                 raise rejection(err) from None
             raise
+        self.caches.namespace_store.expect(created)
+        run.fresh_namespace = True
         run.actions.changed("created", NAMESPACES, wanted.name)
         return created
 
@@ -404,7 +409,14 @@ class Reconciler:
             except KindUnavailable as err:  # reported below; the other items go on
                 unusable.append((obj.resource, obj.name, unusable_reason(err)))
                 continue
-            self.applier.ensure(run.actions, obj, store, run.name, sensitive=True)
+            self.applier.ensure(
+                run.actions,
+                obj,
+                store,
+                run.name,
+                sensitive=True,
+                unseen_absent=run.fresh_namespace,
+            )
         self._ensure_pull_secret(run, namespace, desired.image_pull_secret)
         if unusable:  # reported; the release goes on without them
             message = "; ".join([secrets_message(unusable), *desired.secret_problems])
@@ -457,13 +469,20 @@ class Reconciler:
         self._ensure_confinement(run, desired)
         for obj in desired.values_copies:
             self.applier.ensure(
-                run.actions, obj, self._cache_of(obj), run.name, sensitive=obj.resource == SECRETS
+                run.actions,
+                obj,
+                self._cache_of(obj),
+                run.name,
+                sensitive=obj.resource == SECRETS,
+                unseen_absent=run.fresh_namespace,
             )
         stored: dict[str, Obj] = {}
         for obj in desired.release:
             store = self._cache_of(obj)
             before = resource_version_of(store.get(namespace, obj.name))
-            stored[obj.resource.kind] = self.applier.ensure(run.actions, obj, store, run.name)
+            stored[obj.resource.kind] = self.applier.ensure(
+                run.actions, obj, store, run.name, unseen_absent=run.fresh_namespace
+            )
             written = resource_version_of(stored[obj.resource.kind]) != before
             if obj is desired.helm_release and written:
                 for warning in desired.warnings:
@@ -485,7 +504,11 @@ class Reconciler:
         for obj in desired.confinement:
             try:
                 self.applier.ensure(
-                    run.actions, obj, self.caches.confinement_store(obj.resource), run.name
+                    run.actions,
+                    obj,
+                    self.caches.confinement_store(obj.resource),
+                    run.name,
+                    unseen_absent=run.fresh_namespace,
                 )
             except StepFailed as failure:
                 if obj.resource == ROLE_BINDINGS and failure.reason == "Forbidden":
@@ -560,7 +583,7 @@ class Reconciler:
             (resource, store, obj)
             for resource, store in stores
             for obj in owned(store.objects(namespace), run.name)
-            if stale(resource, obj)
+            if stale(resource, obj) and not store.expectations.deleting(object_key(obj))
         ]
         for resource, store, obj in doomed:
             self.applier.delete(run.actions, resource, obj, store, why=why)
@@ -645,12 +668,11 @@ class Reconciler:
         remaining: list[Obj] = []
         if self._name_taken(run):
             return self._remove_finalizer(run)
-        ns = self.caches.namespace_store.get(None, namespace)
+        ns = self.applier.read(NAMESPACES, self.caches.namespace_store, None, namespace)
         if ns is not None and not namespace_owned_by(ns, run.uid):
             run.actions.tell(
                 "CleanedUp", f"Namespace '{namespace}' was not created for it; left untouched"
             )
-            self.applier.forget(run.name)
             return self._remove_finalizer(run)
         for resource, store in self._release_stores(run):
             for obj in owned(store.objects(namespace), run.name):
@@ -684,7 +706,6 @@ class Reconciler:
                 why="environment cleaned up",
             )
         run.actions.tell("CleanedUp", f"Environment '{namespace}' was cleaned up")
-        self.applier.forget(run.name)
         return self._remove_finalizer(run)
 
     def _remove_finalizer(self, run: Run) -> Result:

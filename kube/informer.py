@@ -2,19 +2,19 @@
 
 A watch resumes from the last resourceVersion it saw; 410 Gone means relist; an unreachable API
 server means retrying with exponential backoff. The reconciler reads only these caches, so an
-idle resync costs no API reads; its own writes are written through to the cache at once.
+idle resync costs no API reads. The watch is the only writer of a cache: a writer's own writes
+are expectations it waits on (`kube.expectations`), never written into the cache.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 
 from kube.api import FIELD_MANAGER, ApiError, Kube, Obj, WatchStream
 from kube.backoff import Backoff
+from kube.expectations import Expectations
 from kube.resources import Resource
 
 log = logging.getLogger(__name__)
@@ -33,15 +33,6 @@ def object_key(obj: Obj) -> Key:
 
 def resource_version_of(obj: Obj | None) -> str:
     return str(((obj or {}).get("metadata") or {}).get("resourceVersion") or "")
-
-
-RECENT_DELETIONS = 1024
-"""Deletions a Store remembers, so that a write's answer arriving after the DELETED event is not
-taken for the object's state: a fixed bound, not a per-object cost."""
-
-
-def being_deleted(obj: Obj) -> bool:
-    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def _older(incoming: Obj, cached: Obj | None) -> bool:
@@ -67,29 +58,41 @@ def metadata_only(obj: Obj) -> Obj:
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
 
 
-class Store:
-    """A thread-safe cache of one resource's objects. Readers must not mutate what they get.
+def selector_matches(selector: str | None, obj: Obj) -> bool:
+    """Whether `obj`'s labels match an equality selector (`k=v,k2=v2`, what we watch with);
+    a selector of another form is taken as matching."""
+    if not selector:
+        return True
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    for term in selector.split(","):
+        key, sep, value = term.partition("=")
+        if not sep or key.endswith("!") or value.startswith("="):
+            return True
+        if labels.get(key.strip()) != value.strip():
+            return False
+    return True
 
-    `transform`, when given, is what is kept of each object (e.g. `metadata_only`)."""
+
+class Store:
+    """A thread-safe cache of one resource's objects, written by its watch alone. Readers must
+    not mutate what they get.
+
+    `transform`, when given, is what is kept of each object (e.g. `metadata_only`); `holds`
+    tells whether an object is one this cache receives (the informer's namespace and selector),
+    so that only writes the watch will echo are waited for (`expectations`)."""
 
     def __init__(
         self,
         accept: Callable[[Obj], bool] | None = None,
         transform: Callable[[Obj], Obj] | None = None,
+        holds: Callable[[Obj], bool] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._by_namespace: dict[str, dict[str, Obj]] = {}
-        self._tombstones: set[Key] = set()
-        self._deleted_at: OrderedDict[Key, int] = OrderedDict()
-        """The resourceVersions of the latest deletions the watch reported (RECENT_DELETIONS)."""
-        self._stale_up_to: dict[Key, int] = {}
-        """Per key, a resourceVersion up to which watch events describe states known to be
-        stale (`ignore_up_to`)."""
-        self._written: dict[Key, set[str]] = {}
-        """Per key, the resourceVersions our own writes produced whose watch events have not
-        come yet: those events are echoes; any other event older than the cache is news."""
         self._accept = accept or (lambda _obj: True)
         self._transform = transform
+        self._holds = holds or (lambda _obj: True)
+        self.expectations = Expectations()
 
     def get(self, namespace: str | None, name: str) -> Obj | None:
         with self._lock:
@@ -125,16 +128,13 @@ class Store:
             self._by_namespace.pop(key[0], None)
         return old
 
+    # -- the watch's side ---------------------------------------------------------------------
+
     def replace_all(self, objs: list[Obj]) -> list[tuple[str, Obj, Obj | None]]:
         """Take a fresh list as the truth; return the changes it made as watch-style events."""
         fresh = {object_key(o): o for o in objs if self._accept(o)}
         changes: list[tuple[str, Obj, Obj | None]] = []
         with self._lock:
-            self._tombstones.clear()
-            self._stale_up_to.clear()
-            self._deleted_at.clear()
-            pending = set(self._written)
-            self._written.clear()
             current = {
                 (ns, name): obj
                 for ns, objs_ in self._by_namespace.items()
@@ -149,141 +149,64 @@ class Store:
                 self._put(obj)
                 if before is None:
                     changes.append(("ADDED", obj, None))
-                elif resource_version_of(before) != resource_version_of(obj) or key in pending:
-                    # Pending echoes: a change our write's answer carried may not have been
-                    # reacted to yet, and its event is gone with the old watch.
+                elif resource_version_of(before) != resource_version_of(obj):
                     changes.append(("MODIFIED", obj, before))
+        listed = {object_key(o): resource_version_of(o) for o in objs}
+        self.expectations.observe_list(listed)
         return changes
 
     def apply(self, event_type: str, obj: Obj) -> tuple[Obj | None, Obj | None]:
         """Apply a watch event; (what the handlers must be told, or None; the previous object).
-
-        An event older than the cache is news when it is not the echo of our own write: our
-        write's answer already carried that change, so the cache has it, but nobody has
-        reacted to it yet (a spec changed between a reconcile's read and its status write).
-        The handlers are then told the cached, newer object."""
+        The echo of our own write is applied and not told: nothing in it is news."""
         key = object_key(obj)
-        with self._lock:
-            if event_type == "DELETED":
-                self._tombstones.discard(key)
-                self._stale_up_to.pop(key, None)
-                self._written.pop(key, None)
-                self._remember_deletion(key, obj)
-                old = self._pop(key)
-                return (obj if old is not None else None), old
-            if key in self._tombstones or self._known_stale(key, obj):
-                return None, None
+        with self._lock:  # with the expectations, so that `expect` sees both or neither
             old = self._by_namespace.get(key[0], {}).get(key[1])
-            if not self._accept(obj):
+            if event_type == "DELETED" or not self._accept(obj):
                 self._pop(key)
-                self._written.pop(key, None)
-                return (obj if old is not None else None), old
-            if old is not None and (
-                _older(obj, old) or resource_version_of(old) == resource_version_of(obj)
-            ):
-                return (old if self._unseen_change(key, obj) else None), old
-            self._forget_written_up_to(key, obj)
-            self._put(obj)
-            return obj, old
+                news = obj if old is not None else None
+            elif old is not None and _older(obj, old):
+                return None, old  # a replay of a state the cache has passed (after a relist)
+            else:
+                self._put(obj)
+                news = obj
+            if self.expectations.observe(event_type, key, resource_version_of(obj)):
+                news = None
+        return news, old
 
-    def _remember_deletion(self, key: Key, obj: Obj) -> None:
-        version = resource_version_of(obj)
-        if not version.isdigit():
-            return
-        self._deleted_at.pop(key, None)
-        self._deleted_at[key] = int(version)
-        if len(self._deleted_at) > RECENT_DELETIONS:
-            self._deleted_at.popitem(last=False)
+    # -- the writers' side: expectations, never the cache itself -------------------------------
 
-    def _deleted_since(self, key: Key, obj: Obj) -> bool:
-        """Whether the watch reported the object's deletion after this state of it."""
-        deleted = self._deleted_at.get(key)
-        version = resource_version_of(obj)
-        return deleted is not None and version.isdigit() and int(version) < deleted
-
-    def _known_stale(self, key: Key, obj: Obj) -> bool:
-        bound = self._stale_up_to.get(key)
-        if bound is None:
-            return False
-        version = resource_version_of(obj)
-        if version.isdigit() and int(version) <= bound:
-            return True
-        del self._stale_up_to[key]
-        return False
-
-    def _unseen_change(self, key: Key, obj: Obj) -> bool:
-        """Whether an event the cache is already as new as reports a change made by another
-        client; our own writes' echoes are consumed here."""
-        version = resource_version_of(obj)
-        written = self._written.get(key)
-        if written is not None and version in written:
-            self._forget_written_up_to(key, obj)
-            return False
-        self._forget_written_up_to(key, obj)
-        return written is not None and version.isdigit() and _older(obj, self._get(key))
-
-    def _forget_written_up_to(self, key: Key, obj: Obj) -> None:
-        """Events come in resourceVersion order: our writes up to this one will not echo."""
-        written = self._written.get(key)
+    def expect(self, written: Obj | None) -> None:
+        """Our write's answer: reads of this object wait until the watch has delivered it (or
+        a newer state). Nothing is recorded when the watch already has, or never will: the
+        object is outside this cache's filter, or it is being deleted and the cache no longer
+        has it (the answer came after the watch reported the deletion)."""
         if written is None:
             return
-        version = resource_version_of(obj)
-        if version.isdigit():
-            written.difference_update(
-                {v for v in written if not v.isdigit() or int(v) <= int(version)}
-            )
-        else:
-            written.discard(version)
-        if not written:
-            del self._written[key]
-
-    def _get(self, key: Key) -> Obj | None:
-        return self._by_namespace.get(key[0], {}).get(key[1])
-
-    def write_through(self, obj: Obj | None) -> None:
-        """Record the server's answer to our own write, unless the cache already has newer.
-
-        An object being deleted is only updated, never added: when the cache lacks it, the
-        watch has already reported its deletion (the answer to the write that removed the last
-        finalizer, or to a Namespace's delete, can arrive after the DELETED event), and adding
-        it back would keep a deleted object, and everything keyed by it, for good. Nor is an
-        answer older than a deletion the watch reported (someone deleted the object while our
-        write's answer was on its way)."""
-        if obj is None:
-            return
-        key = object_key(obj)
+        key = object_key(written)
         with self._lock:
-            if not self._accept(obj):
+            if not (self._holds(written) and self._accept(written)):
+                self.expectations.forget(key)
                 return
-            self._tombstones.discard(key)
-            self._stale_up_to.pop(key, None)
-            old = self._by_namespace.get(key[0], {}).get(key[1])
-            if old is None and (being_deleted(obj) or self._deleted_since(key, obj)):
+            cached = self._by_namespace.get(key[0], {}).get(key[1])
+            if cached is not None and not _older(cached, written):
                 return
-            if old is None or not _older(obj, old):
-                self._put(copy.deepcopy(obj))
-                if resource_version_of(obj) != resource_version_of(old):
-                    self._written.setdefault(key, set()).add(resource_version_of(obj))
+            if cached is None and (written.get("metadata") or {}).get("deletionTimestamp"):
+                return
+            self.expectations.wrote(key, resource_version_of(written))
 
-    def ignore_up_to(self, namespace: str | None, name: str, resource_version: str) -> None:
-        """Drop the object and ignore its watch events up to `resource_version`: they describe
-        states known to be stale (our apply to an object found to be someone else's, whose
-        event carries our labels, may come after we took them back). A later event, a deletion,
-        a relist or our next write ends it."""
+    def expect_deletion(self, namespace: str | None, name: str) -> None:
+        """We deleted it: reads wait until the watch has reported the deletion."""
         key = (namespace or "", name)
         with self._lock:
-            self._pop(key)
-            self._written.pop(key, None)
-            if resource_version.isdigit():
-                self._stale_up_to[key] = int(resource_version)
+            if self._by_namespace.get(key[0], {}).get(key[1]) is not None:
+                self.expectations.deleted(key)
 
-    def mark_deleted(self, namespace: str | None, name: str) -> None:
-        """We deleted it: drop it, and ignore stale updates until the watch reports the delete."""
+    def current(self, namespace: str | None, name: str, timeout: float) -> tuple[Obj | None, bool]:
+        """(the cached object, whether the cache has caught up with our writes to it), after
+        waiting up to `timeout` seconds for the watch to deliver them."""
         key = (namespace or "", name)
-        with self._lock:
-            self._written.pop(key, None)
-            if self._pop(key) is not None:
-                self._tombstones.add(key)
+        caught_up = self.expectations.wait(key, timeout)
+        return self.get(namespace, name), caught_up
 
 
 class Informer:
@@ -309,7 +232,7 @@ class Informer:
         self.namespace = namespace
         self.label_selector = label_selector
         self.field_selector = field_selector
-        self.store = Store(accept, transform)
+        self.store = Store(accept, transform, holds=self._holds)
         self.backoff = backoff or Backoff(0.5, 30.0)
         self.watch_timeout = max(1, int(watch_timeout))
         self._on_relist = on_relist
@@ -327,6 +250,12 @@ class Informer:
 
     def __repr__(self) -> str:
         return f"Informer({self.resource}, selector={self.label_selector!r})"
+
+    def _holds(self, obj: Obj) -> bool:
+        """Whether the watch delivers `obj`: in the namespace and matching the label selector."""
+        if self.namespace is not None and object_key(obj)[0] != self.namespace:
+            return False
+        return selector_matches(self.label_selector, obj)
 
     def add_handler(self, handler: Handler) -> None:
         self._handlers.append(handler)

@@ -1,64 +1,95 @@
+"""The Store has one writer, the watch; a writer's own writes are expectations it waits on."""
+
 from __future__ import annotations
 
-from kube.informer import RECENT_DELETIONS, Store
+import threading
+
+from kube.informer import Store, selector_matches
 
 
 def _obj(name: str, rv: int, **extra: object) -> dict:
     return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": str(rv)}, **extra}
 
 
-def test_an_older_event_does_not_overwrite_our_newer_write() -> None:
+def test_our_write_is_not_in_the_cache_until_the_watch_delivers_it() -> None:
     store = Store()
-    store.write_through(_obj("a", 5, data=1))
-    store.apply("MODIFIED", _obj("a", 4, data=0))
-    assert store.get("ns", "a")["data"] == 1  # type: ignore[index]
+    store.apply("ADDED", _obj("a", 3, data=0))
+    store.expect(_obj("a", 5, data=1))
+    assert store.get("ns", "a")["data"] == 0  # type: ignore[index]
+    assert store.current("ns", "a", timeout=0) == (_obj("a", 3, data=0), False)
+    store.apply("MODIFIED", _obj("a", 5, data=1))
+    assert store.current("ns", "a", timeout=0) == (_obj("a", 5, data=1), True)
 
 
-def test_the_echo_of_our_own_write_is_not_news() -> None:
-    store = Store()
-    store.apply("ADDED", _obj("a", 3))
-    store.write_through(_obj("a", 5))
-    store.write_through(_obj("a", 6))
-    assert store.apply("MODIFIED", _obj("a", 5)) == (None, store.get("ns", "a"))
-    assert store.apply("MODIFIED", _obj("a", 6)) == (None, store.get("ns", "a"))
-    assert store._written == {}
-
-
-def test_a_change_our_write_answer_carried_is_news_once_its_event_comes() -> None:
-    """Another client changed the object (resourceVersion 4) between our read (3) and our
-    write (5); the write's answer carries that change into the cache, so the watch event for 4
-    is older than the cache, but nobody has reacted to it: the handlers must hear of it."""
-    store = Store()
-    store.apply("ADDED", _obj("a", 3, spec="old"))
-    store.write_through(_obj("a", 5, spec="new", status="written"))
-    news, _ = store.apply("MODIFIED", _obj("a", 4, spec="new"))
-    assert news is not None and news["status"] == "written"  # the newer, cached object
-    assert store.apply("MODIFIED", _obj("a", 5, spec="new"))[0] is None
-    assert store._written == {}
-
-
-def test_a_write_that_changed_nothing_expects_no_echo() -> None:
+def test_the_echo_of_our_own_write_is_not_news_but_another_change_is() -> None:
     store = Store()
     store.apply("ADDED", _obj("a", 3))
-    store.write_through(_obj("a", 3))
-    assert store._written == {}
+    store.expect(_obj("a", 5))
+    news, _ = store.apply("MODIFIED", _obj("a", 4, spec="theirs"))
+    assert news is not None and news["spec"] == "theirs"  # someone else's change came first
+    assert store.apply("MODIFIED", _obj("a", 5))[0] is None  # our echo
+    assert len(store.expectations) == 0
 
 
-def test_a_newer_event_settles_the_echoes_it_passed() -> None:
+def test_a_newer_event_settles_the_echo_it_passed() -> None:
     store = Store()
-    store.write_through(_obj("a", 5))
+    store.expect(_obj("a", 5))
     assert store.apply("MODIFIED", _obj("a", 7))[0] is not None
-    assert store._written == {}
+    assert len(store.expectations) == 0
 
 
-def test_a_deleted_object_stays_deleted_until_the_watch_says_so() -> None:
+def test_a_read_waits_for_the_watch_then_sees_our_write() -> None:
+    store = Store()
+    store.apply("ADDED", _obj("a", 3))
+    store.expect(_obj("a", 4, data="ours"))
+    timer = threading.Timer(0.05, store.apply, ("MODIFIED", _obj("a", 4, data="ours")))
+    timer.start()
+    cached, caught_up = store.current("ns", "a", timeout=10)
+    timer.join()
+    assert caught_up and cached is not None and cached["data"] == "ours"
+
+
+def test_our_deletion_is_waited_for_and_its_event_is_no_news() -> None:
     store = Store()
     store.apply("ADDED", _obj("a", 1))
-    store.mark_deleted("ns", "a")
-    assert store.apply("MODIFIED", _obj("a", 2))[0] is None
-    assert store.get("ns", "a") is None
-    store.apply("DELETED", _obj("a", 3))
+    store.expect_deletion("ns", "a")
+    assert store.expectations.deleting(("ns", "a"))
+    assert store.current("ns", "a", timeout=0)[1] is False
+    assert store.apply("DELETED", _obj("a", 2))[0] is None
+    assert store.current("ns", "a", timeout=0) == (None, True)
     assert store.apply("ADDED", _obj("a", 4))[0] is not None
+
+
+def test_deleting_what_the_cache_never_held_expects_nothing() -> None:
+    store = Store()
+    store.expect_deletion("ns", "gone")
+    assert len(store.expectations) == 0
+
+
+def test_a_delete_then_create_waits_for_the_new_object_not_the_old_ones_deletion() -> None:
+    store = Store()
+    store.apply("ADDED", _obj("a", 1))
+    store.expect_deletion("ns", "a")
+    store.expect(_obj("a", 5))  # created again (an immutable field changed)
+    store.apply("DELETED", _obj("a", 3))
+    assert store.current("ns", "a", timeout=0)[1] is False
+    store.apply("ADDED", _obj("a", 5))
+    assert store.current("ns", "a", timeout=0)[1] is True
+
+
+def test_a_relist_settles_what_it_shows_and_what_it_no_longer_has() -> None:
+    store = Store()
+    store.apply("ADDED", _obj("a", 1))
+    store.apply("ADDED", _obj("b", 1))
+    store.expect(_obj("a", 6))
+    store.expect_deletion("ns", "b")
+    store.expect(_obj("c", 9))
+    changes = store.replace_all([_obj("a", 6)])
+    assert sorted((t, o["metadata"]["name"]) for t, o, _ in changes) == [
+        ("DELETED", "b"),
+        ("MODIFIED", "a"),
+    ]
+    assert len(store.expectations) == 0  # a listed, b and c gone
 
 
 def test_a_relist_reports_only_what_changed() -> None:
@@ -76,59 +107,47 @@ def test_a_relist_reports_only_what_changed() -> None:
     ]
 
 
-def test_objects_the_filter_refuses_are_not_cached() -> None:
+def test_objects_the_filter_refuses_are_not_cached_nor_waited_for() -> None:
     store = Store(accept=lambda o: o["metadata"]["name"] == "default")
-    store.replace_all([_obj("default", 1), _obj("builder", 1)])
-    assert [o["metadata"]["name"] for o in store.objects("ns")] == ["default"]
+    store.apply("ADDED", _obj("other", 1))
+    assert store.get("ns", "other") is None
+    store.expect(_obj("other", 2))
+    assert len(store.expectations) == 0
 
 
-def test_events_up_to_a_known_stale_version_are_ignored_even_for_an_uncached_object() -> None:
-    """An apply to an object found to be someone else's (not in our label-filtered cache) is
-    taken back; the apply's event, which carries our labels, may come after that."""
+def test_a_write_the_watch_will_not_deliver_is_not_waited_for() -> None:
+    """An apply that took our label off (or an object outside the informer's selector) has no
+    echo in this cache: nothing waits for it, and an earlier expectation goes."""
+    store = Store(holds=lambda o: (o["metadata"].get("labels") or {}).get("m") == "t")
+    store.expect({**_obj("a", 2), "metadata": {**_obj("a", 2)["metadata"], "labels": {"m": "t"}}})
+    assert len(store.expectations) == 1
+    store.expect(_obj("a", 3))
+    assert len(store.expectations) == 0
+
+
+def test_a_replay_older_than_the_cache_is_ignored() -> None:
     store = Store()
-    store.ignore_up_to("ns", "theirs", "7")
-    assert store.apply("ADDED", _obj("theirs", 6)) == (None, None)
-    assert store.apply("MODIFIED", _obj("theirs", 7)) == (None, None)
-    assert store.get("ns", "theirs") is None
-    assert store.apply("MODIFIED", _obj("theirs", 8))[0] is not None
-    assert store._stale_up_to == {}
+    store.apply("ADDED", _obj("a", 5, data=1))
+    assert store.apply("MODIFIED", _obj("a", 4, data=0)) == (None, _obj("a", 5, data=1))
+    assert store.get("ns", "a")["data"] == 1  # type: ignore[index]
 
 
-def test_a_deletion_or_our_next_write_ends_the_ignoring() -> None:
+def test_equality_selectors_match_labels() -> None:
+    labelled = {"metadata": {"labels": {"a": "1", "b": "2"}}}
+    assert selector_matches("a=1,b=2", labelled)
+    assert not selector_matches("a=2", labelled)
+    assert selector_matches(None, labelled)
+    assert selector_matches("a!=2", labelled)  # not an equality selector: taken as matching
+
+
+def test_an_answer_after_the_watch_reported_the_deletion_is_not_waited_for() -> None:
+    """The answer to the write that removed the last finalizer (or to a Namespace's delete)
+    can come after the DELETED event: it must not leave an expectation nothing will settle."""
     store = Store()
-    store.ignore_up_to("ns", "a", "7")
-    store.apply("DELETED", _obj("a", 8))
-    store.ignore_up_to("ns", "b", "7")
-    store.write_through(_obj("b", 9))
-    assert store._stale_up_to == {}
-
-
-def test_a_relist_reports_objects_whose_echo_was_pending() -> None:
-    """The change our write's answer carried would have been news when its event came; a relist
-    ends the old watch, so it is reported as a change instead."""
-    store = Store()
-    store.replace_all([_obj("a", 3), _obj("b", 3)])
-    store.write_through(_obj("a", 5))
-    changes = store.replace_all([_obj("a", 5), _obj("b", 3)])
-    assert [(t, o["metadata"]["name"]) for t, o, _ in changes] == [("MODIFIED", "a")]
-    assert store._written == {}
-
-
-def test_an_answer_older_than_a_reported_deletion_does_not_bring_the_object_back() -> None:
-    """Someone deleted the object while our write's answer was on its way: a ghost in the cache
-    would make the controller believe it still exists (and never create it again)."""
-    store = Store()
-    store.apply("ADDED", _obj("a", 3))
-    store.apply("DELETED", _obj("a", 6))
-    store.write_through(_obj("a", 5))
-    assert store.get("ns", "a") is None and store._written == {}
-    store.write_through(_obj("a", 8))  # created again by us, after the deletion
-    assert store.get("ns", "a") is not None
-
-
-def test_remembered_deletions_are_bounded() -> None:
-    store = Store()
-    for index in range(RECENT_DELETIONS + 10):
-        store.apply("DELETED", _obj(f"o{index}", index + 1))
-    assert len(store._deleted_at) == RECENT_DELETIONS
-    assert ("ns", "o0") not in store._deleted_at
+    store.apply("ADDED", _obj("a", 1))
+    store.apply("DELETED", _obj("a", 3))
+    lingering = _obj("a", 2)
+    lingering["metadata"]["deletionTimestamp"] = "2026-12-08T00:00:00Z"
+    store.expect(lingering)
+    store.expect_deletion("ns", "a")
+    assert len(store.expectations) == 0

@@ -33,12 +33,9 @@ def per_ep_state(controller: Controller) -> dict[str, Any]:
         state[f"cache {informer.resource.plural}"] = (
             len(store),
             len(store.objects()),
-            len(store._tombstones),
-            len(store._written),
-            len(store._stale_up_to),
+            len(store.expectations),
         )
     state["queue"] = controller.queue.sizes()
-    state["objects found to be someone else's"] = len(controller.reconciler.applier._not_ours)
     text = controller.render_metrics()
     state["metric series environment_ready"] = sum(
         line.startswith("tronador_controller_environment_ready{") for line in text.splitlines()
