@@ -49,8 +49,8 @@ class Expectations:
             self._deletions.add(key)
 
     def observe(self, event_type: str, key: Key, resource_version: str) -> bool:
-        """A watch event the cache has just applied. True when it is the echo of our own write
-        (or deletion): nothing the handlers need to hear."""
+        """A watch event the cache has just applied: the expectations it settles go. True when
+        it is exactly the version (or the deletion) we were waiting for."""
         version = _version(resource_version)
         with self._changed:
             if event_type == "DELETED":

@@ -157,7 +157,9 @@ class Store:
 
     def apply(self, event_type: str, obj: Obj) -> tuple[Obj | None, Obj | None]:
         """Apply a watch event; (what the handlers must be told, or None; the previous object).
-        The echo of our own write is applied and not told: nothing in it is news."""
+        Every event that changes the cache is told, the echo of our own write too: from its
+        resourceVersion alone an echo cannot be told from another writer's change that our
+        write (a no-op) merely returned, and a reconcile with nothing to do costs no call."""
         key = object_key(obj)
         with self._lock:  # with the expectations, so that `expect` sees both or neither
             old = self._by_namespace.get(key[0], {}).get(key[1])
@@ -169,8 +171,7 @@ class Store:
             else:
                 self._put(obj)
                 news = obj
-            if self.expectations.observe(event_type, key, resource_version_of(obj)):
-                news = None
+            self.expectations.observe(event_type, key, resource_version_of(obj))
         return news, old
 
     # -- the writers' side: expectations, never the cache itself -------------------------------
