@@ -50,6 +50,13 @@ FIRST_ANSWER_WAIT = 2.0
 DISCOVERY_TTL = 10.0
 """How long discovery's answer on whether a kind is served is trusted."""
 
+REFUSED_BACKOFF_MAX = 300.0
+"""Seconds between lists of a kind the server refuses (not served, not permitted), at most,
+while nothing needs it: an admin must act before a retry can work."""
+NUDGE_INTERVAL = 30.0
+"""While a reconcile needs a refused kind, its list is retried at least this often, so an
+installed CRD or a granted rule is noticed within about this long."""
+
 
 class KindUnavailable(ApiError):
     """The cache of a kind cannot be used: not served, not permitted, or not synced yet."""
@@ -115,6 +122,7 @@ class Caches:
         transform: Callable[[Obj], Obj] | None = None,
         on_relist: Callable[[], None] | None = None,
     ) -> Informer:
+        base = self.settings.backoff_base
         return Informer(
             self.kube,
             resource,
@@ -124,7 +132,8 @@ class Caches:
             accept=accept,
             transform=transform,
             on_relist=on_relist,
-            backoff=Backoff(self.settings.backoff_base, min(self.settings.backoff_max, 30.0)),
+            backoff=Backoff(base, min(self.settings.backoff_max, 30.0)),
+            refused_backoff=Backoff(base, REFUSED_BACKOFF_MAX),
             watch_timeout=self.settings.watch_timeout,
         )
 
@@ -234,11 +243,10 @@ class Caches:
         informer = self.watch_kind(resource)
         if informer.synced or (informer.wait_answered(timeout) and informer.synced):
             return informer.store
+        informer.nudge(NUDGE_INTERVAL)
         error = informer.last_error
         if error is not None and error.status in (403, 404):
-            status = error.status
-            if status == 403 and self._served.served(resource.api_version, resource.kind) is False:
-                status = 404  # RBAC answers before routing: a kind nobody serves is a 403 too
+            status = self._refusal(resource, error.status)
             raise KindUnavailable(status, error.reason, error.message, resource)
         raise KindUnavailable(
             0, "NotSynced", f"the cache of {resource} has not synced yet", resource
@@ -256,6 +264,22 @@ class Caches:
         with self._lock:
             informer = fixed.get(resource) or self._managed.get(resource)
         return informer.store if informer is not None else None
+
+    def refused_kinds(self) -> dict[Resource, int]:
+        """Managed kinds whose list the server refuses now: by HTTP status (403, 404)."""
+        with self._lock:
+            informers = list(self._managed.items())
+        return {
+            resource: self._refusal(resource, informer.last_error.status)
+            for resource, informer in informers
+            if informer.last_error is not None and informer.last_error.status in (403, 404)
+        }
+
+    def _refusal(self, resource: Resource, status: int) -> int:
+        """404 for a kind nobody serves, though RBAC (which answers before routing) said 403."""
+        if status == 403 and self._served.served(resource.api_version, resource.kind) is False:
+            return 404
+        return status
 
     def release_stores(self) -> list[tuple[Resource, Store]]:
         """The Flux objects' caches: the HelmRelease first, then its source."""

@@ -48,4 +48,4 @@ def secrets_message(problems: list[tuple[Resource, str, str]]) -> str:
         f"cannot create {resource.kind} '{name}': {what_to_do(resource, reason)}"
         for resource, name, reason in problems
     ]
-    return "; ".join(parts) + "; retried until it can (the other secrets are copied)"
+    return "; ".join(parts) + "; retried until it can"

@@ -21,6 +21,7 @@ from kubernetes.client import ApiClient
 
 from controller.caches import Caches
 from controller.events import EventRecorder
+from controller.kind_access import unavailable_reason
 from controller.kinds import KINDS, kind_of
 from controller.metrics import (
     RESULT_ERROR,
@@ -136,6 +137,24 @@ class Controller:
         """Started (caches synced, workers running) and not stopped."""
         return self._started.is_set() and not self._stopped.is_set()
 
+    def _refused_kinds(self) -> dict[str, str]:
+        """Kinds the TronadorConfig's `secrets` items name whose list the server refuses, by
+        reason (a kind no item names any more is not reported, though its informer retries)."""
+        config = self.caches.config() or {}
+        items = (config.get("spec") or {}).get("secrets") or []
+        named = {
+            (str(item.get("apiVersion")), str(item.get("kind")))
+            for item in items
+            if isinstance(item, dict)
+        }
+        return {
+            ".".join(filter(None, (resource.plural, resource.group))): (
+                unavailable_reason(status) or str(status)
+            )
+            for resource, status in self.caches.refused_kinds().items()
+            if (resource.api_version, resource.kind) in named
+        }
+
     def render_metrics(self) -> str:
         """The Prometheus text of `/metrics`."""
         return self.metrics.render(
@@ -145,6 +164,7 @@ class Controller:
                 *self.caches.environment_store.objects(),
             ],
             leader=self.is_leader(),
+            refused_kinds=self._refused_kinds(),
         )
 
     # -- queueing ----------------------------------------------------------------------------

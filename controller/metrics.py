@@ -103,6 +103,13 @@ class ControllerMetrics:
             "1 while this replica is the leader, else 0.",
             registry=registry,
         )
+        self.kind_refused = Gauge(
+            "tronador_controller_kind_refused",
+            "1 for each kind the controller needs (TronadorConfig secrets items) whose list the "
+            "API server refuses, by reason: KindNotServed (no CRD) or KindForbidden (no RBAC).",
+            ["resource", "reason"],
+            registry=registry,
+        )
         self._phases: set[str] = set()
 
     def reconciled(self, result: str, seconds: float) -> None:
@@ -120,7 +127,12 @@ class ControllerMetrics:
         return self.registry.get_sample_value(name, labels) or 0.0
 
     def render(
-        self, *, queue_depth: int, environments: Iterable[Mapping[str, Any]], leader: bool
+        self,
+        *,
+        queue_depth: int,
+        environments: Iterable[Mapping[str, Any]],
+        leader: bool,
+        refused_kinds: Mapping[str, str] | None = None,
     ) -> str:
         """The text of /metrics, with the present gauges set from `environments` (the EPs in
         the cache). A phase nobody is in any more reads 0; a deleted EP's series goes."""
@@ -137,4 +149,7 @@ class ControllerMetrics:
             for name, ready in readiness(eps).items():
                 self.environment_ready.labels(name).set(1 if ready else 0)
             self.leader.set(1 if leader else 0)
+            self.kind_refused.clear()
+            for resource, reason in (refused_kinds or {}).items():
+                self.kind_refused.labels(resource, reason).set(1)
             return generate_latest(self.registry).decode()

@@ -419,7 +419,15 @@ class Reconciler:
             )
         self._ensure_pull_secret(run, namespace, desired.image_pull_secret)
         if unusable:  # reported; the release goes on without them
-            message = "; ".join([secrets_message(unusable), *desired.secret_problems])
+            missing = {(resource, name) for resource, name, _ in unusable}
+            copied = [o.name for o in desired.secrets if (o.resource, o.name) not in missing]
+            message = "; ".join(
+                [
+                    secrets_message(unusable),
+                    *desired.secret_problems,
+                    *([f"copied {', '.join(copied)}"] if copied else []),
+                ]
+            )
             run.steps[SECRETS_READY] = StepOutcome.failed(unusable[0][2], message)
             run.failed = run.failed or any(r == KIND_NOT_SYNCED for _, _, r in unusable)
             run.requeue_within(self.settings.backoff_max)  # the reason may change meanwhile

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from kube.api import FIELD_MANAGER, ApiError, Kube, Obj, WatchStream
@@ -227,6 +228,7 @@ class Informer:
         watch_timeout: float = 300.0,
         on_relist: Callable[[], None] | None = None,
         on_progress: Callable[[], None] | None = None,
+        refused_backoff: Backoff | None = None,
     ) -> None:
         self.kube = kube
         self.resource = resource
@@ -235,6 +237,9 @@ class Informer:
         self.field_selector = field_selector
         self.store = Store(accept, transform, holds=self._holds)
         self.backoff = backoff or Backoff(0.5, 30.0)
+        self.refused_backoff = refused_backoff or self.backoff
+        """Retries of a list the server refuses (403: not permitted, 404: not served): an admin
+        must act first, so these back off further (`nudge` brings one forward)."""
         self.watch_timeout = max(1, int(watch_timeout))
         self._on_relist = on_relist
         self._on_progress = on_progress
@@ -245,6 +250,8 @@ class Informer:
         self._synced = threading.Event()
         self._answered = threading.Event()
         self._stopped = threading.Event()
+        self._wake = threading.Event()
+        self._failed_at = 0.0
         self._thread: threading.Thread | None = None
         self._stream: WatchStream | None = None
         self._lock = threading.Lock()
@@ -280,8 +287,15 @@ class Informer:
             self._thread.start()
         return self
 
+    def nudge(self, at_most_every: float) -> None:
+        """Retry a failing list now rather than at the end of its backoff, if the last attempt
+        was at least `at_most_every` seconds ago (someone needs this cache)."""
+        if self.last_error is not None and time.monotonic() - self._failed_at >= at_most_every:
+            self._wake.set()
+
     def stop(self) -> None:
         self._stopped.set()
+        self._wake.set()
         with self._lock:
             stream = self._stream
         if stream is not None:
@@ -379,8 +393,10 @@ class Informer:
                 failures += 1
                 same = self.last_error is not None and self.last_error.status == err.status
                 self.last_error = err
+                self._failed_at = time.monotonic()
                 self._answered.set()
-                delay = err.retry_after or self.backoff.delay(failures)
+                backoff = self.refused_backoff if err.status in (403, 404) else self.backoff
+                delay = err.retry_after or backoff.delay(failures)
                 # said once per change of state, then only at debug level
                 (log.debug if same else log.warning)(
                     "list/watch failed; retrying",
@@ -393,7 +409,7 @@ class Informer:
                         }
                     },
                 )
-                self._stopped.wait(delay)
+                self._sleep(delay)
             except Exception as exc:  # a broken stream or an unparsable line: start over
                 if self._stopped.is_set():
                     break
@@ -404,4 +420,10 @@ class Informer:
                     "watch stream broke; retrying",
                     extra={"fields": {"resource": self.resource.plural, "error": str(exc)[:300]}},
                 )
-                self._stopped.wait(self.backoff.delay(failures))
+                self._failed_at = time.monotonic()
+                self._sleep(self.backoff.delay(failures))
+
+    def _sleep(self, seconds: float) -> None:
+        """Until the retry is due, the informer is stopped, or `nudge` brings it forward."""
+        self._wake.wait(seconds)
+        self._wake.clear()

@@ -94,8 +94,21 @@ def test_an_unmapped_item_reaches_every_environment_by_a_live_edit(
                 what=f"KindNotServed on {name}",
             )
             assert ready["status"] == "False" and "ExternalSecret 'db-creds'" in ready["message"]
+            if name != "cfg-unmapped":  # every item is told, the copied ones too
+                assert "nexus-pull-secret" in ready["message"].split("; copied ")[1]
             assert rest.get(*FLUX_HR, RELEASE, name) is not None  # the release is not held up
         assert rest.get("v1", "Secret", "nordmart-git-auth", "cfg-mapped") is not None
+        refused = (
+            'tronador_controller_kind_refused{reason="KindNotServed",'
+            'resource="externalsecrets.external-secrets.io"} 1.0'
+        )
+        assert refused in replica.controller.render_metrics()
+
+        set_secrets(rest, seed_config_dict()["spec"]["secrets"])
+        wait_for(
+            lambda: refused not in replica.controller.render_metrics(),
+            what="the refused kind no longer reported once no item names it",
+        )
     finally:
         for name in names:
             rest.delete(API_VERSION, EP_KIND, name)
