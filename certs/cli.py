@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,13 +23,22 @@ from certs.secret import SecretStore
 from certs.status import Report, add_webhook_states, inspect_material
 from kube.api import Kube
 from kube.client import NoCluster, load_api_client
+from tronador.api.formats import DNS1123_LABEL, DNS1123_SUBDOMAIN, NamedFormat
 from tronador.namespace import NAMESPACE_HELP, system_namespace
 
 EXIT_OK, EXIT_ERROR, EXIT_UNHEALTHY = 0, 1, 3
 
 
 class CertsCliError(Exception):
-    """Printed as one line."""
+    """Printed as one line; exit 1 (the cluster or the files are not as they should be)."""
+
+    exit_code = 1
+
+
+class CertsUsageError(CertsCliError):
+    """Unusable input, as every command says it: exit 2."""
+
+    exit_code = 2
 
 
 def _env(name: str, default: str) -> str:
@@ -56,6 +65,26 @@ def _positive_float(value: str) -> float:
     return n
 
 
+MAX_DAYS = 36500
+"""A hundred years: past it the certificate's dates leave what X.509 tools can represent."""
+
+
+def _days(value: str) -> int:
+    days = _positive_int(value)
+    if days > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_DAYS} days: {value}")
+    return days
+
+
+def _named(form: NamedFormat) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not form.matches(value):
+            raise argparse.ArgumentTypeError(f"{value[:100]!r} is not {form.explanation}")
+        return value
+
+    return check
+
+
 def _ip(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
@@ -66,16 +95,23 @@ def _ip(value: str) -> str:
 def _add_spec_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--service",
+        type=_named(DNS1123_LABEL),
         default=_env(defaults.ENV_SERVICE_NAME, defaults.SERVICE_NAME),
         help=f"webhook Service name (env {defaults.ENV_SERVICE_NAME}; default %(default)s)",
     )
     p.add_argument(
         "--namespace",
+        type=_named(DNS1123_LABEL),
         default=system_namespace(),
         help=f"namespace of the Service and the Secret ({NAMESPACE_HELP})",
     )
     p.add_argument(
-        "--dns", action="append", default=[], metavar="NAME", help="extra DNS SAN (repeatable)"
+        "--dns",
+        action="append",
+        default=[],
+        type=_named(DNS1123_SUBDOMAIN),
+        metavar="NAME",
+        help="extra DNS SAN (repeatable)",
     )
     p.add_argument(
         "--ip", action="append", default=[], type=_ip, metavar="IP", help="IP SAN (repeatable)"
@@ -85,13 +121,13 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
 def _add_lifetime_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ca-days",
-        type=_positive_int,
+        type=_days,
         default=defaults.CA_LIFETIME.days,
         help="CA lifetime in days (default %(default)s)",
     )
     p.add_argument(
         "--leaf-days",
-        type=_positive_int,
+        type=_days,
         default=defaults.LEAF_LIFETIME.days,
         help="serving certificate lifetime in days (default %(default)s)",
     )
@@ -210,17 +246,25 @@ def _api_client(args: argparse.Namespace, api_client: client.ApiClient | None) -
 
 def cmd_generate(args: argparse.Namespace) -> int:
     if args.ca_days < args.leaf_days:
-        raise CertsCliError("--ca-days must be at least --leaf-days")
+        raise CertsUsageError("--ca-days must be at least --leaf-days")
+    if not args.out:
+        raise CertsUsageError("--out must name a directory")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CertsUsageError(f"--out {args.out}: exists and is not a directory")
     existing = [p for p in files.paths(out).values() if p.exists()]
     if existing and not args.force:
         names = ", ".join(str(p) for p in existing)
-        raise CertsCliError(f"{names} already exist(s); use --force to overwrite")
+        what = "already exists" if len(existing) == 1 else "already exist"
+        raise CertsUsageError(f"{names} {what}; use --force to replace them")
     now = utcnow()
     policy = _policy(args)
     ca = pki.generate_ca(now, policy.ca_lifetime)
     leaf = pki.issue_serving_cert(ca, _spec(args), now, policy.leaf_lifetime)
-    files.write(out, files.CertFiles(ca.cert_pem, leaf.cert_pem, leaf.key_pem))
+    try:
+        files.write(out, files.CertFiles(ca.cert_pem, leaf.cert_pem, leaf.key_pem))
+    except OSError as exc:
+        raise CertsUsageError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
     for p in files.paths(out).values():
         print(f"wrote {p}")
     print(f"serving certificate for {_spec(args).common_name}, SANs: {', '.join(_all_sans(args))}")
@@ -311,7 +355,7 @@ def cmd_sync(
     stop: threading.Event | None = None,
 ) -> int:
     if args.ca_days < args.leaf_days:
-        raise CertsCliError("--ca-days must be at least --leaf-days")
+        raise CertsUsageError("--ca-days must be at least --leaf-days")
     if not logging.getLogger().handlers:
         from tronador import logs
 
@@ -353,6 +397,7 @@ def run(args: argparse.Namespace, *, api_client: client.ApiClient | None = None)
         raise CertsCliError(f"unknown action {args.certs_action!r}")
     except CertsCliError as e:
         print(f"tronador certs: error: {e}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as e:

@@ -38,6 +38,10 @@ class Landed:
     commit: str | None = None
 
 
+class MissingBranch(Exception):
+    """The remote has no such branch (and the change needs one)."""
+
+
 def land(
     clone: Clone,
     path: str,
@@ -47,13 +51,17 @@ def land(
     author: Author,
     sleep: Callable[[float], None] = time.sleep,
     backoff: Backoff = PUSH_BACKOFF,
+    branch_must_exist: bool = False,
 ) -> Landed:
-    """Apply `decide`'s change to `path` (WRITE `content`, or REMOVE) on the remote branch."""
+    """Apply `decide`'s change to `path` (WRITE `content`, or REMOVE) on the remote branch.
+    With `branch_must_exist` (retire: a typo must not read as "nothing to retire"), a branch
+    the remote does not have is an error."""
     clone.init()
     attempt = 0
     while True:
         attempt += 1
-        clone.sync()
+        if not clone.sync() and branch_must_exist:
+            raise MissingBranch("the branch does not exist in the GitOps repository")
         change = decide(clone.read(path))
         if change not in (Change.WRITE, Change.REMOVE):
             return Landed(change, attempt)

@@ -14,7 +14,7 @@ from typing import Any
 
 from gitops.credentials import CredentialsError, gather, git_environment
 from gitops.git import Author, Deadline, GitError, NotLanded, WorkClone
-from gitops.land import Landed, land
+from gitops.land import Landed, MissingBranch, land
 from tronador.api import Policy
 from tronador.cli import CliError
 from tronador.config_loading import ConfigFileError, load_policy
@@ -29,6 +29,9 @@ from tronador.rules.gitops import (
 )
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
+
+MAX_TIMEOUT = 24 * 3600.0
+"""A day: the most a publish or retire may keep retrying (and a number the clock can hold)."""
 
 
 def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,8 +116,10 @@ def check_repository_arguments(args: argparse.Namespace) -> None:
         check_path_template(args.path_template)
     except PublishError as exc:
         raise CliError(str(exc)) from None
-    if not args.timeout > 0:
-        raise CliError(f"--timeout {args.timeout:g} must be more than 0 seconds")
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise CliError(
+            f"--timeout {args.timeout:g} must be more than 0 and at most {MAX_TIMEOUT:g} seconds"
+        )
 
 
 def _remote(url: str) -> str:
@@ -137,6 +142,8 @@ def land_change(
     decide: Callable[[str | None], Change],
     content: str | None,
     message: str,
+    *,
+    branch_must_exist: bool = False,
 ) -> Landed | int:
     """Land the change; an exit code when git refused it (1) or could not be used (CliError)."""
     url, user, secret = strip_credentials(args.gitops_repo)
@@ -159,7 +166,11 @@ def land_change(
             directory, _remote(url), args.branch, env, secrets, Deadline(args.timeout)
         )
         try:
-            return land(clone, path, decide, content, message, author)
+            return land(
+                clone, path, decide, content, message, author, branch_must_exist=branch_must_exist
+            )
+        except MissingBranch as exc:
+            raise CliError(f"{url}: --branch {args.branch!r}: {exc}") from None
         except NotLanded as exc:
             print(f"tronador: error: {exc}", file=sys.stderr)
             return 1

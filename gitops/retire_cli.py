@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     except PublishError as exc:
         raise CliError(str(exc)) from None
     message = commit_message("retire", subject, path, args.repo_url)
-    landed = land_change(args, path, retire_change, None, message)
+    landed = land_change(args, path, retire_change, None, message, branch_must_exist=True)
     if isinstance(landed, int):
         return landed
     if landed.change is Change.ABSENT:

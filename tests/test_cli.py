@@ -149,3 +149,25 @@ def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert "not valid YAML" in result.stderr
+
+
+def test_crds_prints_every_crd_to_stdout_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["crds"]) == 0
+    printed = list(yaml.safe_load_all(capsys.readouterr().out))
+    committed = [
+        yaml.safe_load(path.read_text())
+        for path in sorted((REPO_ROOT / "manifests" / "crds").glob("*.yaml"))
+    ]
+    assert sorted(d["metadata"]["name"] for d in printed) == sorted(
+        d["metadata"]["name"] for d in committed
+    )
+
+
+def test_crds_out_that_is_a_file_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert main(["crds", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a directory" in err

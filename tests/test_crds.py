@@ -15,7 +15,7 @@ CRD_DIR = Path(__file__).resolve().parents[1] / "manifests" / "crds"
 def test_committed_crds_match_the_models() -> None:
     for name, crd in all_crds().items():
         committed = yaml.safe_load((CRD_DIR / name).read_text())
-        assert committed == crd, f"{name} is stale: run `tronador crds`"
+        assert committed == crd, f"{name} is stale: run `tronador crds --out manifests/crds`"
     assert sorted(p.name for p in CRD_DIR.glob("*.yaml")) == sorted(all_crds())
 
 

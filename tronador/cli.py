@@ -184,11 +184,20 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_crds(args: argparse.Namespace) -> int:
+    crds = all_crds()
+    if not args.out:
+        sys.stdout.write(dump_all(list(crds.values())))
+        return EXIT_OK
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, crd in all_crds().items():
-        (out / name).write_text(dump(crd), encoding="utf-8")
-        print(f"wrote {out / name}")
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {args.out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, crd in crds.items():
+            (out / name).write_text(dump(crd), encoding="utf-8")
+            print(f"wrote {out / name}")
+    except OSError as exc:
+        raise CliError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
     return EXIT_OK
 
 
@@ -261,8 +270,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_policy_option(review)
     review.set_defaults(handler=cmd_review)
 
-    crds = sub.add_parser("crds", help="Write the CRDs generated from the API types.")
-    crds.add_argument("--out", default="manifests/crds", help="output directory")
+    crds = sub.add_parser(
+        "crds",
+        help="Print the CRDs generated from the API types (or write them to a directory).",
+        description="Print the CRDs generated from the API types as one YAML stream, like "
+        "`kubectl kustomize`; with --out, write one file per CRD into that directory "
+        "(the repository's are in manifests/crds/).",
+    )
+    crds.add_argument(
+        "--out", metavar="DIR", help="write one file per CRD here (default: print to stdout)"
+    )
     crds.set_defaults(handler=cmd_crds)
 
     for name, (module_name, help_text) in COMPONENT_COMMANDS.items():

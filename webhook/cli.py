@@ -35,6 +35,16 @@ DEFAULT_KEY_FILE = "/tls/tls.key"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value[:40]!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     def option(flag: str, env: str, default: str | None, help_text: str, **kwargs: Any) -> None:
         shown = f" [env {env}" + (f", default {default}]" if default is not None else "]")
@@ -43,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
     option("--address", "TRONADOR_WEBHOOK_ADDRESS", "0.0.0.0", "address to listen on")
-    option("--port", "TRONADOR_WEBHOOK_PORT", str(DEFAULT_PORT), "HTTPS port", type=int)
+    option("--port", "TRONADOR_WEBHOOK_PORT", str(DEFAULT_PORT), "HTTPS port", type=_port)
     option(
         "--cert",
         "TRONADOR_WEBHOOK_CERT",

@@ -11,6 +11,7 @@ import pytest
 
 from certs import cli, defaults, pki
 from tests.certs.helpers import https_get
+from tronador.cli import main
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -65,7 +66,7 @@ def test_generate_refuses_to_overwrite_without_force(
     assert cli.run(parse("generate", "--out", str(tmp_path))) == 0
     before = (tmp_path / "tls.crt").read_bytes()
     capsys.readouterr()
-    assert cli.run(parse("generate", "--out", str(tmp_path))) == 1
+    assert cli.run(parse("generate", "--out", str(tmp_path))) == 2  # unusable input
     err = capsys.readouterr().err
     assert err.startswith("tronador certs: error:") and "--force" in err
     assert err.count("\n") == 1
@@ -78,7 +79,7 @@ def test_generate_rejects_leaf_longer_than_ca(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = parse("generate", "--out", str(tmp_path), "--ca-days", "5", "--leaf-days", "10")
-    assert cli.run(args) == 1
+    assert cli.run(args) == 2  # unusable input
     assert "--ca-days" in capsys.readouterr().err
 
 
@@ -134,3 +135,35 @@ def test_cert_dir_agrees_with_the_webhook_server() -> None:
     webhook_cli = pytest.importorskip("webhook.cli")
     assert str(Path(defaults.CERT_DIR) / defaults.TLS_CERT_FILE) == webhook_cli.DEFAULT_CERT_FILE
     assert str(Path(defaults.CERT_DIR) / defaults.TLS_KEY_FILE) == webhook_cli.DEFAULT_KEY_FILE
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--dns", "ü.example"),
+        ("--dns", "a b"),
+        ("--service", "Bad_Name!"),
+        ("--namespace", "Nope"),
+        ("--ca-days", "99999999"),
+    ],
+)
+def test_generate_refuses_names_and_lifetimes_a_certificate_cannot_carry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: tuple[str, str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["certs", "generate", "--out", str(tmp_path / "tls"), *flags])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flags[0] in err
+    assert not (tmp_path / "tls").exists()
+
+
+def test_generate_into_a_file_or_nowhere_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert cli.run(parse("generate", "--out", str(target))) == 2
+    assert cli.run(parse("generate", "--out", "")) == 2
+    assert list(tmp_path.iterdir()) == [target]
+    assert capsys.readouterr().err.count("\n") == 2

@@ -66,6 +66,17 @@ def test_publish_again_new_tag_retire_and_retire_again(tmp_path: Path) -> None:
     assert forced_updates(bare) == []
 
 
+def test_retire_from_a_branch_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    """A typo in --branch must not read as "nothing to retire" and leave the environment up."""
+    bare = bare_repo(tmp_path)
+    before = commits(bare)
+    gone = retire(bare, 7, "--branch", "mian")
+    assert gone.returncode == 2, gone.output
+    assert gone.stderr.count("\n") == 1 and "'mian'" in gone.stderr
+    assert "does not exist" in gone.stderr
+    assert commits(bare) == before
+
+
 def test_path_template_tenant_and_author(tmp_path: Path) -> None:
     bare = bare_repo(tmp_path)
     template = ["--path-template", "tenants/{tenant}/{repo}/pr-{pr}.yaml"]
