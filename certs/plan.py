@@ -30,6 +30,7 @@ from cryptography import x509
 
 from certs import defaults, pki
 from certs.pki import Issued, MaterialError, Policy, ServingSpec
+from tronador.words import counted
 
 
 @dataclass
@@ -276,7 +277,9 @@ def _retire_old_cas(draft: _Draft, leaf: Issued, now: datetime, policy: Policy) 
     settled = now >= pki.issued_at(leaf.cert) + policy.ca_retire_delay
     keep = [c for c in draft.retiring if not settled and pki.validity_problem(c, now) is None]
     if len(keep) != len(draft.retiring):
-        draft.change(f"removed {len(draft.retiring) - len(keep)} old CA(s) from the bundle")
+        draft.change(
+            f"removed {counted(len(draft.retiring) - len(keep), 'old CA')} from the bundle"
+        )
         draft.retiring = keep
 
 

@@ -33,6 +33,7 @@ from tronador.rules.gitops import (
 from tronador.rules.render import RENDERED_KINDS, RenderError, RenderInputs, render
 from tronador.rules.review import review_environment, review_environment_provisioner
 from tronador.rules.tenancy import tenant_of
+from tronador.words import counted
 from tronador.yamlio import DocumentError, dump, load_all, read_text
 
 CHECKS: dict[str, Callable[[Any, Policy], Any]] = {
@@ -90,7 +91,7 @@ def _read_object(path: str) -> Any:
     except DocumentError as exc:
         raise CliError(str(exc)) from None
     if len(docs) != 1 or not isinstance(docs[0], dict):
-        raise CliError(f"{source}: expected one object, found {len(docs)} documents")
+        raise CliError(f"{source}: expected one object, found {counted(len(docs), 'document')}")
     return docs[0]
 
 

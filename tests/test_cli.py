@@ -55,11 +55,25 @@ def test_validate_multi_document_stdin(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = Path(SEED_EP).read_text()
-    monkeypatch.setattr(sys, "stdin", io.StringIO(good + "\n---\nkind: Pod\n"))
-    assert main(["validate", "-"]) == 1
+    monkeypatch.setattr(sys, "stdin", io.StringIO(good + "\n---\n" + good))
+    assert main(["validate", "-"]) == 0
     out = capsys.readouterr().out
     assert "<stdin>#1: EnvironmentProvisioner/stakater-nordmart-inventory-74: allowed" in out
-    assert "<stdin>#2: Pod: denied" in out
+    assert "<stdin>#2: EnvironmentProvisioner/stakater-nordmart-inventory-74: allowed" in out
+
+
+def test_a_document_of_another_kind_is_unusable_input_before_anything_is_reported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = Path(SEED_EP).read_text()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(good + "\n---\nkind: Pod\n"))
+    assert main(["validate", "-"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "tronador: error: <stdin>#2: not an EnvironmentProvisioner, Environment or "
+        "TronadorConfig (kind 'Pod')\n"
+    )
 
 
 @pytest.mark.parametrize(

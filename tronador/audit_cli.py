@@ -32,6 +32,7 @@ from tronador.config_loading import ConfigFileError, load_tronador_config
 from tronador.namespace import NAMESPACE_HELP, system_namespace
 from tronador.rules.audit import AuditResult, audit_environment_provisioners
 from tronador.rules.config_rules import validate_tronador_config
+from tronador.words import counted
 from tronador.yamlio import DocumentError, load_all, read_text
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
@@ -115,6 +116,7 @@ def audited_objects_in(docs: Iterable[Any]) -> tuple[list[Any], int]:
 
 def load_file_objects(paths: Sequence[str], err: TextIO) -> list[Any]:
     eps: list[Any] = []
+    notes: list[str] = []
     for path in paths:
         text, source = _read_text(path)
         try:
@@ -123,12 +125,15 @@ def load_file_objects(paths: Sequence[str], err: TextIO) -> list[Any]:
             raise AuditError(str(exc)) from None
         found, skipped = audited_objects_in(docs)
         if skipped:
-            print(
-                f"note: {source}: skipped {skipped} document(s) that are neither "
-                "EnvironmentProvisioners nor Environments",
-                file=err,
+            notes.append(
+                f"{source}: skipped {counted(skipped, 'document')} of other kinds "
+                "(neither EnvironmentProvisioner nor Environment)"
             )
         eps.extend(found)
+    if not eps:
+        raise AuditError("; ".join([*notes, "no EnvironmentProvisioner or Environment to audit"]))
+    for note in notes:
+        print(f"note: {note}", file=err)
     return eps
 
 
@@ -185,10 +190,12 @@ def _describe(exc: ApiError) -> str:
 # --- output -----------------------------------------------------------------------------------
 
 
-def _counted(results: Sequence[AuditResult]) -> str:
-    """What was audited, in words: "EnvironmentProvisioner(s)", "Environment(s)" or both."""
+def _summary(results: Sequence[AuditResult], bad: int, source: str) -> str:
+    """ "2 of 3 EnvironmentProvisioners do not comply ...", in the kinds that were audited."""
     kinds = [k for k in AUDITED_KINDS if any(r.kind == k for r in results)] or [EP_KIND]
-    return " and ".join(f"{kind}(s)" for kind in kinds)
+    noun = " and ".join(kind if len(results) == 1 else f"{kind}s" for kind in kinds)
+    verb = "does" if bad == 1 else "do"
+    return f"{bad} of {len(results)} {noun} {verb} not comply with the policy ({source})"
 
 
 def render_text(results: Sequence[AuditResult], source: str, show_all: bool) -> str:
@@ -205,9 +212,7 @@ def render_text(results: Sequence[AuditResult], source: str, show_all: bool) -> 
                 f"{r.compliant!s:<9}  {r.reason}"
             )
             lines.extend(f"  error: {v}" for v in r.violations)
-    lines.append(
-        f"{bad} of {len(results)} {_counted(results)} do not comply with the policy ({source})"
-    )
+    lines.append(_summary(results, bad, source))
     return "\n".join(lines) + "\n"
 
 

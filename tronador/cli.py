@@ -21,6 +21,7 @@ from tronador.rules.findings import Findings
 from tronador.rules.render import RENDERED_KINDS, RenderError, RenderInputs, render
 from tronador.rules.review import review_object
 from tronador.rules.validate import validate_environment, validate_environment_provisioner
+from tronador.words import counted
 from tronador.yamlio import DocumentError, dump, dump_all, load_all, read_text
 
 EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
@@ -148,19 +149,30 @@ def _validate_document(doc: Any, policy: Any, namespace: str | None) -> Findings
         return validate_environment_provisioner(doc, policy)
     if kind == ENV_KIND:
         return validate_environment(doc, policy)
-    findings = Findings()
-    findings.deny("kind", "kind", f"{kind!r} is not {EP_KIND}, {ENV_KIND} or {CONFIG_KIND}")
-    return findings
+    raise AssertionError(f"not one of our kinds: {kind!r}")  # callers check `_ours` first
+
+
+VALIDATED_KINDS = (EP_KIND, ENV_KIND, CONFIG_KIND)
+
+
+def _require_kind(where: str, doc: Any, kinds: Sequence[str]) -> None:
+    """A document that is not one of `kinds` is unusable input (exit 2), in every command."""
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    if kind not in kinds:
+        shown = f"kind {kind[:100]!r}" if isinstance(kind, str) else "no kind"
+        raise CliError(f"{where}: not an {', '.join(kinds[:-1])} or {kinds[-1]} ({shown})")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     policy = _policy(args)
     denied = False
-    for path in args.files:
-        for where, doc in _documents(path):
-            findings = _validate_document(doc, policy, args.namespace)
-            _print_findings(where, doc, findings)
-            denied = denied or not findings.allowed
+    documents = [found for path in args.files for found in _documents(path)]
+    for where, doc in documents:  # all checked first: no half report
+        _require_kind(where, doc, VALIDATED_KINDS)
+    for where, doc in documents:
+        findings = _validate_document(doc, policy, args.namespace)
+        _print_findings(where, doc, findings)
+        denied = denied or not findings.allowed
     return EXIT_DENIED if denied else EXIT_OK
 
 
@@ -168,12 +180,9 @@ def cmd_review(args: argparse.Namespace) -> int:
     policy = _policy(args)
     denied = False
     for where, doc in _documents(args.file):
-        kind = doc.get("kind") if isinstance(doc, dict) else None
-        if kind not in RENDERED_KINDS:
-            shown = f"kind {kind!r}" if isinstance(kind, str) else "no kind"
-            raise CliError(f"{where}: not an {' or '.join(RENDERED_KINDS)} ({shown[:100]})")
+        _require_kind(where, doc, RENDERED_KINDS)
         review = review_object(doc, policy)
-        print(f"# {where}: patch ({len(review.patch)} operations)")
+        print(f"# {where}: patch ({counted(len(review.patch), 'operation')})")
         print(json.dumps(review.patch, indent=2))
         print(f"# {where}: result")
         print(dump(review.result), end="")

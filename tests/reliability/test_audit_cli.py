@@ -70,7 +70,7 @@ def test_files_against_a_config_file(tmp_path: Path, config_file: Path) -> None:
     assert "EnvironmentProvisioner  bad-chart   False      ChartUrlAllowedFailed" in out
     assert "(rule chart-url-allowed)" in out
     assert out.rstrip().endswith(
-        f"2 of 3 EnvironmentProvisioner(s) do not comply with the policy ({config_file})"
+        f"2 of 3 EnvironmentProvisioners do not comply with the policy ({config_file})"
     )
     assert err == ""
 
@@ -153,7 +153,7 @@ def test_environments_are_audited_with_the_same_rules(tmp_path: Path, config_fil
     assert "Environment  env-bad  False      TenantAllowedFailed" in out
     assert "env-ok" not in out and "ep-ok" not in out
     assert out.rstrip().endswith(
-        "1 of 3 EnvironmentProvisioner(s) and Environment(s) do not comply with the policy "
+        "1 of 3 EnvironmentProvisioners and Environments does not comply with the policy "
         f"({config_file})"
     )
     code, out, _ = invoke(
@@ -209,7 +209,7 @@ def test_cluster_environments_are_audited_after_the_eps(
         ["Environment", "aardvark", "False"],
         ["Environment", "beta", "True"],
     ]
-    assert "3 of 5 EnvironmentProvisioner(s) and Environment(s)" in out
+    assert "3 of 5 EnvironmentProvisioners and Environments" in out
 
 
 def test_a_cluster_without_the_environment_crd_audits_its_eps(
@@ -219,7 +219,7 @@ def test_a_cluster_without_the_environment_crd_audits_its_eps(
     apiserver.faults.add(Fault(path_regex="/environments$", status=404, times=None))
     code, out, err = invoke(parse("--namespace", NAMESPACE), api_client=k8s_client)
     assert code == 1
-    assert "2 of 3 EnvironmentProvisioner(s) do not comply" in out
+    assert "2 of 3 EnvironmentProvisioners do not comply" in out
     assert "note: the cluster does not serve environments.tronador.stakater.com" in err
 
 
@@ -278,4 +278,4 @@ def test_existing_eps_that_break_a_new_label_policy_are_reported(tmp_path: Path)
     assert code == 1
     assert "capsule.clastix.io/tenant" in out and "(rule label-denied)" in out
     assert "(rule label-value-allowed)" in out
-    assert "2 of 2 EnvironmentProvisioner(s) do not comply" in out
+    assert "2 of 2 EnvironmentProvisioners do not comply" in out

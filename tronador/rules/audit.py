@@ -31,6 +31,7 @@ from tronador.rules.findings import Findings, Violation
 from tronador.rules.jsonpatch_ops import Operation
 from tronador.rules.mutate import mutate_environment, mutate_environment_provisioner
 from tronador.rules.validate import validate_environment, validate_environment_provisioner
+from tronador.words import counted
 
 POLICY_COMPLIANT = "PolicyCompliant"
 """The condition type written to `EnvironmentProvisioner.status.conditions`."""
@@ -132,9 +133,8 @@ def _message(findings: Findings, pending: Sequence[Operation]) -> str:
     if findings.allowed:
         message = "complies with the cluster's policy"
         if pending:
-            message += (
-                f"; {len(pending)} default(s) of the policy will be applied on its next update"
-            )
+            defaults = counted(len(pending), "default")
+            message += f"; {defaults} of the policy will be applied on its next update"
         return message
     count = len(findings.violations)
     plural = "violation" if count == 1 else "violations"
