@@ -38,6 +38,7 @@ import os
 import random
 import re
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -175,6 +176,33 @@ def scrape(url: str) -> dict[str, float]:
             name, labels, value = match.groups()
             found[f"{name}{{{labels}}}" if labels else name] = float(value)
     return found
+
+
+APISERVER_REQUEST = re.compile(r"^apiserver_request_total\{([^}]*)\} (\S+)$")
+
+
+def apiserver_requests(plane: ControlPlane) -> dict[str, int]:
+    """The API server's request counts (every client: the controller, this soak's churn and
+    sampling, kube-controller-manager), keyed `VERB resource[/subresource] code`."""
+    assert plane.pki is not None
+    context = ssl.create_default_context(cafile=str(plane.pki.ca))
+    context.load_cert_chain(str(plane.pki.admin.cert), str(plane.pki.admin.key))
+    try:
+        with urllib.request.urlopen(f"{plane.url}/metrics", timeout=10, context=context) as r:
+            text = r.read().decode()
+    except (urllib.error.URLError, OSError):
+        return {}
+    found: Counter[str] = Counter()
+    for line in text.splitlines():
+        match = APISERVER_REQUEST.match(line)
+        if match is None:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+        resource = labels.get("resource", "")
+        if labels.get("subresource"):
+            resource += f"/{labels['subresource']}"
+        found[f"{labels.get('verb')} {resource} {labels.get('code')}"] += int(float(match.group(2)))
+    return dict(found.most_common())
 
 
 class LogWatch:
@@ -569,6 +597,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["drain"] = drain(sampler, churn, DRAIN_TIMEOUT)
                 result["rss_after_drain_kib"] = rss_kib(controller.pid).get("VmRSS")
                 result["metrics_after_drain"] = scrape(metrics_url)
+            result["apiserver_requests"] = apiserver_requests(plane)
             log.read()
             stuck_ever.update(churn.check_deletions(sampler))
             result["churn"] = {
@@ -654,6 +683,15 @@ def table(result: dict[str, Any]) -> str:
     half = s.get("slope_second_half") or {}
     drained = result.get("drain") or {}
     cleanup = churn.get("cleanup_s") or {}
+    requests: dict[str, int] = result.get("apiserver_requests") or {}
+    by_verb: Counter[str] = Counter()
+    for key, count in requests.items():
+        by_verb[key.split()[0]] += count
+    missing_writes = {
+        " ".join(k.split()[:2]): v
+        for k, v in requests.items()
+        if k.endswith(" 404") and not k.startswith(("GET ", "LIST ", "WATCH "))
+    }
     rows = [
         ("duration of the churn", f"{result.get('churn_s', 0) / 60:.1f} min "
          f"({result['live_eps']} live EPs, {result['rate_per_s']:g} ops/s)"),
@@ -683,6 +721,10 @@ def table(result: dict[str, Any]) -> str:
         ("controller log warnings / errors", f"{logged.get('warning', 0)} / "
          f"{logged.get('error', 0) + logged.get('critical', 0)}"),
         ("deletions not cleaned within 120 s", f"{len(churn.get('stuck_ever', []))}"),
+        ("API server requests, all clients, by verb", ", ".join(
+            f"{k} {v}" for k, v in by_verb.most_common()) or "?"),
+        ("API server 404s on writes, all clients", ", ".join(
+            f"{k}: {v}" for k, v in missing_writes.items()) or "0"),
         ("apiserver / etcd RSS start→end", f"{s.get('apiserver_rss_mib')} / "
          f"{s.get('etcd_rss_mib')} MiB"),
     ]  # fmt: skip

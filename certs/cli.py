@@ -97,13 +97,13 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
         "--service",
         type=_named(DNS1123_LABEL),
         default=_env(defaults.ENV_SERVICE_NAME, defaults.SERVICE_NAME),
-        help=f"webhook Service name (env {defaults.ENV_SERVICE_NAME}; default %(default)s)",
+        help=f"webhook Service name [env {defaults.ENV_SERVICE_NAME}, default %(default)s]",
     )
     p.add_argument(
         "--namespace",
         type=_named(DNS1123_LABEL),
         default=system_namespace(),
-        help=f"namespace of the Service and the Secret ({NAMESPACE_HELP})",
+        help=f"namespace of the Service and the Secret [{NAMESPACE_HELP}]",
     )
     p.add_argument(
         "--dns",
@@ -137,7 +137,7 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--secret-name",
         default=_env(defaults.ENV_SECRET_NAME, defaults.SECRET_NAME),
-        help=f"TLS Secret name (env {defaults.ENV_SECRET_NAME}; default %(default)s)",
+        help=f"TLS Secret name [env {defaults.ENV_SECRET_NAME}, default %(default)s]",
     )
     p.add_argument(
         "--mutating-webhook",
@@ -195,7 +195,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         default=os.environ.get(defaults.ENV_CERT_DIR) or None,
         help=(
-            f"also write ca.crt/tls.crt/tls.key here (env {defaults.ENV_CERT_DIR}); "
+            f"also write ca.crt/tls.crt/tls.key here [env {defaults.ENV_CERT_DIR}]; "
             f"`tronador webhook` reads them from {defaults.CERT_DIR}"
         ),
     )
@@ -205,8 +205,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive_float,
         default=float(_env(defaults.ENV_SYNC_INTERVAL, str(defaults.SYNC_INTERVAL_SECONDS))),
         metavar="SECONDS",
-        help=f"seconds between passes with --loop (env {defaults.ENV_SYNC_INTERVAL}; "
-        "default %(default)s)",
+        help=f"seconds between passes with --loop [env {defaults.ENV_SYNC_INTERVAL}, "
+        "default %(default)s]",
     )
     _add_spec_options(sync)
     _add_lifetime_options(sync)

@@ -49,14 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] = os.e
     parser.add_argument(
         "--namespace",
         default=default_namespace(env),
-        help=f"namespace of the TronadorConfig and of the controller ({NAMESPACE_HELP})",
+        help=f"namespace of the TronadorConfig and of the controller [{NAMESPACE_HELP}]",
     )
     parser.add_argument(
         "--release-flavour",
         choices=[f.value for f in ReleaseFlavour],
         default=env_or("TRONADOR_RELEASE_FLAVOUR", ReleaseFlavour.FLUX_V2.value),
         help="HelmRelease kind to create: flux-v2 (helm.toolkit.fluxcd.io/v2 + GitRepository) or "
-        "legacy (helm.fluxcd.io/v1) (env TRONADOR_RELEASE_FLAVOUR; default flux-v2)",
+        "legacy (helm.fluxcd.io/v1) [env TRONADOR_RELEASE_FLAVOUR, default flux-v2]",
     )
     parser.add_argument(
         "--allow-unconfined-releases",
@@ -64,51 +64,51 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] = os.e
         default=env_or("TRONADOR_ALLOW_UNCONFINED_RELEASES", "") in ("1", "true"),
         help="run releases that cannot be confined to their namespace (the legacy flavour: "
         "the Helm Operator installs charts with its own account); every environment's status "
-        "then says so (env TRONADOR_ALLOW_UNCONFINED_RELEASES; default off; docs/security.md)",
+        "then says so [env TRONADOR_ALLOW_UNCONFINED_RELEASES, default off; docs/security.md]",
     )
     parser.add_argument(
         "--workers",
         type=int,
         default=int(env_or("TRONADOR_WORKERS", "4")),
-        help="EPs reconciled in parallel (env TRONADOR_WORKERS; default 4)",
+        help="EPs reconciled in parallel [env TRONADOR_WORKERS, default 4]",
     )
     parser.add_argument(
         "--resync-period",
         type=_seconds,
         default=_seconds(env_or("TRONADOR_RESYNC_PERIOD", "10m")),
-        help="re-reconcile every EP this often, from the cache (env TRONADOR_RESYNC_PERIOD; "
-        "default 10m)",
+        help="re-reconcile every EP this often, from the cache [env TRONADOR_RESYNC_PERIOD, "
+        "default 10m]",
     )
     parser.add_argument(
         "--deletion-timeout",
         type=_seconds,
         default=_seconds(env_or("TRONADOR_DELETION_TIMEOUT", "5m")),
         help="how long a deleted EP waits for Flux to uninstall its release before its namespace "
-        "is deleted anyway (env TRONADOR_DELETION_TIMEOUT; default 5m)",
+        "is deleted anyway [env TRONADOR_DELETION_TIMEOUT, default 5m]",
     )
     parser.add_argument(
         "--release-interval",
         default=env_or("TRONADOR_RELEASE_INTERVAL", "5m"),
-        help="Flux v2 HelmRelease spec.interval (env TRONADOR_RELEASE_INTERVAL; default 5m)",
+        help="Flux v2 HelmRelease spec.interval [env TRONADOR_RELEASE_INTERVAL, default 5m]",
     )
     parser.add_argument(
         "--source-interval",
         default=env_or("TRONADOR_SOURCE_INTERVAL", "1m"),
-        help="Flux v2 GitRepository spec.interval (env TRONADOR_SOURCE_INTERVAL; default 1m)",
+        help="Flux v2 GitRepository spec.interval [env TRONADOR_SOURCE_INTERVAL, default 1m]",
     )
     parser.add_argument(
         "--remediation-retries",
         type=int,
         default=int(env_or("TRONADOR_REMEDIATION_RETRIES", "3")),
-        help="Flux v2 install/upgrade remediation retries (env TRONADOR_REMEDIATION_RETRIES; "
-        "default 3)",
+        help="Flux v2 install/upgrade remediation retries [env TRONADOR_REMEDIATION_RETRIES, "
+        "default 3]",
     )
     parser.add_argument(
         "--leader-elect",
         action=argparse.BooleanOptionalAction,
         default=env_or("TRONADOR_LEADER_ELECT", "true").lower() not in ("false", "0", "no"),
         help="take part in leader election on a Lease; only the leader writes "
-        "(env TRONADOR_LEADER_ELECT; default on)",
+        "[env TRONADOR_LEADER_ELECT, default on]",
     )
     parser.add_argument(
         "--lease-name",
@@ -142,18 +142,18 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] = os.e
         "--metrics-address",
         default=env_or("TRONADOR_METRICS_ADDRESS", ":8080"),
         help="where /healthz, /readyz and /metrics are served; port 0 picks a free port, "
-        "an empty value serves nothing (env TRONADOR_METRICS_ADDRESS; default :8080)",
+        "an empty value serves nothing [env TRONADOR_METRICS_ADDRESS, default :8080]",
     )
     parser.add_argument(
         "--kubeconfig",
         default=env.get("KUBECONFIG") or None,
-        help="kubeconfig file (env KUBECONFIG; default: in-cluster, then ~/.kube/config)",
+        help="kubeconfig file [env KUBECONFIG, default: in-cluster, then ~/.kube/config]",
     )
     parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         default=env_or("TRONADOR_LOG_LEVEL", "info").lower(),
-        help="(env TRONADOR_LOG_LEVEL; default info)",
+        help="[env TRONADOR_LOG_LEVEL, default info]",
     )
 
 

@@ -3,9 +3,10 @@
 The namespace, the TronadorConfig secrets and the valuesFrom copies are the EP's
 (`controller/desired.py`). The Flux objects come from the Environment's passthrough specs: its
 `gitRepository` becomes a source.toolkit.fluxcd.io/v1 GitRepository named by the chart's
-`sourceRef`, its `release` a helm.toolkit.fluxcd.io/v2 HelmRelease. Fields Flux v1 no longer has
-and fields that would take the release outside its namespace are never passed on. An Environment
-is always provisioned with Flux v2, whatever release flavour the controller uses for EPs.
+`sourceRef`, its `release` a helm.toolkit.fluxcd.io/v2 HelmRelease. Fields that
+source.toolkit.fluxcd.io/v1 no longer has and fields that would take the release outside its
+namespace are never passed on. An Environment is always provisioned with Flux v2, whatever
+release flavour the controller uses for EPs.
 """
 
 from __future__ import annotations

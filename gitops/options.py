@@ -85,10 +85,13 @@ def add_repository_arguments(parser: argparse.ArgumentParser) -> None:
         "--work-dir", metavar="DIR", help="work clone directory (default: a temporary one)"
     )
     parser.add_argument(
+        "--tronador-config",
         "--config",
+        dest="config",
         metavar="PATH",
         help="TronadorConfig whose policy applies: a file, or a directory holding "
-        f"{CONFIG_FILE_IN_DIRECTORY} (a ConfigMap workspace); empty or unset: the built-in policy",
+        f"{CONFIG_FILE_IN_DIRECTORY} (a ConfigMap workspace); empty or unset: the built-in policy; "
+        "--config is the older name",
     )
 
 

@@ -18,7 +18,7 @@ from gitops.options import (
 )
 from tronador.api import Policy
 from tronador.api.constants import ENV_KIND, EP_KIND
-from tronador.cli import CliError
+from tronador.cli import CliError, add_app_config_option
 from tronador.rules.findings import Findings, Severity, field_path
 from tronador.rules.gitops import (
     Change,
@@ -48,11 +48,7 @@ RENDER_FLAGS = ("repo_url", "ref", "pr", "image_name", "image_tag")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     render = parser.add_argument_group("what to publish: render it (as `tronador render`) ...")
-    render.add_argument(
-        "--config-file",
-        default=".tronador.yaml",
-        help="the app's config file (default: .tronador.yaml)",
-    )
+    add_app_config_option(render)
     render.add_argument("--repo-url", help="git URL of the application repo")
     render.add_argument("--ref", help="the PR's branch")
     render.add_argument("--pr", help="pull request number")

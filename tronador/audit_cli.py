@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--namespace",
         default=system_namespace(),
-        help=f"namespace of the TronadorConfig {CONFIG_NAME!r} ({NAMESPACE_HELP})",
+        help=f"namespace of the TronadorConfig {CONFIG_NAME!r} [{NAMESPACE_HELP}]",
     )
     parser.add_argument(
         "--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster, then KUBECONFIG)"

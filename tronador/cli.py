@@ -1,5 +1,6 @@
-"""The `tronador` command: offline tools (render, convert, validate, review, crds) and the running
-parts (webhook, controller, certs), each a subcommand."""
+"""The `tronador` command. Offline tools: render, convert, validate, review, crds; in a pipeline:
+publish and retire (the GitOps repository); against a cluster: audit; the running parts:
+webhook, controller, certs. Each is a subcommand; `tronador COMMAND --help` says more."""
 
 from __future__ import annotations
 
@@ -183,7 +184,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         _require_kind(where, doc, RENDERED_KINDS)
         review = review_object(doc, policy)
         print(f"# {where}: patch ({counted(len(review.patch), 'operation')})")
-        print(json.dumps(review.patch, indent=2))
+        print(json.dumps(review.patch, indent=2, ensure_ascii=False))
         print(f"# {where}: result")
         print(dump(review.result), end="")
         print("# verdict")
@@ -212,9 +213,26 @@ def cmd_crds(args: argparse.Namespace) -> int:
 
 def _add_policy_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--tronador-config",
         "--config",
+        dest="config",
         metavar="FILE",
-        help="TronadorConfig YAML whose policy applies (default: the built-in defaults)",
+        help="TronadorConfig YAML whose policy applies (default: the built-in defaults); "
+        "--config is the older name",
+    )
+
+
+def add_app_config_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The application's .tronador.yaml: `--app-config`, and its older name `--config-file`
+    (easily taken for `--config`, the TronadorConfig)."""
+    parser.add_argument(
+        "--app-config",
+        "--config-file",
+        dest="config_file",
+        metavar="FILE",
+        default=".tronador.yaml",
+        help="the application's .tronador.yaml (default: .tronador.yaml); --config-file is the "
+        "older name",
     )
 
 
@@ -231,13 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = sub.add_parser(
-        "render", help="Render an EP or Environment from .tronador.yaml for a pull request."
+        "render",
+        help="Render an EP or Environment from .tronador.yaml for a pull request.",
+        description="Render the EnvironmentProvisioner (or, with --kind, the Environment) a pull "
+        "request's pipeline publishes, from the application's .tronador.yaml, and check it under "
+        "the policy: exit 0 and the object on stdout (or --output), 1 denied, 2 unusable input.",
     )
-    render.add_argument(
-        "--config-file",
-        default=".tronador.yaml",
-        help="the app's config file (default: .tronador.yaml)",
-    )
+    add_app_config_option(render)
     render.add_argument("--repo-url", required=True, help="git URL of the application repo")
     render.add_argument("--ref", required=True, help="the PR's branch")
     render.add_argument("--pr", required=True, help="pull request number")
@@ -257,7 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.set_defaults(handler=cmd_render)
 
     convert = sub.add_parser(
-        "convert", help="Convert EPs (a file or `kubectl get tep -o yaml`) to Environments."
+        "convert",
+        help="Convert EPs (a file or `kubectl get tep -o yaml`) to Environments.",
+        description="Convert EnvironmentProvisioners to the Environments that provision the same "
+        "labels, secrets and values, named as `render --kind Environment` names them "
+        "(docs/environment.md): exit 0, 1 when one is denied under the policy, 2 for input "
+        "that is not an EP.",
     )
     convert.add_argument("file", metavar="FILE", help="EP YAML file, '-' for stdin")
     convert.add_argument("-o", "--output", help="write the Environments here instead of stdout")
@@ -265,7 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     convert.set_defaults(handler=cmd_convert)
 
     validate = sub.add_parser(
-        "validate", help="Validate EP / Environment / TronadorConfig files offline."
+        "validate",
+        help="Validate EP / Environment / TronadorConfig files offline.",
+        description="Check EnvironmentProvisioners, Environments and TronadorConfigs with the "
+        "webhook's rules, without a cluster: exit 0 all allowed, 1 any denied (each problem "
+        "named with its field and rule), 2 for input that is none of these kinds.",
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="YAML files, '-' for stdin")
     validate.add_argument("--namespace", help="namespace Tronador runs in (TronadorConfig check)")
@@ -273,7 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=cmd_validate)
 
     review = sub.add_parser(
-        "review", help="Mutate then validate an EP or Environment as the webhook will."
+        "review",
+        help="Mutate then validate an EP or Environment as the webhook will.",
+        description="Show what the API server would store: the mutating webhook's patch, the "
+        "object after it, and the validating webhook's verdict (exit 0 allowed, 1 denied).",
     )
     review.add_argument("file", metavar="FILE", help="EP / Environment YAML, '-' for stdin")
     _add_policy_option(review)
@@ -298,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name not in (module_name, module_name.partition(".")[0]):
                 raise
             continue
-        component = sub.add_parser(name, help=help_text)
+        component = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(component)
         component.set_defaults(handler=module.run)
     return parser

@@ -11,7 +11,7 @@ from tronador.api.constants import DEFAULT_SYSTEM_NAMESPACE
 NAMESPACE_ENV = ("TRONADOR_NAMESPACE", "POD_NAMESPACE")
 """Read in this order: an explicit setting, then the pod's own namespace (downward API)."""
 
-NAMESPACE_HELP = "env TRONADOR_NAMESPACE, then POD_NAMESPACE; default tronador-system"
+NAMESPACE_HELP = "env TRONADOR_NAMESPACE, then POD_NAMESPACE, default tronador-system"
 
 
 def system_namespace(env: Mapping[str, str] = os.environ) -> str:

@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--namespace",
         default=system_namespace(),
-        help=f"namespace of the TronadorConfig singleton, where Tronador runs ({NAMESPACE_HELP})",
+        help=f"namespace of the TronadorConfig singleton, where Tronador runs [{NAMESPACE_HELP}]",
     )
     option(
         "--kubeconfig",

@@ -87,7 +87,7 @@ def test_validate_and_review_take_environments(capsys: pytest.CaptureFixture[str
     assert main(["validate", "--config", CONFIG, EXAMPLE_ENV]) == 0
     out = capsys.readouterr().out
     assert "Environment/pr-123-stakater-nordmart-inventory: allowed" in out
-    assert "gitImplementation: Flux v1 no longer has this field" in out
+    assert "gitImplementation: source.toolkit.fluxcd.io/v1 no longer has this field" in out
     assert main(["review", "--config", CONFIG, EXAMPLE_ENV]) == 0
     out = capsys.readouterr().out
     assert '"path": "/spec/application/gitRepository/gitImplementation"' in out

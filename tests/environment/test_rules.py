@@ -49,8 +49,8 @@ def test_example_is_allowed_after_review_with_gitimplementation_dropped() -> Non
     )
     assert "gitImplementation" not in at(review.result, *GIT)
     assert review.findings.warnings == [
-        "spec.application.gitRepository.gitImplementation: Flux v1 no longer has this field; "
-        "it was dropped"
+        "spec.application.gitRepository.gitImplementation: "
+        "source.toolkit.fluxcd.io/v1 no longer has this field; it was dropped"
     ]
     assert mutate_environment(review.result, Policy()).patch == []
 
@@ -59,8 +59,8 @@ def test_validate_alone_warns_that_gitimplementation_will_be_dropped() -> None:
     findings = validate_environment(env(), Policy())
     assert findings.allowed
     assert findings.warnings == [
-        "spec.application.gitRepository.gitImplementation: Flux v1 no longer has this field; "
-        "it is dropped, not passed to Flux"
+        "spec.application.gitRepository.gitImplementation: "
+        "source.toolkit.fluxcd.io/v1 no longer has this field; it is dropped, not passed to Flux"
     ]
 
 

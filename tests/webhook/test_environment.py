@@ -39,8 +39,8 @@ async def test_example_is_defaulted_with_a_warning_then_allowed(webhook: Running
     response = answer.response
     assert response["uid"] == "e-1" and response["allowed"] is True
     assert response["warnings"] == [
-        "spec.application.gitRepository.gitImplementation: Flux v1 no longer has this field; "
-        "it was dropped"
+        "spec.application.gitRepository.gitImplementation: "
+        "source.toolkit.fluxcd.io/v1 no longer has this field; it was dropped"
     ]
     result = jsonpatch.apply_patch(env, decoded_patch(response))
     assert "gitImplementation" not in at(result, *GIT)

@@ -84,8 +84,8 @@ def mutate_environment(obj: dict[str, Any], policy: Policy, *, finalizer: bool =
             if name in git:
                 mutation.patch.append(ops.remove((*GIT_REPOSITORY, name)))
                 mutation.warnings.append(
-                    f"spec.application.gitRepository.{name}: Flux v1 no longer has this field; "
-                    "it was dropped"
+                    f"spec.application.gitRepository.{name}: "
+                    "source.toolkit.fluxcd.io/v1 no longer has this field; it was dropped"
                 )
     return mutation
 

@@ -318,7 +318,8 @@ def _check_git_repository(obj: dict[str, Any], findings: Findings) -> None:
         if dropped in git:
             findings.warn(
                 field_path((*GIT_REPOSITORY, dropped)),
-                "Flux v1 no longer has this field; it is dropped, not passed to Flux",
+                "source.toolkit.fluxcd.io/v1 no longer has this field; it is dropped, not passed "
+                "to Flux",
             )
 
 
