@@ -10,8 +10,9 @@ What it starts, all on 127.0.0.1 and all stopped on exit (also on Ctrl-C or SIGT
   namespaces the controller deletes) from `tests.realapi.controlplane.ControlPlane`: the
   binaries are found through $TRONADOR_ENVTEST_BIN (etcd there or on PATH). Our CRDs and the
   vendored Flux CRDs are installed, then the system namespace and the seed TronadorConfig.
-- The controller as `python -m tronador controller` in its own process (admin kubeconfig,
-  `--no-leader-elect`, its /metrics on a free port), so the RSS sampled is its alone.
+- The controller as `python -m tronador controller` in its own process (an admin kubeconfig,
+  so RBAC is not what is measured; `--no-leader-elect`; its /metrics on a free port), so the
+  RSS sampled is its alone. No webhook runs; nothing runs Flux.
 
 Then this process churns EPs for `--minutes`: `--rate` operations a second keeping about
 `--live-eps` EPs (the seed EP under a new name: create, update its image tag, play Flux's part
@@ -82,7 +83,8 @@ METRICS = re.compile(
 
 
 class Interrupted(Exception):
-    """SIGTERM (or SIGINT) arrived: stop churning, report what was measured, clean up."""
+    """SIGTERM arrived (Ctrl-C raises KeyboardInterrupt, handled alike): stop churning, report
+    what was measured, stop everything."""
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -307,11 +309,11 @@ class Churn:
             if e.status == 409:  # a write raced the controller's: expected now and then
                 self.counters["conflicts"] += 1
             else:
-                self._error(f"{e.status} {e.reason}")
+                self.error(f"{e.status} {e.reason}")
         except Exception as e:  # the server unreachable, a timeout...
-            self._error(f"{type(e).__name__}: {str(e)[:160]}")
+            self.error(f"{type(e).__name__}: {str(e)[:160]}")
 
-    def _error(self, message: str) -> None:
+    def error(self, message: str) -> None:
         self.counters["errors"] += 1
         self.errors[message] += 1
 
@@ -503,7 +505,7 @@ def drain(rest: Rest, churn: Churn, timeout: float) -> dict[str, Any]:
         try:
             churn.delete()
         except Exception as e:
-            churn._error(f"drain: {type(e).__name__}: {str(e)[:120]}")
+            churn.error(f"drain: {type(e).__name__}: {str(e)[:120]}")
     left: dict[str, Any] = {}
     while time.monotonic() - began < timeout:
         churn.check_deletions(rest)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -118,7 +119,7 @@ def test_render_seed_matches_seed_ep(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_render_to_file(tmp_path: Path) -> None:
     config = write(tmp_path, ".tronador.yaml", seed_config_file_text())
     out = tmp_path / "ep.yaml"
-    assert main(["render", "--config-file", config, *RENDER_ARGS, "-o", str(out)]) == 0
+    assert main(["render", "--config-file", config, *RENDER_ARGS, "--output-file", str(out)]) == 0
     assert yaml.safe_load(out.read_text())["metadata"]["name"] == "stakater-nordmart-inventory-74"
 
 
@@ -185,3 +186,17 @@ def test_crds_out_that_is_a_file_is_one_line_and_exit_2(
     assert main(["crds", "--out", str(target)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a directory" in err
+
+
+def test_o_is_the_output_format_as_in_kubectl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, ".tronador.yaml", seed_config_file_text())
+    assert main(["render", "--config-file", config, *RENDER_ARGS, "-o", "json"]) == 0
+    rendered = json.loads(capsys.readouterr().out)
+    assert rendered["metadata"]["name"] == "stakater-nordmart-inventory-74"
+    with pytest.raises(SystemExit) as exited:
+        main(["render", "--config-file", config, *RENDER_ARGS, "-o", str(tmp_path / "ep.yaml")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--output-file" in err

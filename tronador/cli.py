@@ -109,17 +109,57 @@ def cmd_render(args: argparse.Namespace) -> int:
     if not findings.allowed:
         _print_findings(source, rendered, findings)
         return EXIT_DENIED
-    _write(args.output, dump(rendered))
+    _write(args, [rendered])
     for warning in findings.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
-def _write(output_path: str | None, output: str) -> None:
-    if output_path and output_path != "-":
-        Path(output_path).write_text(output, encoding="utf-8")
+OUTPUT_FORMATS = ("yaml", "json")
+
+
+def _output_format(value: str) -> str:
+    if value not in OUTPUT_FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"{value[:100]!r}: -o is the output format (yaml or json), as in kubectl; "
+            "write to a file with --output-file FILE"
+        )
+    return value
+
+
+def _add_output_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=_output_format,
+        default="yaml",
+        metavar="yaml|json",
+        help="output format (default: yaml; json: one object, or a List of several)",
+    )
+    parser.add_argument(
+        "--output-file", metavar="FILE", help=f"write {what} here instead of stdout"
+    )
+
+
+def _write(args: argparse.Namespace, objects: list[Any]) -> None:
+    if args.output == "json":
+        document = (
+            objects[0]
+            if len(objects) == 1
+            else {"apiVersion": "v1", "kind": "List", "items": objects}
+        )
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     else:
-        sys.stdout.write(output)
+        text = dump(objects[0]) if len(objects) == 1 else dump_all(objects)
+    if args.output_file and args.output_file != "-":
+        try:
+            Path(args.output_file).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CliError(
+                f"--output-file {args.output_file}: cannot write: {exc.strerror or exc}"
+            ) from None
+    else:
+        sys.stdout.write(text)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -138,7 +178,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             denied = True
     if denied:
         return EXIT_DENIED
-    _write(args.output, dump_all([env for _, env in converted]))
+    _write(args, [env for _, env in converted])
     return EXIT_OK
 
 
@@ -270,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--name", help="object name (default: <repo>-<pr> for an EP, pr-<pr>-<repo> otherwise)"
     )
-    render.add_argument("-o", "--output", help="write the object here instead of stdout")
+    _add_output_options(render, "the object")
     _add_policy_option(render)
     render.set_defaults(handler=cmd_render)
 
@@ -283,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         "that is not an EP.",
     )
     convert.add_argument("file", metavar="FILE", help="EP YAML file, '-' for stdin")
-    convert.add_argument("-o", "--output", help="write the Environments here instead of stdout")
+    _add_output_options(convert, "the Environments")
     _add_policy_option(convert)
     convert.set_defaults(handler=cmd_convert)
 

@@ -38,7 +38,7 @@ def render(tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     code = main(
         [
             *("render", "--kind", "Environment", "--config-file", config, *RENDER_ARGS, *extra),
-            *("--config", CONFIG, "-o", str(out)),
+            *("--config", CONFIG, "--output-file", str(out)),
         ]
     )
     return code, (yaml.safe_load(out.read_text()) if out.exists() else {})

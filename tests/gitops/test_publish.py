@@ -95,7 +95,7 @@ def test_path_template_tenant_and_author(tmp_path: Path) -> None:
 def test_publishes_a_rendered_file_and_creates_a_missing_branch(tmp_path: Path) -> None:
     bare = bare_repo(tmp_path)
     rendered = tmp_path / "ep.yaml"
-    assert main(["render", *render_args(9), "-o", str(rendered)]) == 0
+    assert main(["render", *render_args(9), "--output-file", str(rendered)]) == 0
     done = tronador("publish", bare, "--file", str(rendered), "--branch", "environments")
     assert done.returncode == 0, done.output
     assert "environments/shop-9.yaml" in files(bare, "environments")
