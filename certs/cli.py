@@ -143,8 +143,8 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
         "--mutating-webhook",
         default=os.environ.get(defaults.ENV_MUTATING_WEBHOOK_NAME, defaults.MUTATING_WEBHOOK_NAME),
         metavar="NAME",
-        help="MutatingWebhookConfiguration to keep the caBundle of ('' for none; "
-        f"env {defaults.ENV_MUTATING_WEBHOOK_NAME}; default %(default)s)",
+        help="MutatingWebhookConfiguration to keep the caBundle of ('' for none) "
+        f"[env {defaults.ENV_MUTATING_WEBHOOK_NAME}, default %(default)s]",
     )
     p.add_argument(
         "--validating-webhook",
@@ -152,8 +152,8 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
             defaults.ENV_VALIDATING_WEBHOOK_NAME, defaults.VALIDATING_WEBHOOK_NAME
         ),
         metavar="NAME",
-        help="ValidatingWebhookConfiguration to keep the caBundle of ('' for none; "
-        f"env {defaults.ENV_VALIDATING_WEBHOOK_NAME}; default %(default)s)",
+        help="ValidatingWebhookConfiguration to keep the caBundle of ('' for none) "
+        f"[env {defaults.ENV_VALIDATING_WEBHOOK_NAME}, default %(default)s]",
     )
     p.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then KUBECONFIG)")
     p.add_argument("--context", help="kubeconfig context")
@@ -162,7 +162,13 @@ def _add_cluster_options(p: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="certs_action", required=True, metavar="ACTION")
 
-    gen = sub.add_parser("generate", help="Write a new CA and serving certificate to a directory.")
+    gen = sub.add_parser(
+        "generate",
+        help="Write a new CA and serving certificate to a directory.",
+        description="Write a new CA and a serving certificate for the webhook's Service to "
+        "--out, for local runs (in a cluster, `certs sync` keeps them): exit 0, 2 for unusable "
+        "input or files already there (--force replaces them).",
+    )
     gen.add_argument("--out", required=True, metavar="DIR", help="directory for the PEM files")
     gen.add_argument("--force", action="store_true", help="overwrite existing files")
     _add_spec_options(gen)
@@ -189,6 +195,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sync = sub.add_parser(
         "sync",
         help="Ensure the Secret and the webhook caBundle in-cluster (once, or --loop).",
+        description="Issue or rotate the serving certificate in its Secret and inject the CA "
+        "bundle into the webhook configurations, once or (--loop) until stopped.",
     )
     sync.add_argument(
         "--out",
