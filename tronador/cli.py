@@ -1,5 +1,5 @@
 """The `tronador` command. Offline tools: render, convert, validate, review, crds; in a pipeline:
-publish and retire (the GitOps repository); against a cluster: audit; the running parts:
+publish and retire (the GitOps repository); against a cluster: audit, status; the running parts:
 webhook, controller, certs. Each is a subcommand; `tronador COMMAND --help` says more."""
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ COMPONENT_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "publish": ("gitops.publish_cli", "Render the PR's EP and land it in the GitOps repository."),
     "retire": ("gitops.retire_cli", "Remove the closed PR's EP from the GitOps repository."),
+    "status": (
+        "controller.status_cli",
+        "Where a PR's environment stands: phase, what is not ready yet, URLs; --wait for it.",
+    ),
 }
 """Subcommands whose module provides `add_arguments(parser)` and `run(args) -> int`."""
 
