@@ -168,8 +168,11 @@ def test_fields_another_manager_set_survive_our_reconcile(
         assert _applied_by_us(account)
         namespace = rest.get("v1", "Namespace", name)
         assert namespace is not None and _applied_by_us(namespace)
-        release = rest.get("helm.toolkit.fluxcd.io/v2", "HelmRelease", RELEASE, name)
-        assert release is not None and _applied_by_us(release)
+        release = wait_for(  # the release step follows the secrets step: wait, not read at once
+            lambda: rest.get("helm.toolkit.fluxcd.io/v2", "HelmRelease", RELEASE, name),
+            what="the HelmRelease",
+        )
+        assert _applied_by_us(release)
         rest.merge_patch(
             "v1", "Namespace", name, None, {"metadata": {"labels": {"example.com/owner": "ops"}}}
         )
