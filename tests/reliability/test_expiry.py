@@ -193,3 +193,20 @@ def test_helpers() -> None:
     assert format_duration(timedelta(0)) == "0s"
     assert parse_timestamp("2024-05-01T12:00:00+02:00") == datetime(2024, 5, 1, 10, tzinfo=UTC)
     assert parse_timestamp("nope") is None
+
+
+def test_the_keep_annotation_outlives_the_ttl_unless_the_policy_forbids_it() -> None:
+    from tronador.api.constants import KEEP_ANNOTATION
+
+    old = datetime(2024, 1, 1, tzinfo=UTC)
+    ep = {"metadata": {"creationTimestamp": "2024-01-01T00:00:00Z", "annotations": {}}}
+    now = old + timedelta(days=30)
+    allows = Policy.model_validate({"defaultTTL": "72h"})
+    forbids = Policy.model_validate({"defaultTTL": "72h", "allowKeep": False})
+    assert decide(ep, allows, now).expired
+    ep["metadata"]["annotations"][KEEP_ANNOTATION] = "true"
+    assert not decide(ep, allows, now).expired
+    assert decide(ep, forbids, now).expired
+    ep["metadata"]["annotations"] = {"tronador.stakater.com/ttl": "never"}
+    assert not decide(ep, allows, now).expired
+    assert decide(ep, forbids, now).expired

@@ -44,6 +44,9 @@ REPO_NAME_ANNOTATION = "stakater.com/repo-name"
 SOURCE_TIME_ANNOTATION = "tronador.stakater.com/source-time"
 """When the published commit was made (RFC 3339, UTC): `tronador publish` keeps the newer one."""
 TTL_ANNOTATION = "tronador.stakater.com/ttl"
+KEEP_ANNOTATION = "tronador.stakater.com/keep"
+"""`"true"`: the environment is kept past its time-to-live (unless the policy's allowKeep is
+false), e.g. while a PR waits for a demo."""
 
 IMAGE_NAME_PLACEHOLDER = "APPLICATION_IMAGE_NAME"
 IMAGE_TAG_PLACEHOLDER = "APPLICATION_IMAGE_TAG"

@@ -174,6 +174,13 @@ class Policy(ApiModel):
         alias="defaultTTL",
         description="Time-to-live of an EP without updates, e.g. 72h; unset keeps EPs forever.",
     )
+    allow_keep: bool = Field(
+        default=True,
+        alias="allowKeep",
+        description="Whether an environment may outlive defaultTTL: the annotation "
+        'tronador.stakater.com/keep: "true", or a tronador.stakater.com/ttl of never. False: '
+        "the webhook denies both and defaultTTL applies to every environment.",
+    )
 
 
 class RepoSecretMapping(ApiModel):

@@ -4,8 +4,10 @@ Pure: the caller passes the EP (typed or as the wire dict), the cluster's `Polic
 
 **TTL.** The EP's annotation `tronador.stakater.com/ttl` overrides `policy.defaultTTL`. Both
 take a duration (`72h`, `1h30m`, `7d`); the annotation may also say `never`, `off` or `0` to
-keep that EP forever. No annotation and no `defaultTTL` means the EP never expires. An
-annotation that is empty counts as absent.
+keep that EP forever, as `tronador.stakater.com/keep: "true"` does. No annotation and no
+`defaultTTL` means the EP never expires. An annotation that is empty counts as absent. With
+`policy.allowKeep: false` neither `keep` nor a `never` TTL keeps an EP past `defaultTTL` (the
+webhook denies both; one stored before the policy changed is expired all the same).
 
 **Last update.** "The pull request has seen an update" means its EP *changed*: the CI pipeline
 re-renders and re-applies the EP on each push, so a new commit shows up as a new image tag in
@@ -36,7 +38,7 @@ from enum import StrEnum
 from typing import Any
 
 from tronador.api import EnvironmentProvisioner, Policy
-from tronador.api.constants import TTL_ANNOTATION
+from tronador.api.constants import KEEP_ANNOTATION, TTL_ANNOTATION
 from tronador.rules.durations import parse_duration
 
 LAST_UPDATE_ANNOTATION = "tronador.stakater.com/last-update"
@@ -162,10 +164,24 @@ def _policy_ttl(policy: Policy | None) -> TTL:
     return TTL(value, TTLSource.POLICY, text)
 
 
+def keeps(annotations: Mapping[str, Any]) -> bool:
+    """Whether the keep annotation asks to keep the environment past its TTL."""
+    value = annotations.get(KEEP_ANNOTATION)
+    return isinstance(value, str) and value.strip().lower() == "true"
+
+
 def ttl_for(ep: EnvironmentProvisioner | Mapping[str, Any], policy: Policy | None) -> TTL:
-    """The TTL of this EP: its annotation if set, else the policy's default."""
-    annotation = _annotations(_metadata(ep)).get(TTL_ANNOTATION)
+    """The TTL of this EP: kept by its keep annotation, else its TTL annotation if set, else
+    the policy's default (the policy's alone when it does not allow keeping)."""
+    annotations = _annotations(_metadata(ep))
+    keep_allowed = policy is None or policy.allow_keep
+    if keep_allowed and keeps(annotations):
+        return TTL(None, TTLSource.ANNOTATION, f"{KEEP_ANNOTATION}=true")
+    annotation = annotations.get(TTL_ANNOTATION)
     if annotation is None or (isinstance(annotation, str) and not annotation.strip()):
+        return _policy_ttl(policy)
+    never = isinstance(annotation, str) and annotation.strip().lower() in NEVER_VALUES
+    if never and not keep_allowed:
         return _policy_ttl(policy)
     if not isinstance(annotation, str):
         return TTL(

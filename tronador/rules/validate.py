@@ -10,9 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from tronador.api import Policy
-from tronador.api.constants import IMAGE_NAME_ANNOTATION, IMAGE_TAG_ANNOTATION
+from tronador.api.constants import (
+    IMAGE_NAME_ANNOTATION,
+    IMAGE_TAG_ANNOTATION,
+    KEEP_ANNOTATION,
+    TTL_ANNOTATION,
+)
 from tronador.api.environment import CONFINED_RELEASE_FIELDS, DROPPED_GIT_REPOSITORY_FIELDS
 from tronador.api.formats import DNS1123_LABEL, LABEL_VALUE, PLACEHOLDER_RE, label_key_problem
+from tronador.rules.expiry import NEVER_VALUES, keeps
 from tronador.rules.findings import Findings, Severity, field_path, parse_model
 from tronador.rules.giturl import URL_EXPECTATION, parse_git_url, url_has_prefix
 from tronador.rules.images import IMAGE_KEYS
@@ -65,6 +71,7 @@ def _validate(shape: KindShape, obj: Any, policy: Policy, old: Any) -> Findings:
     if strings_to_check:
         _check_placeholders(spec, findings)
     _check_image_annotations(obj.get("metadata"), findings)
+    _check_keep(obj.get("metadata"), policy, findings)
     _check_labels(view, findings)
     for problem in label_problems(view.namespace_labels, policy):
         findings.deny(_label_path(problem.key), problem.rule, problem.message, Severity.POLICY)
@@ -184,6 +191,29 @@ def _check_image_annotations(metadata: Any, findings: Findings) -> None:
                 "unresolved-placeholder",
                 f"{value!r} holds a placeholder; it must be the image built for the PR",
             )
+
+
+def _check_keep(metadata: Any, policy: Policy, findings: Findings) -> None:
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if not isinstance(annotations, dict):
+        return
+    keep = annotations.get(KEEP_ANNOTATION)
+    path = field_path(["metadata", "annotations", KEEP_ANNOTATION])
+    if keep is not None and (not isinstance(keep, str) or keep.lower() not in ("true", "false")):
+        findings.deny(path, "keep-annotation", f"{str(keep)[:40]!r} is not 'true' or 'false'")
+    ttl = annotations.get(TTL_ANNOTATION)
+    never = isinstance(ttl, str) and ttl.strip().lower() in NEVER_VALUES
+    if not policy.allow_keep and (keeps(annotations) or never):
+        where = (
+            path if keeps(annotations) else field_path(["metadata", "annotations", TTL_ANNOTATION])
+        )
+        findings.deny(
+            where,
+            "keep-not-allowed",
+            "the cluster's policy does not let environments outlive defaultTTL "
+            "(policy.allowKeep is false)",
+            Severity.POLICY,
+        )
 
 
 def _check_labels(view: SpecView, findings: Findings) -> None:
