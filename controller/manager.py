@@ -75,6 +75,7 @@ class Controller:
             self.kube, self.settings.event_namespace, self.settings.component, clock
         )
         self.reconciler = Reconciler(self.kube, self.caches, self.recorder, self.settings, clock)
+        self.reconciler.on_ready = self.metrics.became_ready
         self.caches.add_handler(self._on_change)
         self.caches.on_kind_available(self._kind_available)
         self._stopped = threading.Event()

@@ -11,6 +11,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, generate_latest
 
+from tronador.api.constants import ENV_KIND, EP_KIND
 from tronador.metrics import CONTENT_TYPE, standard_registry
 
 __all__ = ["CONTENT_TYPE", "ControllerMetrics", "phase_counts", "readiness"]
@@ -52,6 +53,11 @@ def readiness(eps: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
             for c in (conditions if isinstance(conditions, list) else [])
         )
     return ready
+
+
+PROVISIONED_KINDS = (EP_KIND, ENV_KIND)
+TIME_TO_READY_BUCKETS = (5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600)
+"""Seconds: a chart deploys in tens of seconds to tens of minutes."""
 
 
 class ControllerMetrics:
@@ -103,6 +109,16 @@ class ControllerMetrics:
             "1 while this replica is the leader, else 0.",
             registry=registry,
         )
+        self.time_to_ready = Histogram(
+            "tronador_controller_time_to_ready_seconds",
+            "Seconds from an environment's creation (or its last spec change) to its Ready "
+            "condition turning True, by kind.",
+            ["kind"],
+            buckets=TIME_TO_READY_BUCKETS,
+            registry=registry,
+        )
+        for kind in PROVISIONED_KINDS:  # a series per kind from the start, at zero
+            self.time_to_ready.labels(kind)
         self.kind_refused = Gauge(
             "tronador_controller_kind_refused",
             "1 for each kind the controller needs (TronadorConfig secrets items) whose list the "
@@ -115,6 +131,9 @@ class ControllerMetrics:
     def reconciled(self, result: str, seconds: float) -> None:
         self.reconciles.labels(result).inc()
         self.latency.observe(seconds)
+
+    def became_ready(self, kind: str, seconds: float) -> None:
+        self.time_to_ready.labels(kind).observe(seconds)
 
     def retried(self) -> None:
         self.retries.inc()

@@ -53,6 +53,7 @@ from controller.status import (
     ApplicationState,
     StatusReport,
     StepOutcome,
+    became_ready,
     build_status,
     flux_application_state,
     legacy_application_state,
@@ -78,7 +79,7 @@ from tronador.api import (
     TronadorConfig,
 )
 from tronador.api.constants import FINALIZER
-from tronador.rules.expiry import decide
+from tronador.rules.expiry import decide, last_update
 from tronador.rules.findings import violations_from_pydantic
 from tronador.rules.tenancy import cap_of, tenant_of
 
@@ -163,6 +164,8 @@ class Reconciler:
         self.settings = settings
         self.clock = clock
         self.applier = Applier(kube, recorder)
+        self.on_ready: Callable[[str, float], None] = lambda _kind, _seconds: None
+        """Told (kind, seconds since creation or the last spec change) when one turns Ready."""
 
     # -- entry -------------------------------------------------------------------------------
 
@@ -783,6 +786,10 @@ class Reconciler:
                     return Result()
                 raise
             run.obj = run.actions.ep = updated
+            if became_ready(previous, status):
+                changed, _ = last_update(current)
+                if changed is not None:
+                    self.on_ready(run.kind.kind, max(0.0, (now - changed).total_seconds()))
             for spec in transition_events(previous, status):
                 run.actions.events.append(spec)
         return Result(requeue_after=run.requeue_after, failed=run.failed)

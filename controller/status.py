@@ -325,6 +325,19 @@ class EventSpec:
     message: str
 
 
+def became_ready(
+    previous: EnvironmentProvisionerStatus | None, current: EnvironmentProvisionerStatus
+) -> bool:
+    """Whether this status write turns Ready True (first time, or again after a change)."""
+
+    def ready(status: EnvironmentProvisionerStatus | None) -> bool:
+        return status is not None and any(
+            c.type == READY and c.status == "True" for c in status.conditions
+        )
+
+    return ready(current) and not ready(previous)
+
+
 def transition_events(
     previous: EnvironmentProvisionerStatus | None, current: EnvironmentProvisionerStatus
 ) -> list[EventSpec]:
