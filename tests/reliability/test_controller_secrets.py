@@ -74,6 +74,8 @@ def test_secrets_land_only_where_mapped_and_are_never_shown(
         server.patch("v1", "secrets", "nordmart-git-auth", MAPPED_EP, {"data": {"password": ""}})
         server.wait_for(lambda: MAPPED_VALUE in _secret_values(server, MAPPED_EP), timeout=30)
         server.wait_for(lambda: controller.queue.pending == 0, timeout=30)
+        # the repair's Event is written after the Secret: wait for it, not for the queue alone
+        server.wait_for(lambda: len(server.list("v1", "events")) >= 6, timeout=30)
     finally:
         controller.stop(timeout=5)
         client.close()
