@@ -1,12 +1,12 @@
-"""On a real API server, as the controller's ServiceAccount with the shipped RBAC: a
-TronadorConfig `secrets` item of a kind that is not installed says KindNotServed; once its CRD is
-installed, KindForbidden with the rule to grant (the shipped RBAC does not cover it); once that
-exact rule is granted (an aggregated ClusterRole), the item is created and SecretsReady turns
-True, without a restart."""
+"""On a real API server, as the controller's ServiceAccount with the shipped RBAC: an unmapped
+TronadorConfig `secrets` item (it goes to every environment) of a kind that is not installed,
+added by a live edit while the controller runs, says KindNotServed on the provisioned
+environment; once its CRD is installed, KindForbidden with the rule to grant (the shipped RBAC
+does not cover it); once that exact rule is granted (an aggregated ClusterRole), the item is
+created and SecretsReady turns True, without a restart."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +19,6 @@ from controller.runtime import Replica
 from controller.settings import ReleaseFlavour
 from tests.controller.harness import settings
 from tests.controller.helpers import seed_config_dict
-from tests.controller.test_extras import _external_auth
 from tests.realapi.controlplane import ControlPlane
 from tests.realapi.kube import Rest, wait_for
 from tests.seeds import seed_environment_provisioner
@@ -28,6 +27,17 @@ from tronador.api.constants import API_VERSION, CONFIG_KIND, DEFAULT_SYSTEM_NAME
 pytestmark = pytest.mark.realapi
 
 CONTROLLER = "tronador-controller"
+UNMAPPED = {
+    "apiVersion": "external-secrets.io/v1beta1",
+    "kind": "ExternalSecret",
+    "metadata": {"name": "db-creds"},
+    "spec": {
+        "secretStoreRef": {"kind": "ClusterSecretStore", "name": "vault"},
+        "target": {"name": "db-creds"},
+        "dataFrom": [{"extract": {"key": "apps/db"}}],
+    },
+}
+"""No mapping names it: it goes to every environment."""
 NAME = "realapi-unavailable-kinds"
 ES_API = "external-secrets.io/v1beta1"
 GRANT = "tronador-controller-externalsecrets-test"
@@ -68,11 +78,6 @@ EXTERNAL_SECRET_CRD: dict[str, Any] = {
 def replica(controller_manager: ControlPlane, installed: Rest) -> Iterator[Replica]:
     rbac = client.RbacAuthorizationV1Api(installed.api)
     wait_for(lambda: rbac.read_cluster_role(CONTROLLER).rules, what="the aggregated ClusterRole")
-    config = installed.get(API_VERSION, CONFIG_KIND, "tronador-config", DEFAULT_SYSTEM_NAMESPACE)
-    assert config is not None
-    changed = copy.deepcopy(config)
-    _external_auth(changed)
-    installed.replace(changed)
     try:
         with controller_manager.service_account_client(
             DEFAULT_SYSTEM_NAMESPACE, CONTROLLER, create=False
@@ -115,6 +120,11 @@ def test_a_kind_not_served_then_forbidden_then_granted(
     ep["metadata"]["name"] = NAME
     rest.create(ep)
     try:
+        wait_for(lambda: _secrets_ready(rest).get("status") == "True", 60, "provisioned first")
+        config = rest.get(API_VERSION, CONFIG_KIND, "tronador-config", DEFAULT_SYSTEM_NAMESPACE)
+        assert config is not None
+        config["spec"]["secrets"].append(UNMAPPED)  # the live edit
+        rest.replace(config)
         not_served = wait_for(lambda: _reason_is(rest, "KindNotServed"), what="KindNotServed")
         assert "install its CustomResourceDefinition" in not_served["message"]
         assert rest.get("v1", "Secret", "nexus-pull-secret", NAME) is not None  # the others
@@ -138,7 +148,7 @@ def test_a_kind_not_served_then_forbidden_then_granted(
             }
         )
         wait_for(
-            lambda: rest.get(ES_API, "ExternalSecret", "nordmart-git-auth", NAME),
+            lambda: rest.get(ES_API, "ExternalSecret", "db-creds", NAME),
             60,
             "the ExternalSecret created once granted",
         )
