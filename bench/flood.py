@@ -18,10 +18,8 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import ssl
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,14 +30,14 @@ from typing import Any
 
 from bench import machine, report
 from bench.payloads import (
-    CONFIG_FILE,
     MUTATE_PATH,
     VALIDATE_PATH,
     admission_review,
     seed_ep,
 )
+from bench.report import percentiles
 from bench.tls import TLSFiles, write_throwaway_tls
-from bench.webhook import _free_port, _wait_ready
+from bench.webhook import _free_port, _wait_ready, stop_server, webhook_argv
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 """webhook/routes.py's limit (spelled here so the payloads stay inside it)."""
@@ -229,17 +227,6 @@ def _pin_self_elsewhere() -> None:
         os.sched_setaffinity(0, cpus)
 
 
-def _percentiles(values: list[float]) -> dict[str, float | int]:
-    if not values:
-        return {"count": 0}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
-
-    return {"count": len(ordered), "p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], 1)}
-
-
 def _between(samples: list[tuple[float, float]], start: float, end: float) -> list[float]:
     return [ms for at, ms in samples if start <= at <= end]
 
@@ -259,11 +246,7 @@ def run(settings: Settings, logs: Path | None = None) -> dict[str, Any]:
 
 def _run(settings: Settings, tls: TLSFiles, logs: Path) -> dict[str, Any]:
     port = _free_port()
-    argv = [
-        sys.executable, "-m", "tronador", "webhook", "--address", "127.0.0.1",
-        "--port", str(port), "--cert", str(tls.cert_file), "--key", str(tls.key_file),
-        "--config", str(CONFIG_FILE), "--log-level", "warning",
-    ]  # fmt: skip
+    argv = webhook_argv(port, tls, "--log-level", "warning")
     log = (logs / "flood-webhook.log").open("wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     server = subprocess.Popen(_pinned(argv), stdout=log, stderr=log, env=env)
@@ -301,27 +284,21 @@ def _run(settings: Settings, tls: TLSFiles, logs: Path) -> dict[str, Any]:
         for child in (prober, attacker):
             if child.is_alive():
                 child.kill()
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+        stop_server(server, log, grace=30)
     during = _between(probed["probes"], flood_start, flood_end)
     return {
-        "healthz_ms_before": _percentiles(_between(probed["probes"], 0, flood_start)),
-        "healthz_ms_during": _percentiles(during),
+        "healthz_ms_before": percentiles(_between(probed["probes"], 0, flood_start)),
+        "healthz_ms_during": percentiles(during),
         "healthz_over_target": sum(ms > PROBE_TARGET_MS for ms in during),
-        "legit_review_ms_before": _percentiles(_between(probed["legit"], 0, flood_start)),
-        "legit_review_ms_during": _percentiles(_between(probed["legit"], flood_start, flood_end)),
+        "legit_review_ms_before": percentiles(_between(probed["legit"], 0, flood_start)),
+        "legit_review_ms_during": percentiles(_between(probed["legit"], flood_start, flood_end)),
         "prober_errors": len(probed["errors"]),
         "first_prober_errors": probed["errors"][:5],
         "reviews": {
             name: {
                 "statuses": entry["statuses"],
                 "denied": entry["denied"],
-                "ms": _percentiles(entry["ms"]),
+                "ms": percentiles(entry["ms"]),
             }
             for name, entry in tally.items()
         },

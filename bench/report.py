@@ -33,6 +33,23 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def percentiles(values: list[float], digits: int = 2) -> dict[str, float | int]:
+    """count, p50, p99 and max of `values` (just the count when there are none)."""
+    if not values:
+        return {"count": 0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], digits)
+
+    return {
+        "count": len(ordered),
+        "p50": at(0.5),
+        "p99": at(0.99),
+        "max": round(ordered[-1], digits),
+    }
+
+
 def ms(us: float | int | None) -> float | None:
     return None if us is None else us / 1000
 

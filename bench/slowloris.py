@@ -29,7 +29,6 @@ import json
 import multiprocessing
 import os
 import resource
-import signal
 import ssl
 import statistics
 import subprocess
@@ -42,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine
-from bench.payloads import CONFIG_FILE, MUTATE_PATH, admission_review, seed_ep
+from bench.payloads import MUTATE_PATH, admission_review, seed_ep
+from bench.report import percentiles
 from bench.tls import TLSFiles, write_throwaway_tls
-from bench.webhook import _free_port, _post, _wait_ready
+from bench.webhook import _free_port, _post, _wait_ready, stop_server, webhook_argv
 from webhook.inflight import SMALL_BODY_BYTES
 
 CONTAINER_LIMIT_MIB = 128
@@ -109,17 +109,6 @@ def _raise_open_files(wanted: int) -> int:
 
 def _rss_kib(pid: int) -> int:
     return machine.rss_kib(pid)["VmRSS"]
-
-
-def _percentiles(values: list[float]) -> dict[str, float | int]:
-    if not values:
-        return {"count": 0}
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
-
-    return {"count": len(ordered), "p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], 2)}
 
 
 # --- the legit client, in its own process so the attacker's loop does not delay it ------------
@@ -321,11 +310,7 @@ def _idle_rss(pid: int, url: str, body: bytes, context: ssl.SSLContext) -> int:
 def _run_phase(name: str, settings: Settings, tls: TLSFiles, logs: Path) -> dict[str, Any]:
     port = _free_port()
     extra = LIFTED_LIMITS if name in HOLDING_PHASES else settings.server_args
-    argv = [
-        sys.executable, "-m", "tronador", "webhook", "--address", "127.0.0.1",
-        "--port", str(port), "--cert", str(tls.cert_file), "--key", str(tls.key_file),
-        "--config", str(CONFIG_FILE), "--log-level", "info", *extra,
-    ]  # fmt: skip
+    argv = webhook_argv(port, tls, "--log-level", "info", *extra)
     log = (logs / f"slowloris-{name}.log").open("wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     server = subprocess.Popen(argv, stdout=log, stderr=log, env=env)
@@ -365,13 +350,7 @@ def _run_phase(name: str, settings: Settings, tls: TLSFiles, logs: Path) -> dict
     finally:
         if prober.is_alive():
             prober.kill()
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+        stop_server(server, log, grace=30)
     peak = max((kib for _, kib in samples), default=idle)
     out: dict[str, Any] = {
         "server_args": list(extra),
@@ -379,7 +358,7 @@ def _run_phase(name: str, settings: Settings, tls: TLSFiles, logs: Path) -> dict
         "opened": flood.opened,
         "refused_at_once": flood.refused,
         "closed_by_server": len(flood.closed_after),
-        "closed_after_s": _percentiles(flood.closed_after),
+        "closed_after_s": percentiles(flood.closed_after),
         "not_closed": flood.not_closed,
         "peak_open_client_side": flood.peak_open,
         "flood_seconds": round(flood_seconds, 1),
@@ -391,13 +370,13 @@ def _run_phase(name: str, settings: Settings, tls: TLSFiles, logs: Path) -> dict
             "container_limit": CONTAINER_LIMIT_MIB,
         },
         "legit": {
-            "kept_alive_ms": _percentiles(
+            "kept_alive_ms": percentiles(
                 [ms for at, ms in legit["kept_alive_ms"] if flood_start <= at <= flood_end]
             ),
-            "new_connection_ms": _percentiles(
+            "new_connection_ms": percentiles(
                 [ms for at, ms in legit["new_connection_ms"] if flood_start <= at <= flood_end]
             ),
-            "kept_alive_ms_before_flood": _percentiles(
+            "kept_alive_ms_before_flood": percentiles(
                 [ms for at, ms in legit["kept_alive_ms"] if at < flood_start]
             ),
             "errors": len(legit["errors"]),

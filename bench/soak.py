@@ -41,9 +41,9 @@ from kubernetes.client import ApiClient, Configuration
 
 from bench.controller import fit
 from bench.machine import describe, rss_kib
-from bench.payloads import CONFIG_FILE, MUTATE_PATH, VALIDATE_PATH, admission_review, seed_ep
+from bench.payloads import MUTATE_PATH, VALIDATE_PATH, admission_review, seed_ep
 from bench.tls import write_throwaway_tls
-from bench.webhook import _free_port
+from bench.webhook import _free_port, webhook_argv
 from controller.manager import Controller
 from controller.settings import parse_seconds
 from tests.controller.harness import settings
@@ -63,11 +63,7 @@ class Counters:
 def start_webhook(directory: Path) -> tuple[subprocess.Popen[bytes], str, ssl.SSLContext]:
     tls = write_throwaway_tls(directory)
     port = _free_port()
-    argv = [
-        sys.executable, "-m", "tronador", "webhook", "--address", "127.0.0.1",
-        "--port", str(port), "--cert", str(tls.cert_file), "--key", str(tls.key_file),
-        "--config", str(CONFIG_FILE), "--log-level", "warning",
-    ]  # fmt: skip
+    argv = webhook_argv(port, tls, "--log-level", "warning")
     log = (directory / "webhook.log").open("wb")
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     context = ssl.create_default_context(cafile=str(tls.ca_file))

@@ -92,11 +92,7 @@ def _module(module: str, *more: str) -> Callable[[int, TLSFiles], list[str]]:
 
 
 def _ours(port: int, tls: TLSFiles) -> list[str]:
-    return [
-        sys.executable, "-m", "tronador", "webhook", "--address", "127.0.0.1",
-        "--port", str(port), "--cert", str(tls.cert_file), "--key", str(tls.key_file),
-        "--config", str(CONFIG_FILE), "--log-level", "info",
-    ]  # fmt: skip
+    return webhook_argv(port, tls, "--log-level", "info")
 
 
 SERVERS = {
@@ -118,6 +114,16 @@ def _missing_requirement(name: str) -> str | None:
     if name == "kopf" and importlib.util.find_spec("kopf") is None:
         return "kopf is not installed (pip install -r bench/requirements.txt)"
     return None
+
+
+def webhook_argv(port: int, tls: TLSFiles, *extra: str) -> list[str]:
+    """`tronador webhook` on 127.0.0.1:`port` with the throwaway TLS files and the example
+    TronadorConfig's policy (the load benchmarks' own servers)."""
+    return [
+        sys.executable, "-m", "tronador", "webhook", "--address", "127.0.0.1",
+        "--port", str(port), "--cert", str(tls.cert_file), "--key", str(tls.key_file),
+        "--config", str(CONFIG_FILE), *extra,
+    ]  # fmt: skip
 
 
 def _free_port() -> int:
@@ -273,14 +279,19 @@ def _start(server: Server, settings: Settings, tls: TLSFiles, logs: Path) -> Run
     return Running(server, process, f"https://127.0.0.1:{port}", log, out)
 
 
-def _stop(running: Running) -> None:
-    running.process.send_signal(signal.SIGTERM)
+def stop_server(process: subprocess.Popen[bytes], log: IO[bytes], grace: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds; the log is closed either way."""
+    process.send_signal(signal.SIGTERM)
     try:
-        running.process.wait(timeout=15)
+        process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        running.process.kill()
-        running.process.wait()
-    running.log.close()
+        process.kill()
+        process.wait()
+    log.close()
+
+
+def _stop(running: Running) -> None:
+    stop_server(running.process, running.log)
 
 
 def _rotated(items: list[Running], by: int) -> list[Running]:

@@ -22,7 +22,7 @@ from certs.pki import Policy, ServingSpec
 from certs.secret import SecretStore
 from certs.status import Report, add_webhook_states, inspect_material
 from kube.api import Kube
-from kube.client import NoCluster, load_api_client
+from kube.client import NoCluster, kube_client
 from tronador.api.formats import DNS1123_LABEL, DNS1123_SUBDOMAIN, NamedFormat
 from tronador.namespace import NAMESPACE_HELP, system_namespace
 
@@ -244,10 +244,8 @@ def _sync_config(args: argparse.Namespace) -> SyncConfig:
 
 
 def _api_client(args: argparse.Namespace, api_client: client.ApiClient | None) -> client.ApiClient:
-    if api_client is not None:
-        return api_client
     try:
-        return load_api_client(args.kubeconfig, args.context)
+        return kube_client(api_client, args.kubeconfig, args.context)
     except NoCluster as e:
         raise CertsCliError(f"cannot load Kubernetes configuration: {e}") from None
 

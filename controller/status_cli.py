@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from kube.api import ApiError, Kube
-from kube.client import NoCluster, load_api_client
+from kube.client import NoCluster, kube_client
 from kube.resources import ENVIRONMENT_PROVISIONERS, ENVIRONMENTS
 from tronador.api.constants import ENV_KIND, EP_KIND
 from tronador.api.formats import DNS1123_LABEL
@@ -93,10 +93,8 @@ def _name(args: argparse.Namespace) -> str:
 
 
 def _kube(args: argparse.Namespace, api_client: Any) -> Kube:
-    if api_client is not None:
-        return Kube(api_client)
     try:
-        return Kube(load_api_client(args.kubeconfig, args.context))
+        return Kube(kube_client(api_client, args.kubeconfig, args.context))
     except NoCluster as exc:
         raise StatusError(f"cannot reach a cluster: {exc}") from None
 

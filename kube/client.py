@@ -63,6 +63,14 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def kube_client(
+    api_client: client.ApiClient | None, kubeconfig: str | None, context: str | None
+) -> client.ApiClient:
+    """`api_client` when given (tests, embedding), else one for the cluster this process runs
+    in or the kubeconfig's context; `NoCluster` with a one-line reason."""
+    return api_client if api_client is not None else load_api_client(kubeconfig, context)
+
+
 def pooled(api_client: client.ApiClient, size: int) -> client.ApiClient | None:
     """A client like `api_client` whose connection pool fits `size` concurrent requests (each
     watch holds a connection), or None when `api_client`'s already does."""

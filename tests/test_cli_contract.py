@@ -5,16 +5,15 @@ Environment` of the same PR agree on one name."""
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.seeds import EXAMPLES, REPO_ROOT
+from tests.seeds import EXAMPLES
+from tests.tools import run_tronador
 from tronador.cli import build_parser
 
 EXCEPTION_NAMES = (
@@ -52,15 +51,7 @@ def test_every_subcommand_follows_the_shared_conventions() -> None:
 
 
 def _tronador(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tronador", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": str(cwd / "bad.yaml")},
-    )
+    return run_tronador(*args, cwd=cwd, env={"KUBECONFIG": str(cwd / "bad.yaml")})
 
 
 def _reproductions(tmp: Path) -> list[list[str]]:

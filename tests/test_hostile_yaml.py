@@ -5,16 +5,15 @@ taking the machine (before: ~4 GB and a segfault in orjson, or a MemoryError tra
 
 from __future__ import annotations
 
-import os
 import resource
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.seeds import EXAMPLES, REPO_ROOT, seed_config_file_text, seed_environment_provisioner
+from tests.tools import run_tronador
 
 MEMORY = 1024 * 1024 * 1024
 
@@ -24,16 +23,7 @@ def _capped() -> None:
 
 
 def tronador(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tronador", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-        timeout=120,
-        preexec_fn=_capped,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
+    return run_tronador(*args, cwd=cwd, preexec_fn=_capped)
 
 
 def alias_bomb(levels: int = 9) -> str:

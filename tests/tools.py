@@ -10,8 +10,32 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+
+
+def run_tronador(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m tronador ARGS` from this checkout, in a child process (a bounded 120 s)."""
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [sys.executable, "-m", "tronador", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        timeout=120,
+        preexec_fn=preexec_fn,
+        env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
+    )
 
 
 def on_ci() -> bool:

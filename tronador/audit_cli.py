@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from kube.api import ApiError, Kube
-from kube.client import NoCluster, load_api_client
+from kube.client import NoCluster, kube_client
 from kube.resources import ENVIRONMENT_PROVISIONERS, ENVIRONMENTS, TRONADOR_CONFIGS, Resource
 from tronador.api import Policy, TronadorConfig
 from tronador.api.constants import CONFIG_NAME, ENV_KIND, EP_KIND, GROUP
@@ -244,10 +244,8 @@ def render_json(results: Sequence[AuditResult], source: str) -> str:
 
 def _kube(args: argparse.Namespace, api_client: Any) -> Kube:
     """A `Kube` over `api_client`, or over the in-cluster or kubeconfig credentials."""
-    if api_client is not None:
-        return Kube(api_client)
     try:
-        return Kube(load_api_client(args.kubeconfig, args.context))
+        return Kube(kube_client(api_client, args.kubeconfig, args.context))
     except NoCluster as exc:
         raise AuditError(f"cannot reach a cluster: {exc}") from None
 

@@ -39,17 +39,22 @@ def es_cluster() -> Iterator[Cluster]:
         server.stop()
 
 
-def _external_auth(config: dict[str, Any]) -> None:
-    config["spec"]["secrets"][0] = {
+def external_secret(name: str, key: str) -> dict[str, Any]:
+    """A TronadorConfig `secrets` item that makes the Secret `name` from the vault's `key`."""
+    return {
         "apiVersion": "external-secrets.io/v1beta1",
         "kind": "ExternalSecret",
-        "metadata": {"name": "nordmart-git-auth"},
+        "metadata": {"name": name},
         "spec": {
             "secretStoreRef": {"kind": "ClusterSecretStore", "name": "vault"},
-            "target": {"name": "nordmart-git-auth"},
-            "dataFrom": [{"extract": {"key": "git/nordmart"}}],
+            "target": {"name": name},
+            "dataFrom": [{"extract": {"key": key}}],
         },
     }
+
+
+def _external_auth(config: dict[str, Any]) -> None:
+    config["spec"]["secrets"][0] = external_secret("nordmart-git-auth", "git/nordmart")
 
 
 def test_secret_generating_items_are_created_with_their_own_kind(es_cluster: Cluster) -> None:

@@ -19,6 +19,7 @@ from controller.runtime import Replica
 from controller.settings import ReleaseFlavour
 from tests.controller.harness import settings
 from tests.controller.helpers import seed_config_dict
+from tests.controller.test_extras import external_secret
 from tests.realapi.controlplane import ControlPlane
 from tests.realapi.kube import Rest, wait_for
 from tests.seeds import seed_environment_provisioner
@@ -27,16 +28,7 @@ from tronador.api.constants import API_VERSION, CONFIG_KIND, DEFAULT_SYSTEM_NAME
 pytestmark = pytest.mark.realapi
 
 CONTROLLER = "tronador-controller"
-UNMAPPED = {
-    "apiVersion": "external-secrets.io/v1beta1",
-    "kind": "ExternalSecret",
-    "metadata": {"name": "db-creds"},
-    "spec": {
-        "secretStoreRef": {"kind": "ClusterSecretStore", "name": "vault"},
-        "target": {"name": "db-creds"},
-        "dataFrom": [{"extract": {"key": "apps/db"}}],
-    },
-}
+UNMAPPED = external_secret("db-creds", "apps/db")
 """No mapping names it: it goes to every environment."""
 NAME = "realapi-unavailable-kinds"
 ES_API = "external-secrets.io/v1beta1"
