@@ -72,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", choices=("text", "json", "yaml"), default="text", help="output format"
     )
+    parser.add_argument(
+        "--url-file", metavar="FILE", help="also write the first URL here (e.g. a Tekton result)"
+    )
+    parser.add_argument(
+        "--phase-file", metavar="FILE", help="also write the phase here (e.g. a Tekton result)"
+    )
     parser.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: in-cluster)")
     parser.add_argument("--context", help="kubeconfig context")
 
@@ -122,6 +128,17 @@ def _render(state: EnvironmentState, output: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_results(args: argparse.Namespace, state: EnvironmentState) -> None:
+    for path, value in ((args.url_file, (state.urls or [""])[0]), (args.phase_file, state.phase)):
+        if not path:
+            continue
+        try:
+            with open(path, "w", encoding="utf-8") as file:
+                file.write(value)
+        except OSError as exc:
+            raise StatusError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
 def run(
     args: argparse.Namespace,
     *,
@@ -144,6 +161,7 @@ def run(
             state = environment_state(obj) if obj is not None else None
             if state is not None and (not args.wait or state.outcome is not Outcome.WAITING):
                 out.write(_render(state, args.output))
+                _write_results(args, state)
                 if state.outcome is Outcome.FAILED:
                     print(f"tronador status: {name} failed: {state.reason}: {state.message}",
                           file=err)  # fmt: skip

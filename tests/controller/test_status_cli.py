@@ -9,6 +9,7 @@ import io
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,12 +54,15 @@ def _in_background(client: Any, *argv: str) -> tuple[threading.Thread, dict[str,
     return thread, result
 
 
-def test_wait_returns_0_once_the_release_is_ready(cluster: Cluster, client: Any) -> None:
+def test_wait_returns_0_once_the_release_is_ready(
+    cluster: Cluster, client: Any, tmp_path: Path
+) -> None:
     cluster.seed_config()
     cluster.create_ep()
     cluster.start(settings(FLUX))
+    results = ("--url-file", str(tmp_path / "url"), "--phase-file", str(tmp_path / "phase"))
     thread, result = _in_background(
-        client, "--repo-url", APP, "--pr", "74", "--wait", "--timeout", "60", "-o", "json"
+        client, "--repo-url", APP, "--pr", "74", "--wait", "--timeout", "60", "-o", "json", *results
     )
     cluster.wait(lambda: cluster.release(FLUX))
     cluster.play_flux(FLUX)
@@ -68,6 +72,8 @@ def test_wait_returns_0_once_the_release_is_ready(cluster: Cluster, client: Any)
     state = json.loads(out)
     assert (state["name"], state["outcome"]) == (EP_NAME, "ready")
     assert err == ""
+    assert (tmp_path / "phase").read_text() == state["phase"] != ""  # the Tekton results
+    assert (tmp_path / "url").read_text() == ""  # no URL reported yet
 
 
 def test_wait_returns_1_with_the_reason_when_the_release_fails(

@@ -57,6 +57,8 @@ def substitute(text: str, params: dict[str, str], workspaces: dict[str, str]) ->
             return params[rest]
         if kind == "workspaces" and rest.endswith(".path"):
             return workspaces[rest.removesuffix(".path")]
+        if kind == "results" and rest.endswith(".path"):
+            return f"/tekton/results/{rest.removesuffix('.path')}"
         raise KeyError(match.group(0))
 
     return REFERENCE.sub(value, text)

@@ -76,8 +76,8 @@ def test_tasks_use_only_declared_params_and_workspaces() -> None:
             if kind == "params":
                 assert rest in _declared(spec, "params"), ref
             else:
-                assert kind == "workspaces" and rest.endswith(".path"), ref
-                assert rest.removesuffix(".path") in _declared(spec, "workspaces"), ref
+                assert kind in ("workspaces", "results") and rest.endswith(".path"), ref
+                assert rest.removesuffix(".path") in _declared(spec, kind), ref
 
 
 def test_pipelines_pass_what_our_tasks_need() -> None:
@@ -100,7 +100,7 @@ def test_pipelines_pass_what_our_tasks_need() -> None:
             assert given <= {p["name"] for p in params}, entry["name"]
             assert {p["name"] for p in params if "default" not in p} <= given, entry["name"]
             bound = {w["name"]: w["workspace"] for w in entry.get("workspaces", [])}
-            for workspace in task["spec"]["workspaces"]:
+            for workspace in task["spec"].get("workspaces", []):
                 if not workspace.get("optional"):
                     assert workspace["name"] in bound, entry["name"]
             assert set(bound.values()) <= _declared(spec, "workspaces"), entry["name"]
@@ -118,16 +118,23 @@ def _steps() -> list[Any]:
 def test_each_step_command_line_parses_with_the_real_cli_parser(
     task_name: str, task: dict[str, Any], step: dict[str, Any]
 ) -> None:
-    workspaces = {w["name"]: f"/workspace/{w['name']}" for w in task["spec"]["workspaces"]}
+    workspaces = {
+        w["name"]: f"/workspace/{w['name']}" for w in task["spec"].get("workspaces", [])
+    }
     given = {k: v for k, v in SAMPLE.items() if k in _declared(task["spec"], "params")}
     args, env, _ = step_command(task, step, task_run_params(task, given), workspaces)
     parsed, error = parse_command_line(args, env)
     assert error == "", f"{task_name}: {error}"
     assert parsed is not None
+    assert parsed.kind == "EnvironmentProvisioner"
+    if task_name == "tronador-wait":
+        assert parsed.command == "status" and parsed.wait
+        assert parsed.url_file == "/tekton/results/url"
+        assert parsed.phase_file == "/tekton/results/phase"
+        return
     assert parsed.command == task_name.removeprefix("tronador-")
     assert parsed.gitops_repo == SAMPLE["gitops-repo"]
     assert parsed.credentials_dir == "/workspace/gitops-credentials"
-    assert parsed.kind == "EnvironmentProvisioner"
 
 
 def _run_step(task: dict[str, Any], params: dict[str, str], workspaces: dict[str, str]) -> Any:
