@@ -3,7 +3,7 @@
 The namespace, secrets and valuesFrom copies are built the same way for an Environment
 (`controller/environment_desired.py` adds its Flux objects); those functions take either kind.
 
-`desired_environment` turns a typed EP, the TronadorConfig and the release options into the
+`desired_for_provisioner` turns a typed EP, the TronadorConfig and the release options into the
 namespace, the secrets copied from the config, and the Flux objects of the chosen flavour. The
 reconciler compares these with its caches and writes only the differences.
 """
@@ -135,7 +135,11 @@ class ValuesSourceRef:
 
 
 @dataclass
-class DesiredEnvironment:
+class DesiredProvisioning:
+    """What provisioning one EP or Environment must produce: its namespace, the TronadorConfig
+    secrets, the release's confinement and Flux objects (`desired_for_provisioner` builds an
+    EP's, `desired_for_environment` an Environment's, `desired_objects` either)."""
+
     namespace: DesiredNamespace
     secret_choice: SecretChoice
     secrets: list[DesiredObject] = field(default_factory=list)
@@ -457,7 +461,7 @@ def confinement_objects(namespace: str, ep_name: str, policy: ReleasePolicy) -> 
     return [DesiredObject(SERVICE_ACCOUNTS, account), DesiredObject(ROLE_BINDINGS, binding)]
 
 
-def confine(env: DesiredEnvironment, ep_name: str, policy: ReleasePolicy) -> str | None:
+def confine(env: DesiredProvisioning, ep_name: str, policy: ReleasePolicy) -> str | None:
     """Set up the confinement of a Flux v2 release: the objects to create and the
     ServiceAccount name for its `spec.serviceAccountName` (None: unconfined, by policy)."""
     if not policy.confined:
@@ -512,7 +516,7 @@ def flux_helm_release(
 
 def desired_base(
     ep: Subject, config: TronadorConfig | None
-) -> tuple[DesiredEnvironment, str | None]:
+) -> tuple[DesiredProvisioning, str | None]:
     """The namespace and the TronadorConfig secrets of either kind, without its release; and the
     git auth secret the release's source may use (None when the config provides none)."""
     namespace = desired_namespace(ep, config.spec.policy if config is not None else None)
@@ -520,7 +524,7 @@ def desired_base(
     choice = choose_secrets(chart_git_url(ep), config)
     secrets, secret_problems = desired_config_secrets(choice, config, ns, ep.name)
     provided = {obj.name for obj in secrets}
-    env = DesiredEnvironment(
+    env = DesiredProvisioning(
         namespace=namespace,
         secret_choice=choice,
         secrets=secrets,
@@ -534,7 +538,7 @@ def desired_base(
 
 
 def add_values_copies(
-    env: DesiredEnvironment,
+    env: DesiredProvisioning,
     ep: Subject,
     values_sources: dict[ValuesSourceRef, dict[str, Any] | None] | None,
 ) -> None:
@@ -547,12 +551,12 @@ def add_values_copies(
             env.release_problems.append(problem)
 
 
-def desired_environment(
+def desired_for_provisioner(
     ep: EnvironmentProvisioner,
     config: TronadorConfig | None,
     options: ReleaseOptions,
     values_sources: dict[ValuesSourceRef, dict[str, Any] | None] | None = None,
-) -> DesiredEnvironment:
+) -> DesiredProvisioning:
     """Everything the EP should have. `values_sources` holds the fetched objects named by
     `values_source_refs(ep, ...)` (None when absent); only Flux v2 needs them."""
     env, auth = desired_base(ep, config)

@@ -15,14 +15,14 @@ import copy
 from typing import Any
 
 from controller.desired import (
-    DesiredEnvironment,
     DesiredObject,
+    DesiredProvisioning,
     Subject,
     ValuesSourceRef,
     add_values_copies,
     confine,
     desired_base,
-    desired_environment,
+    desired_for_provisioner,
     flux_metadata,
     flux_values_from,
     release_policy,
@@ -41,11 +41,11 @@ def desired_objects(
     config: TronadorConfig | None,
     options: ReleaseOptions,
     values_sources: ValuesSources | None = None,
-) -> DesiredEnvironment:
+) -> DesiredProvisioning:
     """Everything an EP or an Environment should have."""
     if isinstance(subject, Environment):
         return desired_for_environment(subject, config, options, values_sources)
-    return desired_environment(subject, config, options, values_sources)
+    return desired_for_provisioner(subject, config, options, values_sources)
 
 
 def desired_for_environment(
@@ -53,7 +53,7 @@ def desired_for_environment(
     config: TronadorConfig | None,
     options: ReleaseOptions,
     values_sources: ValuesSources | None = None,
-) -> DesiredEnvironment:
+) -> DesiredProvisioning:
     desired, auth = desired_base(env, config)
     url = parse_git_url(env.git_repository.url)
     if url is None:

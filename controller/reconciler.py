@@ -20,8 +20,8 @@ from controller.apply import Actions, Applier, StepFailed, annotation, owned, re
 from controller.caches import Caches, KindUnavailable
 from controller.desired import (
     COPIED_FROM_ANNOTATION,
-    DesiredEnvironment,
     DesiredObject,
+    DesiredProvisioning,
     Subject,
     ValuesSourceRef,
     namespace_owned_by,
@@ -324,7 +324,7 @@ class Reconciler:
         config_problem: str | None,
     ) -> None:
         desired = desired_objects(ep, config, self.settings.release, self._values_sources(ep))
-        steps: tuple[tuple[str, str, Callable[[Run, DesiredEnvironment], bool]], ...] = (
+        steps: tuple[tuple[str, str, Callable[[Run, DesiredProvisioning], bool]], ...] = (
             (NAMESPACE_READY, PHASE_CREATING_NAMESPACE, self._ensure_namespace),
             (SECRETS_READY, PHASE_COPYING_SECRETS, self._secrets_step(config_problem)),
             (RELEASE_READY, PHASE_CREATING_RELEASE, self._ensure_release),
@@ -339,7 +339,7 @@ class Reconciler:
                 run.fail(condition, phase, failure.reason, failure.message, failure.retry)
                 return
 
-    def _ensure_namespace(self, run: Run, desired: DesiredEnvironment) -> bool:
+    def _ensure_namespace(self, run: Run, desired: DesiredProvisioning) -> bool:
         """The namespace is ours only when it records this object's UID: one that exists
         without it (whatever its labels) is never adopted, relabelled, filled or deleted. A
         namespace we have not seen is claimed by a create, never by an apply, so one created
@@ -374,7 +374,7 @@ class Reconciler:
         )
         return True
 
-    def _claim_namespace(self, run: Run, desired: DesiredEnvironment) -> Obj | None:
+    def _claim_namespace(self, run: Run, desired: DesiredProvisioning) -> Obj | None:
         """Create the namespace with only our claim on it; when it exists already (created by
         someone else, or by us and not yet in the cache), read it instead: None when it is
         not ours to use."""
@@ -395,15 +395,15 @@ class Reconciler:
 
     def _secrets_step(
         self, config_problem: str | None
-    ) -> Callable[[Run, DesiredEnvironment], bool]:
-        def step(run: Run, desired: DesiredEnvironment) -> bool:
+    ) -> Callable[[Run, DesiredProvisioning], bool]:
+        def step(run: Run, desired: DesiredProvisioning) -> bool:
             if config_problem:
                 raise StepFailed("InvalidConfig", config_problem)
             return self._ensure_secrets(run, desired)
 
         return step
 
-    def _ensure_secrets(self, run: Run, desired: DesiredEnvironment) -> bool:
+    def _ensure_secrets(self, run: Run, desired: DesiredProvisioning) -> bool:
         namespace = desired.namespace.name
         unusable: list[tuple[Resource, str, str]] = []
         for obj in desired.secrets:
@@ -471,7 +471,7 @@ class Reconciler:
                 retry=failure.retry,
             ) from None
 
-    def _ensure_release(self, run: Run, desired: DesiredEnvironment) -> bool:
+    def _ensure_release(self, run: Run, desired: DesiredProvisioning) -> bool:
         namespace = desired.namespace.name
         if desired.release_refused:
             raise StepFailed("UnconfinedNotAllowed", desired.release_refused)
@@ -507,7 +507,7 @@ class Reconciler:
         run.steps[RELEASE_READY] = replace(outcome, message=outcome.message + yielded)
         return True
 
-    def _ensure_confinement(self, run: Run, desired: DesiredEnvironment) -> None:
+    def _ensure_confinement(self, run: Run, desired: DesiredProvisioning) -> None:
         """The release's own ServiceAccount and RoleBinding, before the HelmRelease names it."""
         if desired.unconfined:
             run.confinement = StepOutcome.failed("Unconfined", desired.unconfined)
@@ -549,7 +549,7 @@ class Reconciler:
                 retry=reason == KIND_NOT_SYNCED,
             ) from None
 
-    def _remove_stale_copies(self, run: Run, desired: DesiredEnvironment) -> None:
+    def _remove_stale_copies(self, run: Run, desired: DesiredProvisioning) -> None:
         """Copies of values sources the release no longer names, deleted once it has been
         rewritten without them: Flux never meets a valuesFrom whose object is gone."""
         copies = {(o.resource.kind, o.name) for o in desired.values_copies}
@@ -565,7 +565,7 @@ class Reconciler:
             why="no longer used",
         )
 
-    def _remove_stale_secrets(self, run: Run, desired: DesiredEnvironment) -> None:
+    def _remove_stale_secrets(self, run: Run, desired: DesiredProvisioning) -> None:
         """Secrets the TronadorConfig no longer gives, deleted once the release objects have been
         written: a GitRepository's secretRef moves to the new secret before the old one goes."""
         wanted = {obj.name for obj in desired.secrets}  # by name: a generator's Secret is wanted
@@ -599,7 +599,7 @@ class Reconciler:
         for resource, store, obj in doomed:
             self.applier.delete(run.actions, resource, obj, store, why=why)
 
-    def _remove_stale_release_objects(self, run: Run, desired: DesiredEnvironment) -> None:
+    def _remove_stale_release_objects(self, run: Run, desired: DesiredProvisioning) -> None:
         names = {(o.resource.kind, o.name) for o in desired.release}
         self._delete_owned(
             run,
@@ -610,7 +610,7 @@ class Reconciler:
         )
 
     def _application(
-        self, run: Run, desired: DesiredEnvironment, stored: dict[str, Obj]
+        self, run: Run, desired: DesiredProvisioning, stored: dict[str, Obj]
     ) -> ApplicationState:
         release = stored.get("HelmRelease")
         if self.caches.source_resource is None and run.kind is EP:

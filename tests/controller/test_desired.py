@@ -7,7 +7,7 @@ import yaml
 
 from controller.desired import (
     ValuesSourceRef,
-    desired_environment,
+    desired_for_provisioner,
     git_reference,
     is_owned_by,
     namespace_owned_by,
@@ -51,7 +51,7 @@ spec:
 
 
 def test_legacy_helm_release_is_the_one_of_the_workflow_guide() -> None:
-    env = desired_environment(seed_ep(), None, LEGACY)
+    env = desired_for_provisioner(seed_ep(), None, LEGACY)
     (release,) = env.release
     assert release.resource == LEGACY_HELM_RELEASES
     body = release.body
@@ -64,13 +64,13 @@ def test_legacy_helm_release_is_the_one_of_the_workflow_guide() -> None:
 
 
 def test_legacy_chart_secret_ref_is_the_auth_secret() -> None:
-    env = desired_environment(seed_ep(), seed_config(), LEGACY)
+    env = desired_for_provisioner(seed_ep(), seed_config(), LEGACY)
     assert env.helm_release.body["spec"]["chart"]["secretRef"] == {"name": "nordmart-git-auth"}
     validate(env.helm_release.body)
 
 
 def test_flux_objects_validate_against_the_flux_crds() -> None:
-    env = desired_environment(seed_ep(), seed_config(), FLUX)
+    env = desired_for_provisioner(seed_ep(), seed_config(), FLUX)
     source, release = env.release
     assert source.resource == GIT_REPOSITORIES and release.resource == HELM_RELEASES
     validate(source.body)
@@ -98,10 +98,10 @@ def test_flux_objects_validate_against_the_flux_crds() -> None:
 
 def test_scp_style_git_url_becomes_ssh_for_flux() -> None:
     ep = seed_ep(spec__application__release__chart__git="git@github.com:stakater-lab/inventory.git")
-    env = desired_environment(ep, None, FLUX)
+    env = desired_for_provisioner(ep, None, FLUX)
     assert env.release[0].body["spec"]["url"] == "ssh://git@github.com/stakater-lab/inventory.git"
     validate(env.release[0].body)
-    legacy = desired_environment(ep, None, LEGACY)
+    legacy = desired_for_provisioner(ep, None, LEGACY)
     assert (
         legacy.helm_release.body["spec"]["chart"]["git"]
         == "git@github.com:stakater-lab/inventory.git"
@@ -126,16 +126,16 @@ def test_chart_ref_becomes_a_git_reference(ref: str, expected: dict) -> None:
 
 
 def test_a_new_image_tag_changes_only_the_release_values() -> None:
-    before = desired_environment(seed_ep(), seed_config(), FLUX)
+    before = desired_for_provisioner(seed_ep(), seed_config(), FLUX)
     ep = seed_ep()
     ep.release.values["application"]["deployment"]["image"]["tag"] = "SNAPSHOT-PR-74-new"  # type: ignore[index]
-    after = desired_environment(ep, seed_config(), FLUX)
+    after = desired_for_provisioner(ep, seed_config(), FLUX)
     assert before.release[0].body == after.release[0].body
     assert before.helm_release.body != after.helm_release.body
 
 
 def test_namespace_carries_spec_labels_ownership_labels_and_owner_reference() -> None:
-    ns = desired_environment(seed_ep(), None, FLUX).namespace
+    ns = desired_for_provisioner(seed_ep(), None, FLUX).namespace
     assert ns.name == "stakater-nordmart-inventory-74"
     assert ns.labels == {
         "kind": "pr",
@@ -150,7 +150,7 @@ def test_namespace_carries_spec_labels_ownership_labels_and_owner_reference() ->
 
 
 def test_secrets_come_from_the_mapping_naming_the_repo() -> None:
-    env = desired_environment(seed_ep(), seed_config(), FLUX)
+    env = desired_for_provisioner(seed_ep(), seed_config(), FLUX)
     assert [s.name for s in env.secrets] == ["nordmart-git-auth", "nexus-pull-secret"]
     assert env.image_pull_secret == "nexus-pull-secret"
     auth = env.secrets[0].body
@@ -168,7 +168,7 @@ def test_the_repo_name_annotation_selects_no_mapping() -> None:
         metadata__annotations={"stakater.com/repo-name": "stakater-nordmart-inventory"},
         spec__application__release__chart__git="https://github.com/stakater-lab/attacker-app",
     )
-    env = desired_environment(ep, seed_config(), FLUX)
+    env = desired_for_provisioner(ep, seed_config(), FLUX)
     assert env.secret_choice.repo == "github.com/stakater-lab/attacker-app"
     assert [s.name for s in env.secrets] == ["org-git-auth", "nexus-pull-secret"]
 
@@ -184,7 +184,7 @@ def test_the_repo_name_annotation_selects_no_mapping() -> None:
 )
 def test_credentials_are_never_attached_to_another_host_or_owner(git: str) -> None:
     ep = seed_ep(spec__application__release__chart__git=git)
-    env = desired_environment(ep, seed_config(), FLUX)
+    env = desired_for_provisioner(ep, seed_config(), FLUX)
     assert env.secrets == []
     assert "secretRef" not in env.release[0].body["spec"]
 
@@ -203,7 +203,7 @@ def test_bare_names_without_an_organisation_match_nothing_and_say_why() -> None:
         del obj["spec"]["orgLevelSecrets"]["organisation"]
         obj["spec"]["policy"]["allowedChartGitPrefixes"] = []
 
-    env = desired_environment(seed_ep(), seed_config(unqualified), FLUX)
+    env = desired_for_provisioner(seed_ep(), seed_config(unqualified), FLUX)
     assert env.secrets == []
     notes = " ".join(env.secret_choice.notes)
     assert "spec.mappings[0] names 'stakater-nordmart-inventory' without a host" in notes
@@ -211,7 +211,7 @@ def test_bare_names_without_an_organisation_match_nothing_and_say_why() -> None:
 
 
 def test_a_flux_release_is_confined_to_its_own_service_account() -> None:
-    env = desired_environment(seed_ep(), seed_config(), FLUX)
+    env = desired_for_provisioner(seed_ep(), seed_config(), FLUX)
     account, binding = env.confinement
     namespace = env.namespace.name
     assert (account.resource.kind, account.name, account.namespace) == (
@@ -235,17 +235,19 @@ def test_confinement_off_by_policy_is_said() -> None:
     def unconfined(obj: dict) -> None:
         obj["spec"]["policy"]["release"] = {"confined": False}
 
-    env = desired_environment(seed_ep(), seed_config(unconfined), FLUX)
+    env = desired_for_provisioner(seed_ep(), seed_config(unconfined), FLUX)
     assert env.confinement == []
     assert "serviceAccountName" not in env.helm_release.body["spec"]
     assert env.unconfined and "helm-controller's own account" in env.unconfined
 
 
 def test_the_legacy_flavour_runs_only_with_the_admins_opt_in() -> None:
-    refused = desired_environment(seed_ep(), seed_config(), ReleaseOptions(ReleaseFlavour.LEGACY))
+    refused = desired_for_provisioner(
+        seed_ep(), seed_config(), ReleaseOptions(ReleaseFlavour.LEGACY)
+    )
     assert refused.release == []
     assert refused.release_refused and "--allow-unconfined-releases" in refused.release_refused
-    allowed = desired_environment(seed_ep(), seed_config(), LEGACY)
+    allowed = desired_for_provisioner(seed_ep(), seed_config(), LEGACY)
     assert allowed.release and allowed.unconfined
 
 
@@ -253,18 +255,18 @@ def test_the_legacy_flavour_never_passes_a_secret_ref_namespace() -> None:
     ep = seed_ep(
         spec__application__release__chart__secretRef={"name": "git", "namespace": "kube-system"}
     )
-    env = desired_environment(ep, seed_config(), LEGACY)
+    env = desired_for_provisioner(ep, seed_config(), LEGACY)
     assert env.helm_release.body["spec"]["chart"]["secretRef"] == {"name": "git"}
 
 
 def test_org_level_secrets_apply_to_unmapped_repos() -> None:
     ep = seed_ep(spec__application__release__chart__git="https://github.com/stakater-lab/other")
-    env = desired_environment(ep, seed_config(), FLUX)
+    env = desired_for_provisioner(ep, seed_config(), FLUX)
     assert [s.name for s in env.secrets] == ["org-git-auth", "nexus-pull-secret"]
 
 
 def test_no_config_means_no_secrets() -> None:
-    env = desired_environment(seed_ep(), None, FLUX)
+    env = desired_for_provisioner(seed_ep(), None, FLUX)
     assert env.secrets == [] and env.image_pull_secret is None and env.secret_problems == []
     assert "secretRef" not in env.release[0].body["spec"]
 
@@ -275,7 +277,7 @@ def test_a_mapping_to_a_missing_item_is_a_problem() -> None:
             s for s in obj["spec"]["secrets"] if s["metadata"]["name"] != "nexus-pull-secret"
         ]
 
-    env = desired_environment(seed_ep(), seed_config(drop_pull_secret), FLUX)
+    env = desired_for_provisioner(seed_ep(), seed_config(drop_pull_secret), FLUX)
     assert [s.name for s in env.secrets] == ["nordmart-git-auth"]
     assert env.image_pull_secret is None
     assert "nexus-pull-secret" in env.secret_problems[0]
@@ -290,7 +292,7 @@ def test_secret_generating_items_are_copied_as_their_own_kind() -> None:
             "spec": {"target": {"name": "nordmart-git-auth"}, "secretStoreRef": {"name": "vault"}},
         }
 
-    env = desired_environment(seed_ep(), seed_config(external), FLUX)
+    env = desired_for_provisioner(seed_ep(), seed_config(external), FLUX)
     generated = env.secrets[0]
     assert generated.resource == Resource(
         "external-secrets.io/v1beta1", "ExternalSecret", "externalsecrets"
@@ -310,7 +312,7 @@ def test_cross_namespace_values_from_is_copied_for_flux_v2() -> None:
     )
     ref = ValuesSourceRef("ConfigMap", "team", "common", "extra.yaml", False)
     sources = {ref: {"data": {"extra.yaml": "a: 1", "other": "secret-ish"}}}
-    env = desired_environment(ep, None, FLUX, sources)
+    env = desired_for_provisioner(ep, None, FLUX, sources)
     (copied,) = env.values_copies
     assert copied.name == "values-team-common"
     assert copied.body["data"] == {"extra.yaml": "a: 1"}
@@ -325,7 +327,7 @@ def test_cross_namespace_values_from_is_copied_for_flux_v2() -> None:
         "valuesFrom externalSourceRef is not supported by Flux v2 and was skipped"
     ]
     validate(env.helm_release.body)
-    missing = desired_environment(ep, None, FLUX, {})
+    missing = desired_for_provisioner(ep, None, FLUX, {})
     assert missing.values_copies == []
     assert missing.release_problems == ["valuesFrom ConfigMap team/common does not exist"]
 
@@ -333,7 +335,7 @@ def test_cross_namespace_values_from_is_copied_for_flux_v2() -> None:
 def test_legacy_passes_values_from_through() -> None:
     values_from = [{"configMapKeyRef": {"name": "common", "namespace": "team", "key": "x"}}]
     ep = seed_ep(spec__application__release__valuesFrom=values_from)
-    env = desired_environment(ep, None, LEGACY)
+    env = desired_for_provisioner(ep, None, LEGACY)
     assert env.helm_release.body["spec"]["valuesFrom"] == values_from
     assert env.values_copies == []
     validate(env.helm_release.body)
@@ -341,17 +343,17 @@ def test_legacy_passes_values_from_through() -> None:
 
 def test_release_name_defaults_to_the_sanitized_ref() -> None:
     ep = seed_ep(spec__application__release__releaseName=None)
-    env = desired_environment(ep, None, FLUX)
+    env = desired_for_provisioner(ep, None, FLUX)
     assert env.release_name == "run-pipeline"
     ep = seed_ep(
         spec__application__release__releaseName=None,
         spec__application__release__chart__ref="Feature/ABC_1",
     )
-    assert desired_environment(ep, None, FLUX).release_name == "feature-abc-1"
+    assert desired_for_provisioner(ep, None, FLUX).release_name == "feature-abc-1"
 
 
 def test_a_namespace_is_ours_only_by_the_uid_it_records() -> None:
-    ns = desired_environment(seed_ep(), None, FLUX).namespace
+    ns = desired_for_provisioner(seed_ep(), None, FLUX).namespace
     assert namespace_owned_by(ns.body(), "uid-74")
     assert namespace_owned_by(ns.claim(), "uid-74")
     assert not namespace_owned_by(ns.body(), "uid-other")
@@ -377,14 +379,14 @@ def test_real_tronadors_bare_names_bind_under_the_allowed_chart_owner() -> None:
         del obj["spec"]["orgLevelSecrets"]["organisation"]
 
     config = seed_config(as_real_tronador)
-    assert [s.name for s in desired_environment(seed_ep(), config, FLUX).secrets] == [
+    assert [s.name for s in desired_for_provisioner(seed_ep(), config, FLUX).secrets] == [
         "nordmart-git-auth",
         "nexus-pull-secret",
     ]
     elsewhere = seed_ep(
         spec__application__release__chart__git="https://github.com/attacker/stakater-nordmart-inventory"
     )
-    assert desired_environment(elsewhere, config, FLUX).secrets == []
+    assert desired_for_provisioner(elsewhere, config, FLUX).secrets == []
 
 
 def test_an_item_nothing_names_goes_to_every_environment() -> None:
@@ -394,11 +396,13 @@ def test_an_item_nothing_names_goes_to_every_environment() -> None:
         )
 
     config = seed_config(shared_item)
-    mapped = desired_environment(seed_ep(), config, FLUX)
+    mapped = desired_for_provisioner(seed_ep(), config, FLUX)
     assert [s.name for s in mapped.secrets] == [
         "nordmart-git-auth",
         "nexus-pull-secret",
         "db-creds",
     ]
     elsewhere = seed_ep(spec__application__release__chart__git="https://gitlab.example.com/a/b")
-    assert [s.name for s in desired_environment(elsewhere, config, FLUX).secrets] == ["db-creds"]
+    assert [s.name for s in desired_for_provisioner(elsewhere, config, FLUX).secrets] == [
+        "db-creds"
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.desired import ValuesSourceRef, desired_environment
+from controller.desired import ValuesSourceRef, desired_for_provisioner
 from controller.environment_desired import desired_for_environment, desired_objects
 from controller.settings import ReleaseFlavour, ReleaseOptions
 from controller.status import flux_application_state
@@ -125,13 +125,14 @@ def test_converted_seed_ep_provisions_what_the_ep_did() -> None:
     ep = EnvironmentProvisioner.model_validate(ep_obj)
     converted = Environment.model_validate(environment_from_ep(ep_obj))
     config = seed_config()
-    before = desired_environment(ep, config, options)
+    before = desired_for_provisioner(ep, config, options)
     after = desired_objects(converted, config, options)
     assert after.namespace.name == "pr-74-stakater-nordmart-inventory"
     env_label = "tronador.stakater.com/environment"
     assert after.namespace.labels[env_label] == after.namespace.name
     assert {**after.namespace.labels, env_label: ""} == {**before.namespace.labels, env_label: ""}
     assert after.namespace.spec_labels == before.namespace.spec_labels
+
     def secrets(d: Any) -> list[tuple[Any, ...]]:
         return [(s.name, s.body.get("type"), s.body.get("data")) for s in d.secrets]
 

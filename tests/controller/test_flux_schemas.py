@@ -7,14 +7,16 @@ import copy
 import jsonschema
 import pytest
 
-from controller.desired import desired_environment
+from controller.desired import desired_for_provisioner
 from controller.settings import ReleaseOptions
 from tests.controller.flux_schemas import CEL_RULES, cel_rules, served_schema, validate
 from tests.controller.helpers import seed_ep
 
 
 def _release() -> dict:
-    return copy.deepcopy(desired_environment(seed_ep(), None, ReleaseOptions()).helm_release.body)
+    return copy.deepcopy(
+        desired_for_provisioner(seed_ep(), None, ReleaseOptions()).helm_release.body
+    )
 
 
 def test_a_helm_release_without_interval_is_rejected() -> None:

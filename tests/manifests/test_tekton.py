@@ -118,9 +118,7 @@ def _steps() -> list[Any]:
 def test_each_step_command_line_parses_with_the_real_cli_parser(
     task_name: str, task: dict[str, Any], step: dict[str, Any]
 ) -> None:
-    workspaces = {
-        w["name"]: f"/workspace/{w['name']}" for w in task["spec"].get("workspaces", [])
-    }
+    workspaces = {w["name"]: f"/workspace/{w['name']}" for w in task["spec"].get("workspaces", [])}
     given = {k: v for k, v in SAMPLE.items() if k in _declared(task["spec"], "params")}
     args, env, _ = step_command(task, step, task_run_params(task, given), workspaces)
     parsed, error = parse_command_line(args, env)

@@ -12,10 +12,10 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from controller.desired import (
-    DesiredEnvironment,
     DesiredObject,
+    DesiredProvisioning,
     ValuesSourceRef,
-    desired_environment,
+    desired_for_provisioner,
     service_account_pull_secret,
 )
 from controller.managed_fields import MANAGER
@@ -34,19 +34,19 @@ VALUES_FROM = [
 ]
 
 
-def environment(flavour: ReleaseFlavour) -> DesiredEnvironment:
+def environment(flavour: ReleaseFlavour) -> DesiredProvisioning:
     ep = seed_ep(
         metadata__name=f"realapi-objects-{flavour}",
         spec__application__release__valuesFrom=VALUES_FROM,
     )
     ref = ValuesSourceRef("ConfigMap", "team", "common", "extra.yaml", False)
     sources = {ref: {"data": {"extra.yaml": "replicas: 2"}}}
-    return desired_environment(
+    return desired_for_provisioner(
         ep, seed_config(), ReleaseOptions(flavour=flavour, allow_unconfined=True), sources
     )
 
 
-def written_objects(env: DesiredEnvironment) -> list[DesiredObject]:
+def written_objects(env: DesiredProvisioning) -> list[DesiredObject]:
     """What the reconciler applies for this environment, in its order."""
     return [
         *env.secrets,
