@@ -39,16 +39,18 @@ def phase_counts(eps: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return dict(tally)
 
 
-def readiness(eps: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
-    """EP name -> whether its Ready condition is True (pure)."""
-    ready: dict[str, bool] = {}
+def readiness(eps: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], bool]:
+    """(kind, name) -> whether its Ready condition is True (pure); an object without a kind
+    counts as an EP."""
+    ready: dict[tuple[str, str], bool] = {}
     for ep in eps:
         metadata = ep.get("metadata")
         name = metadata.get("name") if isinstance(metadata, Mapping) else None
         if not name:
             continue
         conditions = _status(ep).get("conditions")
-        ready[str(name)] = any(
+        kind = ep.get("kind") if isinstance(ep.get("kind"), str) else EP_KIND
+        ready[(str(kind), str(name))] = any(
             isinstance(c, Mapping) and c.get("type") == "Ready" and c.get("status") == "True"
             for c in (conditions if isinstance(conditions, list) else [])
         )
@@ -99,9 +101,9 @@ class ControllerMetrics:
         )
         self.environment_ready = Gauge(
             "tronador_controller_environment_ready",
-            "1 while an EnvironmentProvisioner's Ready condition is True, else 0 (one series "
-            "per EP in the cache).",
-            ["name"],
+            "1 while an EnvironmentProvisioner's or Environment's Ready condition is True, else "
+            "0 (one series per object in the cache).",
+            ["kind", "name"],
             registry=registry,
         )
         self.leader = Gauge(
@@ -165,8 +167,8 @@ class ControllerMetrics:
                 self.environments.labels(phase).set(count)
             self._phases |= set(phases)
             self.environment_ready.clear()
-            for name, ready in readiness(eps).items():
-                self.environment_ready.labels(name).set(1 if ready else 0)
+            for (kind, name), ready in readiness(eps).items():
+                self.environment_ready.labels(kind, name).set(1 if ready else 0)
             self.leader.set(1 if leader else 0)
             self.kind_refused.clear()
             for resource, reason in (refused_kinds or {}).items():

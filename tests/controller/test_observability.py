@@ -61,12 +61,17 @@ def test_readiness() -> None:
         ep("new"),
         {"metadata": {"name": "bare"}},
     ]
-    assert readiness(eps) == {
+    environment = {**ep("env", ("Ready", "True")), "kind": "Environment"}
+    by_name = {name: ready for (_, name), ready in readiness([*eps, environment]).items()}
+    kinds = {kind for kind, _ in readiness([*eps, environment])}
+    assert kinds == {"EnvironmentProvisioner", "Environment"}
+    assert by_name == {
         "up": True,
         "down": False,
         "unknown": False,
         "new": False,
         "bare": False,
+        "env": True,
     }
 
 
@@ -74,7 +79,8 @@ def test_a_phase_nobody_is_in_any_more_reads_zero_and_a_deleted_ep_goes() -> Non
     metrics = ControllerMetrics()
     invalid = {"metadata": {"name": "broken"}, "status": {"currentPhase": "Invalid Spec"}}
     first = metrics.render(queue_depth=0, environments=[invalid], leader=True)
-    assert _sample(first, "tronador_controller_environment_ready", '{name="broken"}') == 0
+    kind = '{kind="EnvironmentProvisioner",name="broken"}'
+    assert _sample(first, "tronador_controller_environment_ready", kind) == 0
     text = metrics.render(queue_depth=3, environments=[], leader=False)
     assert _sample(text, "tronador_controller_environments", '{phase="Invalid Spec"}') == 0
     assert _sample(text, "tronador_controller_queue_depth") == 3
@@ -110,7 +116,7 @@ def test_probes_and_metrics_of_a_running_controller(cluster: Cluster) -> None:
         phase = '{phase="Waiting For Next Reconciliation Loop"}'
         assert _sample(text, "tronador_controller_environments", phase) == 1
         assert cluster.condition("Ready")["status"] != "True"  # no Flux to deploy the release
-        ready = f'{{name="{EP_NAME}"}}'
+        ready = f'{{kind="EnvironmentProvisioner",name="{EP_NAME}"}}'
         assert _sample(text, "tronador_controller_environment_ready", ready) == 0
         families = parse_exposition(text)
         assert families["process_resident_memory_bytes"].type == "gauge"
