@@ -28,8 +28,11 @@ from kube.resources import (
     ENVIRONMENTS,
     GIT_REPOSITORIES,
     HELM_RELEASES,
+    HTTP_ROUTES,
+    INGRESSES,
     LEGACY_HELM_RELEASES,
     NAMESPACES,
+    OPENSHIFT_ROUTES,
     ROLE_BINDINGS,
     SECRETS,
     SERVICE_ACCOUNTS,
@@ -37,8 +40,11 @@ from kube.resources import (
     Resource,
 )
 from tronador.api.constants import CONFIG_NAME, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from tronador.rules.exposure import exposure_only
 
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+EXPOSURE_KINDS = (INGRESSES, HTTP_ROUTES, OPENSHIFT_ROUTES)
+"""What exposes an environment's application; their URLs become `status.urls`."""
 RELEASE_KINDS = frozenset({HELM_RELEASES, GIT_REPOSITORIES, LEGACY_HELM_RELEASES})
 """Release objects of either flavour: never copies of TronadorConfig secrets items, whatever
 flavour EPs use (an Environment is always Flux v2, so a legacy controller watches both)."""
@@ -109,6 +115,7 @@ class Caches:
         ]
         """The caches startup waits for; kinds added later are never among them."""
         self._on_kind_available: list[Callable[[Resource], None]] = []
+        self._exposure: list[Informer] = []
         self._served = ServedKinds(kube, ttl=DISCOVERY_TTL)
 
     def _informer(
@@ -143,7 +150,7 @@ class Caches:
     def informers(self) -> list[Informer]:
         with self._lock:
             added = [i for i in self._managed.values() if i not in self._required]
-            return [*self._required, *added]
+            return [*self._required, *added, *self._exposure]
 
     def add_handler(self, handler: Handler) -> None:
         """`handler` hears every informer's changes (each object carries apiVersion and kind)."""
@@ -153,8 +160,29 @@ class Caches:
 
     def start(self) -> None:
         self._started = True
+        self._watch_exposure()
         for informer in self.informers:
             informer.start()
+
+    def _watch_exposure(self) -> None:
+        """Informers of what exposes an environment (`status.urls`): Ingresses always, HTTPRoutes
+        and Routes where the cluster serves them. Only the fields `exposure_only` keeps; never
+        waited for (a cluster that refuses them still provisions)."""
+        for resource in EXPOSURE_KINDS:
+            optional = resource != INGRESSES
+            if optional and not self._served.served(resource.api_version, resource.kind):
+                continue
+            informer = self._informer(resource, transform=exposure_only)
+            for handler in self._handlers:
+                informer.add_handler(handler)
+            with self._lock:
+                self._exposure.append(informer)
+
+    def exposure_objects(self, namespace: str) -> list[Obj]:
+        """The Ingresses, HTTPRoutes and Routes in `namespace`, as cached."""
+        with self._lock:
+            informers = list(self._exposure)
+        return [obj for informer in informers for obj in informer.store.objects(namespace)]
 
     def on_kind_available(self, callback: Callable[[Resource], None]) -> None:
         """`callback(resource)` runs when a kind added at run time syncs after its list had

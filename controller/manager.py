@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from kubernetes.client import ApiClient
 
-from controller.caches import Caches
+from controller.caches import EXPOSURE_KINDS, Caches
 from controller.events import EventRecorder
 from controller.kind_access import unavailable_reason
 from controller.kinds import KINDS, kind_of
@@ -193,7 +193,9 @@ class Controller:
                 self.enqueue_all()
         elif kind == NAMESPACES.kind and api_version == "v1":
             self._enqueue_environment(obj, fallback=name)
-        elif kind == SERVICE_ACCOUNTS.kind and api_version == "v1":
+        elif (kind == SERVICE_ACCOUNTS.kind and api_version == "v1") or any(
+            (api_version, kind) == (r.api_version, r.kind) for r in EXPOSURE_KINDS
+        ):
             self._enqueue_environment(None, fallback=str(meta.get("namespace") or ""))
         else:
             self._enqueue_environment(obj)

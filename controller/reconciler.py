@@ -80,6 +80,7 @@ from tronador.api import (
 )
 from tronador.api.constants import FINALIZER
 from tronador.rules.expiry import decide, last_update
+from tronador.rules.exposure import urls_of
 from tronador.rules.findings import violations_from_pydantic
 from tronador.rules.tenancy import cap_of, tenant_of
 
@@ -753,6 +754,15 @@ class Reconciler:
 
     # -- report ------------------------------------------------------------------------------
 
+    def _urls(self, run: Run) -> list[str] | None:
+        """The URLs of the environment's own namespace (none while it has no namespace)."""
+        if run.phase == PHASE_DELETING:
+            return None
+        ns = self.caches.namespace_store.get(None, run.name)
+        if ns is None or not namespace_owned_by(ns, run.uid):
+            return []
+        return urls_of(self.caches.exposure_objects(run.name))
+
     def _report(self, run: Run) -> Result:
         current = run.obj  # the EP as reconciled: if it changed since, the write conflicts
         raw = current.get("status") or {}
@@ -772,6 +782,7 @@ class Reconciler:
             application=run.application,
             policy_compliant=audit,
             confinement=run.confinement,
+            urls=self._urls(run),
         )
         status = build_status(previous, report, generation, now)
         wire = status.to_wire()

@@ -272,6 +272,8 @@ class StatusReport:
     """The `PolicyCompliant` condition (see `policy_condition`); None keeps the previous one."""
     confinement: StepOutcome | None = None
     """The `ReleaseConfined` condition; None keeps the previous one."""
+    urls: list[str] | None = None
+    """What the namespace exposes (`tronador.rules.exposure`); None keeps the previous ones."""
 
 
 def policy_condition(ep: dict[str, Any], policy: Policy, now: datetime) -> Condition:
@@ -314,6 +316,7 @@ def build_status(
         else previous.namespace_labels,
         conditions=conditions,
         observed_generation=generation,
+        urls=(report.urls or None) if report.urls is not None else previous.urls,
     )
 
 

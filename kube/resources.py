@@ -65,6 +65,9 @@ VALIDATING_WEBHOOK_CONFIGURATIONS = Resource(
 )
 GIT_REPOSITORIES = Resource("source.toolkit.fluxcd.io/v1", "GitRepository", "gitrepositories")
 ROLE_BINDINGS = Resource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings")
+INGRESSES = Resource("networking.k8s.io/v1", "Ingress", "ingresses")
+HTTP_ROUTES = Resource("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes")
+OPENSHIFT_ROUTES = Resource("route.openshift.io/v1", "Route", "routes")
 
 _KNOWN = {
     (r.api_version, r.kind): r

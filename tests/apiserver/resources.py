@@ -102,6 +102,7 @@ DEFAULT_RESOURCES: tuple[Resource, ...] = (
         field_labels=("spec.nodeName", "status.phase"),
     ),
     Resource("events.k8s.io/v1", "Event", "events", namespaced=True),
+    Resource("networking.k8s.io/v1", "Ingress", "ingresses", namespaced=True),
     Resource("coordination.k8s.io/v1", "Lease", "leases", namespaced=True),
     Resource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", namespaced=True),
     Resource(

@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from controller.caches import EXPOSURE_KINDS
 from tests.apiserver import EmulatedAPIServer
+from tests.apiserver import Resource as EmulatedResource
 from tests.manifests.apicalls import Permission
 
 Obj = dict[str, Any]
@@ -303,7 +305,13 @@ def _foreign_secret(cluster: Any) -> None:
 def _cluster() -> Iterator[Any]:
     from tests.controller.harness import Cluster
 
-    server = EmulatedAPIServer().start()
+    # Served, as on a cluster with the Gateway API and OpenShift: the controller watches them.
+    exposure = [
+        EmulatedResource(r.api_version, r.kind, r.plural, namespaced=True, custom=r.group != "")
+        for r in EXPOSURE_KINDS
+        if r.group != "networking.k8s.io"  # Ingress: built in, served by default
+    ]
+    server = EmulatedAPIServer(extra_resources=exposure).start()
     cluster = Cluster(server)
     try:
         yield cluster

@@ -151,6 +151,7 @@ _AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"
 _STATUS_COLUMNS = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.currentPhase"},
     {"name": "Application", "type": "string", "jsonPath": ".status.applicationStatus"},
+    {"name": "URL", "type": "string", "jsonPath": ".status.urls[0]"},
     {
         "name": "Ready",
         "type": "string",
@@ -174,14 +175,14 @@ def environment_crd() -> dict[str, Any]:
         short_names=ENV_SHORT_NAMES,
         schema=_root_schema(EnvironmentSpec, EnvironmentStatus, True),
         columns=[
-            *_STATUS_COLUMNS[:3],
+            *_STATUS_COLUMNS[:4],
             {
                 "name": "Branch",
                 "type": "string",
                 "priority": 1,
                 "jsonPath": ".spec.application.gitRepository.ref.branch",
             },
-            _STATUS_COLUMNS[3],
+            _STATUS_COLUMNS[4],
             _AGE,
         ],
         description="A pull request's test environment (current Tronador API): a namespace "

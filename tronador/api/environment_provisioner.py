@@ -106,6 +106,11 @@ class EnvironmentProvisionerStatus(ApiModel):
     )
     conditions: Conditions = Field(default_factory=list)
     observed_generation: int | None = None
+    urls: list[str] | None = Field(
+        default=None,
+        description="URLs the environment's namespace exposes (its Ingresses, Gateway API "
+        "HTTPRoutes and OpenShift Routes), https where TLS is configured; sorted.",
+    )
 
 
 class EnvironmentProvisioner(ApiModel):
