@@ -1,17 +1,20 @@
 """`status.urls` on a real API server, the controller under its shipped RBAC: an Ingress with TLS
-created in an environment's namespace (playing the chart) appears within seconds, https for the
-TLS host, http for the other; deleting it removes it. This cluster has no Gateway API or
-OpenShift CRDs, and everything works unchanged without them."""
+and a Gateway API HTTPRoute created in an environment's namespace (playing the chart) appear
+within seconds, https for the TLS host and the https listener, http for the other; deleting them
+removes them. The cluster has no OpenShift Route CRD, and the other tests of the lane run before
+the HTTPRoute CRD is installed: everything works unchanged without them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from kubernetes import client
 
 from controller.settings import ReleaseFlavour
 from tests.realapi.kube import Rest, wait_for
 from tests.realapi.test_config_secrets import an_ep
+from tests.realapi.test_unavailable_kinds import install_crds_from
 from tronador.api.constants import API_VERSION, EP_KIND
 
 pytestmark = pytest.mark.realapi
@@ -43,8 +46,61 @@ def _urls(rest: Rest) -> list[str] | None:
     return status.get("urls")
 
 
+HTTP_ROUTE_API = "gateway.networking.k8s.io/v1"
+HTTP_ROUTE_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {
+        "name": "httproutes.gateway.networking.k8s.io",
+        # *.k8s.io groups are protected; the Gateway API's own CRDs carry this approval
+        "annotations": {
+            "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/2466"
+        },
+    },
+    "spec": {
+        "group": "gateway.networking.k8s.io",
+        "names": {"kind": "HTTPRoute", "plural": "httproutes", "listKind": "HTTPRouteList"},
+        "scope": "Namespaced",
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+"""The Gateway API's HTTPRoute, its schema left open (the URLs read only hostnames and
+parentRefs): installed before the controller starts, as on a cluster with the Gateway API."""
+
+
+@pytest.fixture
+def gateway_api(admin: client.ApiClient) -> None:
+    install_crds_from([HTTP_ROUTE_CRD], admin)
+
+
+def _http_route() -> dict[str, Any]:
+    return {
+        "apiVersion": HTTP_ROUTE_API,
+        "kind": "HTTPRoute",
+        "metadata": {"name": "app", "namespace": NAME},
+        "spec": {
+            "parentRefs": [{"name": "gateway", "namespace": "infra", "sectionName": "https"}],
+            "hostnames": ["shop.pr.example.com"],
+        },
+    }
+
+
 @pytest.mark.parametrize("replica", [ReleaseFlavour.FLUX_V2], indirect=True)
-def test_an_ingress_in_the_namespace_is_in_status_urls(installed: Rest, replica: Any) -> None:
+def test_an_ingress_and_an_httproute_are_in_status_urls(
+    installed: Rest, gateway_api: None, replica: Any
+) -> None:
     rest = installed
     an_ep(rest, NAME)
     try:
@@ -52,9 +108,15 @@ def test_an_ingress_in_the_namespace_is_in_status_urls(installed: Rest, replica:
         wait_for(lambda: (rest.get(API_VERSION, EP_KIND, NAME) or {}).get("status"), what="status")
         assert not _urls(rest)
         rest.create(_ingress())
-        urls = wait_for(lambda: _urls(rest), what="status.urls")
-        assert urls == ["http://admin.pr.example.com", "https://app.pr.example.com"]
+        rest.create(_http_route())
+        wanted = [
+            "http://admin.pr.example.com",
+            "https://app.pr.example.com",
+            "https://shop.pr.example.com",
+        ]
+        wait_for(lambda: _urls(rest) == wanted, what="status.urls")
         rest.delete(INGRESS_API, "Ingress", "app", NAME)
+        rest.delete(HTTP_ROUTE_API, "HTTPRoute", "app", NAME)
         wait_for(lambda: not _urls(rest), what="status.urls emptied")
     finally:
         rest.delete(API_VERSION, EP_KIND, NAME)
