@@ -25,7 +25,9 @@ def test_each_kind_gives_its_hosts_https_where_tls_is_configured() -> None:
             ],
         },
     )
-    route = _obj("route.openshift.io/v1", "Route", {"host": "c.example.com", "tls": {"termination": "edge"}})
+    route = _obj(
+        "route.openshift.io/v1", "Route", {"host": "c.example.com", "tls": {"termination": "edge"}}
+    )
     http_route = _obj(
         "gateway.networking.k8s.io/v1",
         "HTTPRoute",
