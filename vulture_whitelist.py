@@ -68,3 +68,6 @@ _.last_renewed_ago
 
 # kopf settings in the comparison benchmark's kopf peer.
 _.enabled
+
+# tronador/cli.py declares the component commands it imports by name (for import-linter).
+gitops

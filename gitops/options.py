@@ -16,7 +16,7 @@ from gitops.credentials import CredentialsError, gather, git_environment
 from gitops.git import Author, Deadline, GitError, NotLanded, WorkClone
 from gitops.land import Landed, MissingBranch, land
 from tronador.api import Policy
-from tronador.cli import CliError
+from tronador.cli_common import CliError
 from tronador.config_loading import ConfigFileError, load_policy
 from tronador.rules.gitops import (
     DEFAULT_PATH_TEMPLATE,

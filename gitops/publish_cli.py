@@ -18,7 +18,7 @@ from gitops.options import (
 )
 from tronador.api import Policy
 from tronador.api.constants import ENV_KIND, EP_KIND
-from tronador.cli import CliError, add_app_config_option
+from tronador.cli_common import CliError, add_app_config_option
 from tronador.rules.findings import Findings, Severity, field_path
 from tronador.rules.gitops import (
     Change,

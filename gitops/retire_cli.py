@@ -13,7 +13,7 @@ from gitops.options import (
 )
 from tronador.api.constants import EP_KIND
 from tronador.api.formats import DNS1123_LABEL
-from tronador.cli import CliError
+from tronador.cli_common import CliError
 from tronador.patterns import bounded
 from tronador.rules.gitops import (
     Change,

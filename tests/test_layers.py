@@ -61,3 +61,31 @@ def test_an_edge_importing_another_edge_breaks_a_contract(tmp_path: Path) -> Non
         env={"PYTHONPATH": str(tmp_path), "PATH": str(BIN)},
     )
     assert done.returncode != 0 and "BROKEN" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_real_contracts_fail_when_the_core_imports_an_edge(tmp_path: Path) -> None:
+    """The project's own contracts, on a copy of its packages where a rule module imports the
+    webhook: lint-imports must say BROKEN (and passes on the untouched copy)."""
+    import shutil
+
+    for package in ("tronador", "kube", "webhook", "controller", "certs", "gitops"):
+        shutil.copytree(ROOT / package, tmp_path / package)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+
+    def lint() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "lint-imports")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env={"PYTHONPATH": str(tmp_path), "PATH": str(BIN)},
+        )
+
+    clean = lint()
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    rule = tmp_path / "tronador" / "rules" / "validate.py"
+    rule.write_text(rule.read_text() + "\nimport webhook.server  # noqa: E402, F401\n")
+    broken = lint()
+    assert broken.returncode != 0 and "BROKEN" in broken.stdout, broken.stdout + broken.stderr

@@ -10,11 +10,12 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tronador import __version__
 from tronador.api.constants import CONFIG_KIND, ENV_KIND, EP_KIND
 from tronador.api.crd import all_crds
+from tronador.cli_common import CliError, add_app_config_option
 from tronador.config_loading import ConfigFileError, load_policy
 from tronador.rules.config_rules import validate_tronador_config
 from tronador.rules.convert import ConvertError, environments_from
@@ -26,6 +27,16 @@ from tronador.words import counted
 from tronador.yamlio import DocumentError, dump, dump_all, load_all, read_text
 
 EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
+
+if TYPE_CHECKING:
+    # The component commands are imported by name when one runs (build_parser); declared here so
+    # that import-linter sees the composition root's edges (pyproject.toml's contracts).
+    import certs.cli  # noqa: F401
+    import controller.cli
+    import controller.status_cli  # noqa: F401
+    import gitops.publish_cli
+    import gitops.retire_cli  # noqa: F401
+    import webhook.cli  # noqa: F401
 
 COMPONENT_COMMANDS: dict[str, tuple[str, str]] = {
     "webhook": ("webhook.cli", "Run the admission webhook server (HTTPS)."),
@@ -43,10 +54,6 @@ COMPONENT_COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 """Subcommands whose module provides `add_arguments(parser)` and `run(args) -> int`."""
-
-
-class CliError(Exception):
-    """A problem with the user's input: printed as one line, exit code 2."""
 
 
 def _read(path: str) -> tuple[str, str]:
@@ -263,20 +270,6 @@ def _add_policy_option(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="TronadorConfig YAML whose policy applies (default: the built-in defaults); "
         "--config is the older name",
-    )
-
-
-def add_app_config_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """The application's .tronador.yaml: `--app-config`, and its older name `--config-file`
-    (easily taken for `--config`, the TronadorConfig)."""
-    parser.add_argument(
-        "--app-config",
-        "--config-file",
-        dest="config_file",
-        metavar="FILE",
-        default=".tronador.yaml",
-        help="the application's .tronador.yaml (default: .tronador.yaml); --config-file is the "
-        "older name",
     )
 
 

@@ -15,7 +15,7 @@ from kube.api import Kube
 from kube.client import NoCluster, load_api_client
 from kube.discovery import ServedKinds as ServedKindsCache
 from tronador import logs
-from tronador.cli import CliError
+from tronador.cli_common import CliError
 from tronador.config_loading import ConfigFileError
 from tronador.namespace import NAMESPACE_HELP, system_namespace
 from webhook import limits
