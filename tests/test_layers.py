@@ -51,16 +51,21 @@ def test_an_edge_importing_another_edge_breaks_a_contract(tmp_path: Path) -> Non
         "[importlinter:contract:layers]\nname = edges\ntype = layers\n"
         "layers =\n    edge_a | edge_b\n    lower\n"
     )
-    done = subprocess.run(
+    done = _lint_imports(tmp_path)
+    assert done.returncode != 0 and "BROKEN" in done.stdout, done.stdout + done.stderr
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """lint-imports on the packages and contracts under `root`."""
+    return subprocess.run(
         [str(BIN / "lint-imports")],
-        cwd=tmp_path,
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
-        env={"PYTHONPATH": str(tmp_path), "PATH": str(BIN)},
+        env={"PYTHONPATH": str(root), "PATH": str(BIN)},
     )
-    assert done.returncode != 0 and "BROKEN" in done.stdout, done.stdout + done.stderr
 
 
 def test_the_real_contracts_fail_when_the_core_imports_an_edge(tmp_path: Path) -> None:
@@ -72,20 +77,9 @@ def test_the_real_contracts_fail_when_the_core_imports_an_edge(tmp_path: Path) -
         shutil.copytree(ROOT / package, tmp_path / package)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
 
-    def lint() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / "lint-imports")],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-            env={"PYTHONPATH": str(tmp_path), "PATH": str(BIN)},
-        )
-
-    clean = lint()
+    clean = _lint_imports(tmp_path)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     rule = tmp_path / "tronador" / "rules" / "validate.py"
     rule.write_text(rule.read_text() + "\nimport webhook.server  # noqa: E402, F401\n")
-    broken = lint()
+    broken = _lint_imports(tmp_path)
     assert broken.returncode != 0 and "BROKEN" in broken.stdout, broken.stdout + broken.stderr

@@ -54,6 +54,29 @@ def wait_for(predicate: Callable[[], T | None], timeout: float = 30.0, what: str
     return wait_until(predicate, timeout=timeout, interval=0.1, what=what)  # type: ignore[return-value]
 
 
+def open_crd(
+    api_version: str, kind: str, plural: str, annotations: dict[str, str] | None = None
+) -> Obj:
+    """A namespaced CRD serving `kind` with its schema left open: enough to stand in for a
+    third party's kind (External Secrets, the Gateway API) that the tests only store and read."""
+    group, _, version = api_version.rpartition("/")
+    metadata: Obj = {"name": f"{plural}.{group}"}
+    if annotations:
+        metadata["annotations"] = annotations
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": metadata,
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "plural": plural, "listKind": f"{kind}List"},
+            "scope": "Namespaced",
+            "versions": [{"name": version, "served": True, "storage": True, "schema": schema}],
+        },
+    }
+
+
 def established(crd: Any) -> bool:
     conditions = (crd.status and crd.status.conditions) or []
     return any(c.type == "Established" and c.status == "True" for c in conditions)

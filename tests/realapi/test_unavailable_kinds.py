@@ -21,7 +21,7 @@ from tests.controller.harness import settings
 from tests.controller.helpers import seed_config_dict
 from tests.controller.test_extras import external_secret
 from tests.realapi.controlplane import ControlPlane
-from tests.realapi.kube import Rest, wait_for
+from tests.realapi.kube import Rest, open_crd, wait_for
 from tests.seeds import seed_environment_provisioner
 from tronador.api.constants import API_VERSION, CONFIG_KIND, DEFAULT_SYSTEM_NAMESPACE, EP_KIND
 
@@ -36,34 +36,7 @@ GRANT = "tronador-controller-externalsecrets-test"
 ELECTION = LeaderElectionConfig(
     identity="realapi-kinds", lease_duration=4.0, renew_deadline=3.0, retry_period=0.5
 )
-EXTERNAL_SECRET_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "externalsecrets.external-secrets.io"},
-    "spec": {
-        "group": "external-secrets.io",
-        "names": {
-            "kind": "ExternalSecret",
-            "plural": "externalsecrets",
-            "listKind": "ExternalSecretList",
-            "singular": "externalsecret",
-        },
-        "scope": "Namespaced",
-        "versions": [
-            {
-                "name": "v1beta1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
+EXTERNAL_SECRET_CRD = open_crd(ES_API, "ExternalSecret", "externalsecrets")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 
 from controller.settings import ReleaseFlavour
-from tests.realapi.kube import Rest, wait_for
+from tests.realapi.kube import Rest, open_crd, wait_for
 from tests.realapi.test_config_secrets import an_ep
 from tests.realapi.test_unavailable_kinds import install_crds_from
 from tronador.api.constants import API_VERSION, EP_KIND
@@ -47,35 +47,13 @@ def _urls(rest: Rest) -> list[str] | None:
 
 
 HTTP_ROUTE_API = "gateway.networking.k8s.io/v1"
-HTTP_ROUTE_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {
-        "name": "httproutes.gateway.networking.k8s.io",
-        # *.k8s.io groups are protected; the Gateway API's own CRDs carry this approval
-        "annotations": {
-            "api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/2466"
-        },
-    },
-    "spec": {
-        "group": "gateway.networking.k8s.io",
-        "names": {"kind": "HTTPRoute", "plural": "httproutes", "listKind": "HTTPRouteList"},
-        "scope": "Namespaced",
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
+HTTP_ROUTE_CRD = open_crd(
+    HTTP_ROUTE_API,
+    "HTTPRoute",
+    "httproutes",
+    # *.k8s.io groups are protected; the Gateway API's own CRDs carry this approval
+    {"api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/2466"},
+)
 """The Gateway API's HTTPRoute, its schema left open (the URLs read only hostnames and
 parentRefs): installed before the controller starts, as on a cluster with the Gateway API."""
 
